@@ -1,0 +1,1075 @@
+//! The storage conformance suite: one set of contract checks that every
+//! backend runs (enable feature `conformance`).
+//!
+//! Each case is a public `async fn` taking a fresh, empty store. Backends
+//! stamp them out as tests with [`crate::conformance_tests!`]:
+//!
+//! ```ignore
+//! latchkey::conformance_tests!(|| async { std::sync::Arc::new(MyStore::open_temp()) });
+//! ```
+//!
+//! The factory must return an empty store for every case (a new file, a new
+//! database or schema). Cases spawn tasks onto a multi-threaded runtime, so
+//! they also prove the store's futures are `Send`.
+
+use std::sync::Arc;
+
+use crate::clock::Timestamp;
+use crate::entropy::{Entropy, SystemEntropy};
+use crate::model::{
+    AccessTokenRecord, AuthMethod, ChallengeRecord, ClientLifetimes, ClientRecord, CodeRecord,
+    CodeStatus, EventKind, FamilyRecord, GrantRecord, GrantType, NewEvent, PendingAuthorization,
+    PreviousGeneration, RefreshGeneration, Revocation, RevocationReason, Visibility,
+};
+use crate::scope::ScopeSet;
+use crate::storage::{
+    CodeFailure, GrantExpectation, Issuance, RedeemOutcome, RotateOutcome, Rotation, Storage,
+    StorageError,
+};
+use crate::token::TokenHash;
+
+/// Every case name, for [`crate::conformance_tests!`].
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@cases $make;
+            clients_insert_get_update_list,
+            client_delete_cascades,
+            challenge_is_taken_once,
+            challenge_take_races_have_one_winner,
+            approve_checks_grant_expectation,
+            code_is_single_use,
+            code_redeem_races_have_one_winner,
+            code_failures_burn_the_code,
+            code_of_revoked_grant_is_invalid,
+            rotate_is_compare_and_swap,
+            rotate_races_have_one_winner,
+            revoke_racing_rotate_leaves_nothing_alive,
+            revocation_is_sticky_and_evented_once,
+            access_tokens_reflect_revocation,
+            grant_revocation_cascades,
+            subject_revocation_cascades,
+            events_are_ordered_and_redelivered_until_acked,
+            purge_removes_only_expired_in_batches
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let make = $make;
+                let store = make().await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+const T0: Timestamp = Timestamp(1_700_000_000);
+
+fn hash() -> TokenHash {
+    let mut b = [0u8; 32];
+    SystemEntropy::new().fill(&mut b).expect("entropy");
+    TokenHash(b)
+}
+
+fn id(prefix: &str) -> String {
+    format!("{prefix}_{}", &hash().to_hex()[..16])
+}
+
+fn scopes(s: &str) -> ScopeSet {
+    ScopeSet::parse(s).expect("valid scopes")
+}
+
+fn ev(kind: EventKind) -> NewEvent {
+    NewEvent { at: T0, kind }
+}
+
+fn revocation(reason: RevocationReason) -> Revocation {
+    Revocation { at: T0, reason }
+}
+
+/// A confidential client owned by `owner`.
+#[must_use]
+pub fn sample_client(owner: &str) -> ClientRecord {
+    ClientRecord {
+        id: id("client"),
+        owner: owner.to_owned(),
+        name: "Sample App".to_owned(),
+        redirect_uris: vec!["https://app.example/cb".to_owned()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: scopes("profile:read dns:read"),
+        resources: vec!["https://api.example/".to_owned()],
+        served_resources: vec![],
+        auth_method: AuthMethod::ClientSecretBasic,
+        secret: None,
+        visibility: Visibility::Private,
+        domains: vec![],
+        lifetimes: ClientLifetimes::default(),
+        created_at: T0,
+        updated_at: T0,
+        revision: 0,
+    }
+}
+
+fn sample_grant(subject: &str, client_id: &str) -> GrantRecord {
+    GrantRecord {
+        id: id("grant"),
+        subject: subject.to_owned(),
+        client_id: client_id.to_owned(),
+        scopes: scopes("profile:read"),
+        resources: vec![],
+        remembered_scopes: None,
+        created_at: T0,
+        last_used_at: T0,
+        revision: 0,
+    }
+}
+
+fn sample_code(grant: &GrantRecord, expires_at: Timestamp) -> CodeRecord {
+    CodeRecord {
+        hash: hash(),
+        client_id: grant.client_id.clone(),
+        grant_id: grant.id.clone(),
+        subject: grant.subject.clone(),
+        redirect_uri: "https://app.example/cb".to_owned(),
+        redirect_uri_explicit: true,
+        scopes: grant.scopes.clone(),
+        resources: vec![],
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        issued_at: T0,
+        expires_at,
+        failed_attempts: 0,
+        status: CodeStatus::Unused,
+    }
+}
+
+fn access_for(
+    family: Option<&FamilyRecord>,
+    client_id: &str,
+    expires_at: Timestamp,
+) -> AccessTokenRecord {
+    AccessTokenRecord {
+        hash: hash(),
+        family_id: family.map(|f| f.id.clone()),
+        client_id: client_id.to_owned(),
+        subject: family.map_or_else(|| client_id.to_owned(), |f| f.subject.clone()),
+        scopes: scopes("profile:read"),
+        resources: vec![],
+        issued_at: T0,
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+fn issuance_for(code: &CodeRecord, family_expires: Timestamp) -> Issuance {
+    let family = FamilyRecord {
+        id: id("fam"),
+        grant_id: code.grant_id.clone(),
+        client_id: code.client_id.clone(),
+        subject: code.subject.clone(),
+        scopes: code.scopes.clone(),
+        resources: vec![],
+        generation: 0,
+        current: RefreshGeneration {
+            hash: hash(),
+            issued_at: T0,
+            expires_at: family_expires,
+        },
+        previous: None,
+        created_at: T0,
+        expires_at: family_expires,
+        revoked: None,
+    };
+    let access = access_for(Some(&family), &code.client_id, T0.plus(300));
+    Issuance {
+        events: vec![ev(EventKind::FamilyRevoked {
+            // Any event will do: the suite checks it is appended atomically.
+            family_id: family.id.clone(),
+            grant_id: family.grant_id.clone(),
+            client_id: family.client_id.clone(),
+            reason: RevocationReason::Requested,
+        })],
+        family,
+        access,
+    }
+}
+
+fn rotation_for(family: &FamilyRecord, tag: u8) -> Rotation {
+    Rotation {
+        current: RefreshGeneration {
+            hash: hash(),
+            issued_at: T0.plus(10),
+            expires_at: T0.plus(86_400),
+        },
+        previous: PreviousGeneration {
+            hash: family.current.hash,
+            rotated_at: T0.plus(10),
+            sealed_successor: vec![tag; 16],
+        },
+        access: access_for(Some(family), &family.client_id, T0.plus(310)),
+        expires_at: T0.plus(86_400),
+        now: T0.plus(10),
+    }
+}
+
+/// A grant with a redeemed code: the starting point of token cases.
+async fn issued_family<S: Storage + ?Sized>(store: &S, subject: &str) -> (GrantRecord, Issuance) {
+    let client = sample_client("acme");
+    store
+        .insert_client(&client, &[])
+        .await
+        .expect("insert client");
+    let grant = sample_grant(subject, &client.id);
+    let code = sample_code(&grant, T0.plus(600));
+    store
+        .approve(&grant, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    let issuance = issuance_for(&code, T0.plus(86_400));
+    let out = store
+        .redeem_code(&code.hash, T0, &issuance)
+        .await
+        .expect("redeem");
+    assert_eq!(out, RedeemOutcome::Issued);
+    (grant, issuance)
+}
+
+async fn all_events<S: Storage + ?Sized>(store: &S, consumer: &str) -> Vec<EventKind> {
+    store
+        .poll_events(consumer, 10_000)
+        .await
+        .expect("poll")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// Insert, read back, compare-and-swap update, list by owner.
+pub async fn clients_insert_get_update_list<S: Storage + ?Sized>(store: Arc<S>) {
+    let c = sample_client("acme");
+    let created = ev(EventKind::ClientCreated {
+        client_id: c.id.clone(),
+    });
+    store
+        .insert_client(&c, &[created.clone()])
+        .await
+        .expect("insert");
+    assert!(matches!(
+        store.insert_client(&c, &[created]).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(store.get_client(&c.id).await.expect("get"), Some(c.clone()));
+    assert_eq!(store.get_client("nope").await.expect("get"), None);
+
+    let mut updated = c.clone();
+    updated.name = "Renamed".into();
+    updated.revision = 1;
+    let upd = ev(EventKind::ClientUpdated {
+        client_id: c.id.clone(),
+    });
+    store
+        .update_client(&updated, &[upd.clone()])
+        .await
+        .expect("update");
+    // The same revision again is a lost update and must be refused.
+    assert!(matches!(
+        store.update_client(&updated, &[upd.clone()]).await,
+        Err(StorageError::Conflict)
+    ));
+    let mut ghost = sample_client("acme");
+    ghost.revision = 1;
+    assert!(matches!(
+        store.update_client(&ghost, &[upd]).await,
+        Err(StorageError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .get_client(&c.id)
+            .await
+            .expect("get")
+            .expect("some")
+            .name,
+        "Renamed"
+    );
+
+    let other = sample_client("globex");
+    store.insert_client(&other, &[]).await.expect("insert");
+    let listed = store.list_clients("acme").await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, c.id);
+    assert_eq!(
+        all_events(&*store, "t").await,
+        vec![
+            EventKind::ClientCreated {
+                client_id: c.id.clone()
+            },
+            EventKind::ClientUpdated {
+                client_id: c.id.clone()
+            },
+        ],
+        "failed operations must not append their events"
+    );
+}
+
+/// Deleting a client deletes its grants and revokes its families.
+pub async fn client_delete_cascades<S: Storage + ?Sized>(store: Arc<S>) {
+    let (grant, iss) = issued_family(&*store, "alice").await;
+    let del = ev(EventKind::ClientDeleted {
+        client_id: grant.client_id.clone(),
+    });
+    let r = revocation(RevocationReason::ClientDeleted);
+    assert!(store
+        .delete_client(&grant.client_id, r, &[del.clone()])
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_client(&grant.client_id, r, &[del])
+        .await
+        .expect("delete again"));
+    assert_eq!(store.get_client(&grant.client_id).await.expect("get"), None);
+    assert_eq!(store.get_grant_by_id(&grant.id).await.expect("grant"), None);
+    let fam = store
+        .get_family(&iss.family.id)
+        .await
+        .expect("fam")
+        .expect("kept until expiry");
+    assert_eq!(
+        fam.revoked.map(|r| r.reason),
+        Some(RevocationReason::ClientDeleted)
+    );
+    let at = store
+        .find_access_token(&iss.access.hash)
+        .await
+        .expect("at")
+        .expect("some");
+    assert!(at.family_revoked);
+    let kinds = all_events(&*store, "t").await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::ClientDeleted { .. }))
+            .count(),
+        1
+    );
+}
+
+fn sample_challenge(expires_at: Timestamp) -> ChallengeRecord {
+    ChallengeRecord {
+        hash: hash(),
+        binding: hash(),
+        request: PendingAuthorization {
+            client_id: "c".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_explicit: true,
+            state: Some("xyz".into()),
+            scopes: scopes("profile:read"),
+            resources: vec!["https://api.example/".into()],
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        },
+        created_at: T0,
+        expires_at,
+    }
+}
+
+/// A challenge can be read many times but taken once, and not after expiry.
+pub async fn challenge_is_taken_once<S: Storage + ?Sized>(store: Arc<S>) {
+    let c = sample_challenge(T0.plus(600));
+    store.insert_challenge(&c).await.expect("insert");
+    assert_eq!(
+        store.get_challenge(&c.hash).await.expect("get"),
+        Some(c.clone())
+    );
+    assert_eq!(
+        store.take_challenge(&c.hash, T0).await.expect("take"),
+        Some(c.clone())
+    );
+    assert_eq!(store.take_challenge(&c.hash, T0).await.expect("take"), None);
+    assert_eq!(store.get_challenge(&c.hash).await.expect("get"), None);
+
+    let old = sample_challenge(T0.plus(10));
+    store.insert_challenge(&old).await.expect("insert");
+    assert_eq!(
+        store
+            .take_challenge(&old.hash, T0.plus(10))
+            .await
+            .expect("take"),
+        None
+    );
+    assert!(store.get_challenge(&old.hash).await.expect("get").is_some());
+}
+
+/// 32 concurrent takes of one challenge: exactly one gets it.
+pub async fn challenge_take_races_have_one_winner<S: Storage + ?Sized + 'static>(store: Arc<S>) {
+    let c = sample_challenge(T0.plus(600));
+    store.insert_challenge(&c).await.expect("insert");
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = store.clone();
+        let h = c.hash;
+        tasks.push(tokio::spawn(async move { s.take_challenge(&h, T0).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("take").is_some() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+/// `approve` inserts or replaces a grant only as expected, with its code.
+pub async fn approve_checks_grant_expectation<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let created = ev(EventKind::GrantCreated {
+        grant_id: g.id.clone(),
+        subject: "alice".into(),
+        client_id: client.id.clone(),
+    });
+    let code1 = sample_code(&g, T0.plus(600));
+    store
+        .approve(&g, &GrantExpectation::Absent, &code1, &[created.clone()])
+        .await
+        .expect("first approve");
+    // A second "first grant" for the same pair lost a race: refuse it.
+    let mut dup = sample_grant("alice", &client.id);
+    dup.id = id("grant");
+    let code2 = sample_code(&dup, T0.plus(600));
+    assert!(matches!(
+        store
+            .approve(&dup, &GrantExpectation::Absent, &code2, &[created.clone()])
+            .await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(store.get_code(&code2.hash).await.expect("code"), None);
+
+    let mut g2 = g.clone();
+    g2.scopes = scopes("profile:read dns:read");
+    g2.revision = 1;
+    let code3 = sample_code(&g2, T0.plus(600));
+    let expect = GrantExpectation::Revision {
+        id: g.id.clone(),
+        revision: 0,
+    };
+    store
+        .approve(&g2, &expect, &code3, &[])
+        .await
+        .expect("update approve");
+    let code4 = sample_code(&g2, T0.plus(600));
+    assert!(matches!(
+        store.approve(&g2, &expect, &code4, &[]).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(
+        store.get_grant("alice", &client.id).await.expect("get"),
+        Some(g2.clone())
+    );
+    assert_eq!(store.get_grant_by_id(&g.id).await.expect("get"), Some(g2));
+    assert_eq!(
+        store
+            .get_code(&code3.hash)
+            .await
+            .expect("code")
+            .map(|c| c.status),
+        Some(CodeStatus::Unused)
+    );
+    assert_eq!(all_events(&*store, "t").await, vec![created.kind]);
+}
+
+/// A code is redeemed once; a second redemption reports the first family.
+pub async fn code_is_single_use<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let code = sample_code(&g, T0.plus(600));
+    store
+        .approve(&g, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    let iss = issuance_for(&code, T0.plus(86_400));
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0.plus(600), &iss)
+            .await
+            .expect("late"),
+        RedeemOutcome::Invalid
+    );
+    assert_eq!(
+        store.get_family(&iss.family.id).await.expect("fam"),
+        None,
+        "an invalid redemption stores nothing"
+    );
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0.plus(1), &iss)
+            .await
+            .expect("redeem"),
+        RedeemOutcome::Issued
+    );
+    let again = issuance_for(&code, T0.plus(86_400));
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0.plus(2), &again)
+            .await
+            .expect("again"),
+        RedeemOutcome::AlreadyRedeemed {
+            family_id: iss.family.id.clone()
+        }
+    );
+    assert_eq!(store.get_family(&again.family.id).await.expect("fam"), None);
+    let (fam, generation) = store
+        .find_refresh_token(&iss.family.current.hash)
+        .await
+        .expect("rt")
+        .expect("some");
+    assert_eq!((fam, generation), (iss.family.clone(), 0));
+    let at = store
+        .find_access_token(&iss.access.hash)
+        .await
+        .expect("at")
+        .expect("some");
+    assert_eq!(at.token, iss.access);
+    assert!(!at.family_revoked);
+    assert_eq!(
+        store
+            .get_grant_by_id(&g.id)
+            .await
+            .expect("g")
+            .expect("some")
+            .last_used_at,
+        T0.plus(1)
+    );
+    assert_eq!(all_events(&*store, "t").await.len(), 1);
+    assert_eq!(
+        store
+            .redeem_code(&hash(), T0, &again)
+            .await
+            .expect("unknown"),
+        RedeemOutcome::Invalid
+    );
+}
+
+/// 32 concurrent redemptions of one code: exactly one wins.
+pub async fn code_redeem_races_have_one_winner<S: Storage + ?Sized + 'static>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let code = sample_code(&g, T0.plus(600));
+    store
+        .approve(&g, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = store.clone();
+        let iss = issuance_for(&code, T0.plus(86_400));
+        let h = code.hash;
+        tasks.push(tokio::spawn(async move {
+            let out = s.redeem_code(&h, T0, &iss).await;
+            (out, iss.family.id)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut reported = Vec::new();
+    for t in tasks {
+        match t.await.expect("join") {
+            (Ok(RedeemOutcome::Issued), fid) => winners.push(fid),
+            (Ok(RedeemOutcome::AlreadyRedeemed { family_id }), _) => reported.push(family_id),
+            (other, _) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert!(reported.iter().all(|f| *f == winners[0]));
+    assert_eq!(all_events(&*store, "t").await.len(), 1);
+}
+
+/// Wrong verifiers count; the limit burns the code.
+pub async fn code_failures_burn_the_code<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let code = sample_code(&g, T0.plus(600));
+    store
+        .approve(&g, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    for n in 1..5 {
+        assert_eq!(
+            store
+                .record_code_failure(&code.hash, 5)
+                .await
+                .expect("fail"),
+            CodeFailure::Counted(n)
+        );
+    }
+    assert_eq!(
+        store
+            .record_code_failure(&code.hash, 5)
+            .await
+            .expect("fail"),
+        CodeFailure::Burned
+    );
+    assert_eq!(
+        store
+            .record_code_failure(&code.hash, 5)
+            .await
+            .expect("fail"),
+        CodeFailure::NotFound
+    );
+    let iss = issuance_for(&code, T0.plus(86_400));
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0, &iss)
+            .await
+            .expect("redeem"),
+        RedeemOutcome::Invalid
+    );
+    assert_eq!(
+        store.record_code_failure(&hash(), 5).await.expect("fail"),
+        CodeFailure::NotFound
+    );
+}
+
+/// A code whose grant was revoked before the exchange is invalid.
+pub async fn code_of_revoked_grant_is_invalid<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let code = sample_code(&g, T0.plus(600));
+    store
+        .approve(&g, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    assert!(store
+        .revoke_grant(&g.id, revocation(RevocationReason::GrantRevoked), &[])
+        .await
+        .expect("revoke"));
+    let iss = issuance_for(&code, T0.plus(86_400));
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0, &iss)
+            .await
+            .expect("redeem"),
+        RedeemOutcome::Invalid
+    );
+    assert_eq!(store.get_family(&iss.family.id).await.expect("fam"), None);
+}
+
+/// Rotation applies only at the expected generation and keeps every
+/// generation's refresh token findable.
+pub async fn rotate_is_compare_and_swap<S: Storage + ?Sized>(store: Arc<S>) {
+    let (grant, iss) = issued_family(&*store, "alice").await;
+    let f0 = iss.family.clone();
+    let r1 = rotation_for(&f0, 1);
+    assert_eq!(
+        store.rotate_family(&f0.id, 0, &r1).await.expect("rotate"),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        store
+            .rotate_family(&f0.id, 0, &rotation_for(&f0, 2))
+            .await
+            .expect("again"),
+        RotateOutcome::Stale
+    );
+    let f1 = store.get_family(&f0.id).await.expect("fam").expect("some");
+    assert_eq!(f1.generation, 1);
+    assert_eq!(f1.current, r1.current);
+    assert_eq!(f1.previous, Some(r1.previous.clone()));
+    assert_eq!(f1.expires_at, r1.expires_at);
+    let (_, g0) = store
+        .find_refresh_token(&f0.current.hash)
+        .await
+        .expect("rt")
+        .expect("old still indexed");
+    let (_, g1) = store
+        .find_refresh_token(&r1.current.hash)
+        .await
+        .expect("rt")
+        .expect("new indexed");
+    assert_eq!((g0, g1), (0, 1));
+    assert!(store
+        .find_access_token(&r1.access.hash)
+        .await
+        .expect("at")
+        .is_some());
+    assert_eq!(
+        store
+            .get_grant_by_id(&grant.id)
+            .await
+            .expect("g")
+            .expect("some")
+            .last_used_at,
+        r1.now
+    );
+    assert_eq!(
+        store
+            .rotate_family("missing", 0, &r1)
+            .await
+            .expect("missing"),
+        RotateOutcome::NotFound
+    );
+    store
+        .revoke_family(&f0.id, revocation(RevocationReason::Requested), &[])
+        .await
+        .expect("revoke");
+    assert_eq!(
+        store
+            .rotate_family(&f0.id, 1, &rotation_for(&f1, 3))
+            .await
+            .expect("revoked"),
+        RotateOutcome::Revoked
+    );
+}
+
+/// 32 concurrent rotations from one generation: exactly one is applied, and
+/// the stored successor is the winner's.
+pub async fn rotate_races_have_one_winner<S: Storage + ?Sized + 'static>(store: Arc<S>) {
+    let (_, iss) = issued_family(&*store, "alice").await;
+    let f0 = iss.family.clone();
+    let mut tasks = Vec::new();
+    for i in 0..32u8 {
+        let s = store.clone();
+        let r = rotation_for(&f0, i);
+        let fid = f0.id.clone();
+        tasks.push(tokio::spawn(async move {
+            (s.rotate_family(&fid, 0, &r).await, r)
+        }));
+    }
+    let mut winner = None;
+    for t in tasks {
+        match t.await.expect("join") {
+            (Ok(RotateOutcome::Rotated), r) => {
+                assert!(winner.is_none(), "two rotations won");
+                winner = Some(r);
+            }
+            (Ok(RotateOutcome::Stale), _) => {}
+            (other, _) => panic!("unexpected {other:?}"),
+        }
+    }
+    let w = winner.expect("one rotation won");
+    let f = store.get_family(&f0.id).await.expect("fam").expect("some");
+    assert_eq!(f.generation, 1);
+    assert_eq!(
+        f.previous.expect("previous").sealed_successor,
+        w.previous.sealed_successor
+    );
+    assert_eq!(f.current, w.current);
+}
+
+/// Revocation racing rotation: whatever the order, the family ends revoked
+/// and every access token of it reads as revoked.
+pub async fn revoke_racing_rotate_leaves_nothing_alive<S: Storage + ?Sized + 'static>(
+    store: Arc<S>,
+) {
+    for _ in 0..8 {
+        let (_, iss) = issued_family(&*store, "alice").await;
+        let f0 = iss.family.clone();
+        let mut rotations = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..8u8 {
+            let s = store.clone();
+            let r = rotation_for(&f0, i);
+            rotations.push(r.access.hash);
+            let fid = f0.id.clone();
+            tasks.push(tokio::spawn(async move {
+                s.rotate_family(&fid, 0, &r).await.map(|_| ())
+            }));
+        }
+        let s = store.clone();
+        let fid = f0.id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.revoke_family(&fid, revocation(RevocationReason::Requested), &[])
+                .await
+                .map(|_| ())
+        }));
+        for t in tasks {
+            t.await.expect("join").expect("op");
+        }
+        let f = store.get_family(&f0.id).await.expect("fam").expect("some");
+        assert!(f.revoked.is_some());
+        for h in rotations.iter().chain(std::iter::once(&iss.access.hash)) {
+            if let Some(v) = store.find_access_token(h).await.expect("at") {
+                assert!(v.family_revoked, "an access token outlived its family");
+            }
+        }
+    }
+}
+
+/// Revocation is sticky and appends its event once.
+pub async fn revocation_is_sticky_and_evented_once<S: Storage + ?Sized>(store: Arc<S>) {
+    let (_, iss) = issued_family(&*store, "alice").await;
+    let before = all_events(&*store, "t").await.len();
+    let e = ev(EventKind::FamilyRevoked {
+        family_id: iss.family.id.clone(),
+        grant_id: iss.family.grant_id.clone(),
+        client_id: iss.family.client_id.clone(),
+        reason: RevocationReason::RefreshReuse,
+    });
+    let r = revocation(RevocationReason::RefreshReuse);
+    assert!(store
+        .revoke_family(&iss.family.id, r, &[e.clone()])
+        .await
+        .expect("revoke"));
+    assert!(!store
+        .revoke_family(
+            &iss.family.id,
+            revocation(RevocationReason::Requested),
+            &[e]
+        )
+        .await
+        .expect("again"));
+    let f = store
+        .get_family(&iss.family.id)
+        .await
+        .expect("fam")
+        .expect("some");
+    assert_eq!(f.revoked, Some(r), "the first revocation is kept");
+    assert_eq!(all_events(&*store, "t").await.len(), before + 1);
+    assert!(!store
+        .revoke_family("missing", r, &[])
+        .await
+        .expect("missing"));
+}
+
+/// Stand-alone access tokens: insert, find, revoke once.
+pub async fn access_tokens_reflect_revocation<S: Storage + ?Sized>(store: Arc<S>) {
+    let t = access_for(None, "svc", T0.plus(300));
+    store.insert_access_token(&t).await.expect("insert");
+    assert!(matches!(
+        store.insert_access_token(&t).await,
+        Err(StorageError::Conflict)
+    ));
+    let v = store
+        .find_access_token(&t.hash)
+        .await
+        .expect("find")
+        .expect("some");
+    assert_eq!((v.token.clone(), v.family_revoked), (t.clone(), false));
+    let e = ev(EventKind::AccessTokenRevoked {
+        client_id: "svc".into(),
+        subject: "svc".into(),
+    });
+    assert!(store
+        .revoke_access_token(&t.hash, T0.plus(5), &[e.clone()])
+        .await
+        .expect("revoke"));
+    assert!(!store
+        .revoke_access_token(&t.hash, T0.plus(6), &[e.clone()])
+        .await
+        .expect("again"));
+    assert!(!store
+        .revoke_access_token(&hash(), T0, &[e])
+        .await
+        .expect("unknown"));
+    let v = store
+        .find_access_token(&t.hash)
+        .await
+        .expect("find")
+        .expect("some");
+    assert_eq!(v.token.revoked_at, Some(T0.plus(5)));
+    assert_eq!(all_events(&*store, "t").await.len(), 1);
+    assert_eq!(store.find_access_token(&hash()).await.expect("find"), None);
+}
+
+/// Revoking a grant deletes it and revokes all of its families.
+pub async fn grant_revocation_cascades<S: Storage + ?Sized>(store: Arc<S>) {
+    let (grant, iss) = issued_family(&*store, "alice").await;
+    let (other_grant, other) = issued_family(&*store, "bob").await;
+    let e = ev(EventKind::GrantRevoked {
+        grant_id: grant.id.clone(),
+        subject: "alice".into(),
+        client_id: grant.client_id.clone(),
+    });
+    let r = revocation(RevocationReason::GrantRevoked);
+    assert!(store
+        .revoke_grant(&grant.id, r, &[e.clone()])
+        .await
+        .expect("revoke"));
+    assert!(!store.revoke_grant(&grant.id, r, &[e]).await.expect("again"));
+    assert_eq!(
+        store.get_grant("alice", &grant.client_id).await.expect("g"),
+        None
+    );
+    assert!(store.list_grants("alice").await.expect("list").is_empty());
+    assert!(
+        store
+            .find_access_token(&iss.access.hash)
+            .await
+            .expect("at")
+            .expect("some")
+            .family_revoked
+    );
+    let (f, _) = store
+        .find_refresh_token(&iss.family.current.hash)
+        .await
+        .expect("rt")
+        .expect("some");
+    assert!(f.revoked.is_some());
+    // Bob is untouched.
+    assert_eq!(
+        store.list_grants("bob").await.expect("list"),
+        vec![store
+            .get_grant_by_id(&other_grant.id)
+            .await
+            .expect("g")
+            .expect("some")]
+    );
+    assert!(
+        !store
+            .find_access_token(&other.access.hash)
+            .await
+            .expect("at")
+            .expect("some")
+            .family_revoked
+    );
+    assert_eq!(
+        all_events(&*store, "t")
+            .await
+            .iter()
+            .filter(|k| matches!(k, EventKind::GrantRevoked { .. }))
+            .count(),
+        1
+    );
+}
+
+/// Revoking a subject removes every grant and family of it, and only its.
+pub async fn subject_revocation_cascades<S: Storage + ?Sized>(store: Arc<S>) {
+    let (_, a1) = issued_family(&*store, "alice").await;
+    let (_, a2) = issued_family(&*store, "alice").await;
+    let (_, b) = issued_family(&*store, "bob").await;
+    let e = ev(EventKind::SubjectRevoked {
+        subject: "alice".into(),
+    });
+    let n = store
+        .revoke_subject("alice", revocation(RevocationReason::SubjectRevoked), &[e])
+        .await
+        .expect("revoke");
+    assert_eq!(n, 2);
+    assert!(store.list_grants("alice").await.expect("list").is_empty());
+    for iss in [&a1, &a2] {
+        assert!(
+            store
+                .find_access_token(&iss.access.hash)
+                .await
+                .expect("at")
+                .expect("some")
+                .family_revoked
+        );
+    }
+    assert!(
+        !store
+            .find_access_token(&b.access.hash)
+            .await
+            .expect("at")
+            .expect("some")
+            .family_revoked
+    );
+    assert_eq!(store.list_grants("bob").await.expect("list").len(), 1);
+}
+
+/// Events come in order, per consumer, until acknowledged.
+pub async fn events_are_ordered_and_redelivered_until_acked<S: Storage + ?Sized>(store: Arc<S>) {
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let c = sample_client("acme");
+        store
+            .insert_client(
+                &c,
+                &[ev(EventKind::ClientCreated {
+                    client_id: c.id.clone(),
+                })],
+            )
+            .await
+            .expect("insert");
+        ids.push(c.id);
+    }
+    let first = store.poll_events("a", 3).await.expect("poll");
+    assert_eq!(first.len(), 3);
+    assert!(first.windows(2).all(|w| w[0].seq < w[1].seq));
+    let names: Vec<_> = first
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::ClientCreated { client_id } => client_id.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ids[..3]);
+    // Not acknowledged: delivered again (at least once).
+    assert_eq!(store.poll_events("a", 3).await.expect("poll"), first);
+    store.ack_events("a", first[1].seq).await.expect("ack");
+    let next = store.poll_events("a", 10).await.expect("poll");
+    assert_eq!(next.len(), 3);
+    assert_eq!(next[0], first[2]);
+    // Acks never move backwards.
+    store.ack_events("a", first[0].seq).await.expect("ack");
+    assert_eq!(store.poll_events("a", 10).await.expect("poll"), next);
+    // Another consumer has its own cursor.
+    assert_eq!(store.poll_events("b", 10).await.expect("poll").len(), 5);
+}
+
+/// Purge removes only what expired, at most `limit` per kind per call, and
+/// events only once every consumer acknowledged them.
+pub async fn purge_removes_only_expired_in_batches<S: Storage + ?Sized>(store: Arc<S>) {
+    let (_, iss) = issued_family(&*store, "alice").await; // family expires at T0+1d, AT at T0+300
+    for i in 0..5u64 {
+        let t = access_for(None, "svc", T0.plus(100 + i));
+        store.insert_access_token(&t).await.expect("insert");
+    }
+    let live = access_for(None, "svc", T0.plus(10_000));
+    store.insert_access_token(&live).await.expect("insert");
+    store
+        .insert_challenge(&sample_challenge(T0.plus(50)))
+        .await
+        .expect("challenge");
+    let keep = sample_challenge(T0.plus(5_000));
+    store.insert_challenge(&keep).await.expect("challenge");
+
+    let r = store.purge_expired(T0.plus(200), 3).await.expect("purge");
+    assert_eq!((r.access_tokens, r.challenges, r.families), (3, 1, 0));
+    let r = store.purge_expired(T0.plus(200), 3).await.expect("purge");
+    assert_eq!(r.access_tokens, 2);
+    let r = store.purge_expired(T0.plus(200), 3).await.expect("purge");
+    assert_eq!(r.access_tokens, 0);
+    assert!(store
+        .find_access_token(&live.hash)
+        .await
+        .expect("at")
+        .is_some());
+    assert!(store
+        .find_access_token(&iss.access.hash)
+        .await
+        .expect("at")
+        .is_some());
+    assert!(store.get_challenge(&keep.hash).await.expect("ch").is_some());
+
+    // Events: one consumer has acked all (one event so far), another none.
+    let evs = store.poll_events("a", 10).await.expect("poll");
+    assert_eq!(evs.len(), 1);
+    store.ack_events("a", evs[0].seq).await.expect("ack");
+    let _ = store.poll_events("b", 10).await.expect("poll");
+    let r = store.purge_expired(T0.plus(200), 10).await.expect("purge");
+    assert_eq!(r.events, 0, "consumer b has not acknowledged");
+    store.ack_events("b", evs[0].seq).await.expect("ack");
+    let r = store.purge_expired(T0.plus(200), 10).await.expect("purge");
+    assert_eq!(r.events, 1);
+
+    // After the family's expiry, its tokens and refresh index go too.
+    let r = store
+        .purge_expired(T0.plus(86_401), 100)
+        .await
+        .expect("purge");
+    assert_eq!(r.families, 1);
+    assert!(r.codes >= 1);
+    assert_eq!(store.get_family(&iss.family.id).await.expect("fam"), None);
+    assert_eq!(
+        store
+            .find_refresh_token(&iss.family.current.hash)
+            .await
+            .expect("rt"),
+        None
+    );
+    assert_eq!(store.find_access_token(&live.hash).await.expect("at"), None);
+}

@@ -1,0 +1,223 @@
+//! The one error type of the engine, mapped to RFC 6749 error codes.
+//!
+//! Every variant carries a description that is safe to show to a client.
+//! Internal causes (storage, randomness) are kept behind
+//! [`std::error::Error::source`] for logging and are never serialised.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::storage::StorageError;
+
+/// Short alias for results carrying [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A safe, client-facing description.
+pub type Description = Cow<'static, str>;
+
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// RFC 6749 §5.2 `invalid_request`: malformed, missing or repeated parameter.
+    InvalidRequest(Description),
+    /// RFC 6749 §5.2 `invalid_client`. `basic_attempted` decides whether the
+    /// 401 carries `WWW-Authenticate: Basic`.
+    InvalidClient {
+        /// The client tried HTTP Basic authentication.
+        basic_attempted: bool,
+        /// Safe description.
+        description: Description,
+    },
+    /// RFC 6749 §5.2 `invalid_grant`: bad, expired, revoked or reused grant.
+    InvalidGrant(Description),
+    /// RFC 6749 §5.2 `unauthorized_client`: the client may not use this grant.
+    UnauthorizedClient(Description),
+    /// RFC 6749 §5.2 `unsupported_grant_type`.
+    UnsupportedGrantType(Description),
+    /// RFC 6749 §5.2 / §4.1.2.1 `invalid_scope`.
+    InvalidScope(Description),
+    /// RFC 8707 §2 `invalid_target`: a `resource` the client may not use.
+    InvalidTarget(Description),
+    /// RFC 6749 §4.1.2.1 `access_denied`.
+    AccessDenied(Description),
+    /// RFC 6749 §4.1.2.1 `unsupported_response_type`.
+    UnsupportedResponseType(Description),
+    /// The authorization request names an unknown client or a redirect URI
+    /// that is not registered. RFC 6749 §4.1.2.1: the server must not
+    /// redirect; the host shows this error itself.
+    UntrustedRedirect(Description),
+    /// A consent challenge that is unknown, expired, already completed or
+    /// presented with the wrong user-agent binding.
+    InvalidChallenge(Description),
+    /// A management call named something that does not exist.
+    NotFound(Description),
+    /// RFC 7591 §3.2.2 `invalid_client_metadata`: a client registration or
+    /// update that breaks a rule.
+    InvalidClientMetadata(Description),
+    /// RFC 7591 §3.2.2 `invalid_redirect_uri`.
+    InvalidRedirectUri(Description),
+    /// The HTTP method is not accepted by this endpoint (405).
+    MethodNotAllowed(&'static str),
+    /// The body is larger than the endpoint accepts (413).
+    PayloadTooLarge,
+    /// RFC 6749 §5.2 `temporarily_unavailable` (503): storage is unreachable
+    /// or overloaded; retrying later may work.
+    TemporarilyUnavailable(Cause),
+    /// `server_error` (500): anything internal. The cause is for logs only.
+    ServerError(Cause),
+}
+
+impl Error {
+    /// The RFC error code sent on the wire.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_)
+            | Error::UntrustedRedirect(_)
+            | Error::InvalidChallenge(_)
+            | Error::NotFound(_)
+            | Error::MethodNotAllowed(_)
+            | Error::PayloadTooLarge => "invalid_request",
+            Error::InvalidClient { .. } => "invalid_client",
+            Error::InvalidGrant(_) => "invalid_grant",
+            Error::UnauthorizedClient(_) => "unauthorized_client",
+            Error::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Error::InvalidScope(_) => "invalid_scope",
+            Error::InvalidTarget(_) => "invalid_target",
+            Error::AccessDenied(_) => "access_denied",
+            Error::UnsupportedResponseType(_) => "unsupported_response_type",
+            Error::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Error::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            Error::ServerError(_) => "server_error",
+        }
+    }
+
+    /// The HTTP status for a JSON error response (RFC 6749 §5.2).
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidClient { .. } => 401,
+            Error::AccessDenied(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::MethodNotAllowed(_) => 405,
+            Error::PayloadTooLarge => 413,
+            Error::TemporarilyUnavailable(_) => 503,
+            Error::ServerError(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The description safe to send to the client.
+    #[must_use]
+    pub fn description(&self) -> Cow<'static, str> {
+        match self {
+            Error::InvalidRequest(d)
+            | Error::InvalidClient { description: d, .. }
+            | Error::InvalidGrant(d)
+            | Error::UnauthorizedClient(d)
+            | Error::UnsupportedGrantType(d)
+            | Error::InvalidScope(d)
+            | Error::InvalidTarget(d)
+            | Error::AccessDenied(d)
+            | Error::UnsupportedResponseType(d)
+            | Error::UntrustedRedirect(d)
+            | Error::InvalidChallenge(d)
+            | Error::NotFound(d)
+            | Error::InvalidClientMetadata(d)
+            | Error::InvalidRedirectUri(d) => d.clone(),
+            Error::MethodNotAllowed(allowed) => {
+                Cow::Owned(format!("method not allowed; use {allowed}"))
+            }
+            Error::PayloadTooLarge => Cow::Borrowed("request body too large"),
+            Error::TemporarilyUnavailable(_) => {
+                Cow::Borrowed("the service is temporarily unavailable; retry later")
+            }
+            Error::ServerError(_) => Cow::Borrowed("internal server error"),
+        }
+    }
+
+    /// The JSON body of RFC 6749 §5.2: `error` and `error_description`.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "error": self.code(),
+            "error_description": self.description(),
+        }))
+        .unwrap_or_default()
+    }
+
+    /// Shorthand for `invalid_request` with a static description.
+    #[must_use]
+    pub fn invalid_request(d: impl Into<Description>) -> Self {
+        Error::InvalidRequest(d.into())
+    }
+
+    /// A `server_error` wrapping an internal cause.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Error::ServerError(cause.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.description())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::TemporarilyUnavailable(c) | Error::ServerError(c) => Some(c.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(c) => Error::TemporarilyUnavailable(c),
+            other => Error::ServerError(Box::new(other)),
+        }
+    }
+}
+
+impl From<crate::entropy::EntropyError> for Error {
+    fn from(e: crate::entropy::EntropyError) -> Self {
+        Error::ServerError(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_cause_is_never_serialised() {
+        let e = Error::internal("db password is hunter2");
+        let body = String::from_utf8(e.to_json()).unwrap();
+        assert!(!body.contains("hunter2"));
+        assert!(body.contains("server_error"));
+        assert_eq!(e.status(), 500);
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn statuses_follow_rfc_6749() {
+        let e = Error::InvalidClient {
+            basic_attempted: true,
+            description: "x".into(),
+        };
+        assert_eq!((e.code(), e.status()), ("invalid_client", 401));
+        assert_eq!(Error::InvalidGrant("x".into()).status(), 400);
+        let unavailable: Error = StorageError::Unavailable("down".into()).into();
+        assert_eq!(
+            (unavailable.code(), unavailable.status()),
+            ("temporarily_unavailable", 503)
+        );
+    }
+}

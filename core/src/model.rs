@@ -1,0 +1,514 @@
+//! The records the engine keeps, as plain data. Backends store them; the
+//! engine decides. No record holds a usable credential: only [`TokenHash`]es
+//! and sealed blobs that need the presented credential to open.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::scope::ScopeSet;
+use crate::token::TokenHash;
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A public client: no secret, identified by `client_id` (RFC 6749 §2.1).
+    None,
+}
+
+impl AuthMethod {
+    /// The RFC 7591 name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+
+    /// Whether clients using this method are confidential (RFC 6749 §2.1).
+    #[must_use]
+    pub fn is_confidential(self) -> bool {
+        !matches!(self, AuthMethod::None)
+    }
+}
+
+/// Grant types a client may use (RFC 6749 §4, OAuth 2.1 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GrantType {
+    /// `authorization_code` (with PKCE, always).
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `client_credentials` (confidential clients only).
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// Who may authorize a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Visibility {
+    /// Only users of the owner's account (internal tools).
+    Private,
+    /// Any user. Requires a verified domain that hosts every redirect URI.
+    Public,
+}
+
+/// State of a domain ownership proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DomainState {
+    /// Waiting for the host to confirm that the challenge was published.
+    Pending {
+        /// When the challenge stops being accepted.
+        expires_at: Timestamp,
+    },
+    /// Ownership was proven.
+    Verified {
+        /// When it was confirmed.
+        at: Timestamp,
+    },
+    /// The challenge ran out before confirmation.
+    Expired,
+}
+
+/// A domain a client claims, with its proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainVerification {
+    /// Lower-case DNS name.
+    pub domain: String,
+    /// The value to publish (DNS TXT or a well-known file). Not a credential:
+    /// it is meant to be public once published.
+    pub challenge: String,
+    /// Where the proof stands.
+    pub state: DomainState,
+    /// When the verification was started.
+    pub started_at: Timestamp,
+}
+
+impl DomainVerification {
+    /// Whether ownership is proven.
+    #[must_use]
+    pub fn is_verified(&self) -> bool {
+        matches!(self.state, DomainState::Verified { .. })
+    }
+}
+
+/// Stored form of a client secret: keyed hashes only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretHashes {
+    /// Hash of the current secret.
+    pub current: TokenHash,
+    /// Hash of the secret before the last rotation, still accepted until
+    /// `previous_until`.
+    pub previous: Option<TokenHash>,
+    /// End of the rotation overlap.
+    pub previous_until: Option<Timestamp>,
+}
+
+/// Per-client lifetime overrides in seconds; `None` uses the engine default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientLifetimes {
+    /// Access token lifetime.
+    pub access_token: Option<u64>,
+    /// Refresh token lifetime (per rotation).
+    pub refresh_token: Option<u64>,
+    /// Authorization code lifetime (capped at 600 s).
+    pub authorization_code: Option<u64>,
+}
+
+/// A registered client (RFC 6749 §2, RFC 7591 §2 metadata).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// `client_id`.
+    pub id: String,
+    /// The account that owns the client.
+    pub owner: String,
+    /// Name shown on the consent screen.
+    pub name: String,
+    /// Registered redirect URIs, compared as exact strings.
+    pub redirect_uris: Vec<String>,
+    /// Grant types the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may request.
+    pub scopes: ScopeSet,
+    /// Resource indicators (RFC 8707) the client may request tokens for.
+    pub resources: Vec<String>,
+    /// Resource indicators this client serves as a resource server: it may
+    /// introspect tokens whose audience includes one of them.
+    pub served_resources: Vec<String>,
+    /// Token endpoint authentication method.
+    pub auth_method: AuthMethod,
+    /// Secret hashes, for confidential clients.
+    pub secret: Option<SecretHashes>,
+    /// Who may authorize it.
+    pub visibility: Visibility,
+    /// Claimed domains and their proofs.
+    pub domains: Vec<DomainVerification>,
+    /// Lifetime overrides.
+    pub lifetimes: ClientLifetimes,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency counter, bumped by every update.
+    pub revision: u64,
+}
+
+impl ClientRecord {
+    /// Whether the client may use `g`.
+    #[must_use]
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+
+    /// Verified domains.
+    pub fn verified_domains(&self) -> impl Iterator<Item = &str> {
+        self.domains
+            .iter()
+            .filter(|d| d.is_verified())
+            .map(|d| d.domain.as_str())
+    }
+}
+
+/// An authorization request that passed validation, parked while the host
+/// logs the user in and asks for consent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    /// `client_id`.
+    pub client_id: String,
+    /// The redirect URI the response goes to (as sent or as registered).
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was in the request; if so the token request
+    /// must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_explicit: bool,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// Requested scopes.
+    pub scopes: ScopeSet,
+    /// Requested resources (RFC 8707).
+    pub resources: Vec<String>,
+    /// PKCE S256 challenge (RFC 7636 §4.2).
+    pub code_challenge: String,
+}
+
+/// A login/consent challenge handed to the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// Hash of the challenge credential.
+    pub hash: TokenHash,
+    /// Hash of the host's user-agent binding (CSRF protection).
+    pub binding: TokenHash,
+    /// The validated request.
+    pub request: PendingAuthorization,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// What became of an authorization code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CodeStatus {
+    /// Not yet exchanged.
+    Unused,
+    /// Exchanged; the family it started.
+    Redeemed {
+        /// Family started by the exchange.
+        family_id: String,
+    },
+    /// Too many wrong PKCE verifiers; unusable.
+    Burned,
+}
+
+/// An authorization code (RFC 6749 §4.1.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// Hash of the code.
+    pub hash: TokenHash,
+    /// Client it was issued to.
+    pub client_id: String,
+    /// Grant it was issued under.
+    pub grant_id: String,
+    /// The resource owner.
+    pub subject: String,
+    /// Redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri`.
+    pub redirect_uri_explicit: bool,
+    /// Granted scopes (before implication expansion).
+    pub scopes: ScopeSet,
+    /// Granted resources.
+    pub resources: Vec<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Wrong verifiers presented so far.
+    pub failed_attempts: u32,
+    /// Whether it was used.
+    pub status: CodeStatus,
+}
+
+/// One user's authorization of one client: the row of the "connected apps"
+/// page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Grant id.
+    pub id: String,
+    /// The user.
+    pub subject: String,
+    /// The client.
+    pub client_id: String,
+    /// Every scope ever granted to the client by the user.
+    pub scopes: ScopeSet,
+    /// Every resource ever granted.
+    pub resources: Vec<String>,
+    /// Scopes the user asked to remember (skip the prompt for subsets).
+    pub remembered_scopes: Option<ScopeSet>,
+    /// First grant.
+    pub created_at: Timestamp,
+    /// Last authorization or refresh.
+    pub last_used_at: Timestamp,
+    /// Optimistic-concurrency counter.
+    pub revision: u64,
+}
+
+/// The refresh token of one generation of a family.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshGeneration {
+    /// Hash of the refresh token.
+    pub hash: TokenHash,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// The generation just rotated out, kept so retries can be coalesced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousGeneration {
+    /// Hash of the rotated-out refresh token.
+    pub hash: TokenHash,
+    /// When it was rotated.
+    pub rotated_at: Timestamp,
+    /// The successor response, sealed under a key derived from the
+    /// rotated-out token ([`crate::token::Keyring::seal`]).
+    pub sealed_successor: Vec<u8>,
+}
+
+/// Why a family was revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RevocationReason {
+    /// A rotated-out refresh token was presented again (RFC 9700 §4.14.2).
+    RefreshReuse,
+    /// An authorization code was presented twice (RFC 6749 §4.1.2).
+    CodeReplay,
+    /// RFC 7009 revocation request.
+    Requested,
+    /// The user or an administrator revoked the grant.
+    GrantRevoked,
+    /// The client was deleted.
+    ClientDeleted,
+    /// Every grant of the subject was revoked.
+    SubjectRevoked,
+}
+
+/// Revocation mark; sticky.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: RevocationReason,
+}
+
+/// A refresh-token family: every token descended from one code exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyRecord {
+    /// Family id.
+    pub id: String,
+    /// Grant it belongs to.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Resource owner.
+    pub subject: String,
+    /// Scopes of the grant at exchange time (upper bound for refreshes).
+    pub scopes: ScopeSet,
+    /// Resources (audiences).
+    pub resources: Vec<String>,
+    /// Current generation number, starting at 0.
+    pub generation: u64,
+    /// The live refresh token.
+    pub current: RefreshGeneration,
+    /// The generation before it, while coalescing may still apply.
+    pub previous: Option<PreviousGeneration>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When every token of the family has expired; purge after this.
+    pub expires_at: Timestamp,
+    /// Set once, never cleared.
+    pub revoked: Option<Revocation>,
+}
+
+/// An access token (RFC 6749 §1.4), stored by hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    /// Hash of the token.
+    pub hash: TokenHash,
+    /// Family for user tokens; `None` for `client_credentials`.
+    pub family_id: Option<String>,
+    /// Client.
+    pub client_id: String,
+    /// Resource owner, or the client id for `client_credentials`.
+    pub subject: String,
+    /// Effective scopes (implications expanded).
+    pub scopes: ScopeSet,
+    /// Audiences (RFC 8707).
+    pub resources: Vec<String>,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Set by RFC 7009 revocation of this token alone.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An access token with the state of its family, as one read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessTokenView {
+    /// The token.
+    pub token: AccessTokenRecord,
+    /// Whether its family (if any) is revoked.
+    pub family_revoked: bool,
+}
+
+/// Something others must hear about, written to the outbox in the same
+/// atomic operation as the change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A client was registered.
+    ClientCreated {
+        /// Client id.
+        client_id: String,
+    },
+    /// A client's metadata changed (including domain verification).
+    ClientUpdated {
+        /// Client id.
+        client_id: String,
+    },
+    /// A client was deleted; its grants and tokens are gone.
+    ClientDeleted {
+        /// Client id.
+        client_id: String,
+    },
+    /// A client secret was rotated.
+    SecretRotated {
+        /// Client id.
+        client_id: String,
+    },
+    /// A user granted a client access for the first time.
+    GrantCreated {
+        /// Grant id.
+        grant_id: String,
+        /// User.
+        subject: String,
+        /// Client.
+        client_id: String,
+    },
+    /// A user approved a consent prompt (or it was skipped as remembered).
+    ConsentGiven {
+        /// Grant id.
+        grant_id: String,
+        /// User.
+        subject: String,
+        /// Client.
+        client_id: String,
+        /// Scopes approved.
+        scopes: ScopeSet,
+    },
+    /// A grant and all its tokens were revoked.
+    GrantRevoked {
+        /// Grant id.
+        grant_id: String,
+        /// User.
+        subject: String,
+        /// Client.
+        client_id: String,
+    },
+    /// Every grant of a user was revoked.
+    SubjectRevoked {
+        /// User.
+        subject: String,
+    },
+    /// A token family was revoked.
+    FamilyRevoked {
+        /// Family id.
+        family_id: String,
+        /// Grant id.
+        grant_id: String,
+        /// Client.
+        client_id: String,
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// One access token was revoked (RFC 7009).
+    AccessTokenRevoked {
+        /// Client.
+        client_id: String,
+        /// Subject of the token.
+        subject: String,
+    },
+}
+
+/// An event about to be appended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// When the change happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// An event in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the outbox, strictly increasing in commit order.
+    pub seq: u64,
+    /// When the change happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+}

@@ -1,0 +1,578 @@
+//! The in-memory reference store: every contract under one mutex.
+//!
+//! Correct and concurrent (callers serialise on the lock, which is never
+//! held across an `.await`), not durable. Other backends are checked
+//! against the same [`crate::conformance`] suite.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
+    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageError,
+    StorageResult, TokenStore,
+};
+use crate::clock::Timestamp;
+use crate::model::{
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, CodeStatus,
+    Event, FamilyRecord, GrantRecord, NewEvent, Revocation,
+};
+use crate::token::TokenHash;
+
+#[derive(Default)]
+struct State {
+    clients: BTreeMap<String, ClientRecord>,
+    challenges: HashMap<TokenHash, ChallengeRecord>,
+    challenge_expiry: BTreeSet<(Timestamp, TokenHash)>,
+    codes: HashMap<TokenHash, CodeRecord>,
+    code_expiry: BTreeSet<(Timestamp, TokenHash)>,
+    grants: HashMap<String, GrantRecord>,
+    grant_by_pair: BTreeMap<(String, String), String>,
+    families: HashMap<String, FamilyRecord>,
+    family_expiry: BTreeSet<(Timestamp, String)>,
+    refresh_index: HashMap<TokenHash, (String, u64)>,
+    family_refresh: HashMap<String, Vec<TokenHash>>,
+    access: HashMap<TokenHash, AccessTokenRecord>,
+    access_expiry: BTreeSet<(Timestamp, TokenHash)>,
+    events: BTreeMap<u64, Event>,
+    next_seq: u64,
+    cursors: BTreeMap<String, u64>,
+}
+
+impl State {
+    fn append(&mut self, events: &[NewEvent]) {
+        for e in events {
+            self.next_seq += 1;
+            self.events.insert(
+                self.next_seq,
+                Event {
+                    seq: self.next_seq,
+                    at: e.at,
+                    kind: e.kind.clone(),
+                },
+            );
+        }
+    }
+
+    fn revoke_families_where(
+        &mut self,
+        revocation: Revocation,
+        pred: impl Fn(&FamilyRecord) -> bool,
+    ) {
+        for f in self.families.values_mut() {
+            if f.revoked.is_none() && pred(f) {
+                f.revoked = Some(revocation);
+            }
+        }
+    }
+
+    fn insert_access(&mut self, t: &AccessTokenRecord) {
+        self.access_expiry.insert((t.expires_at, t.hash));
+        self.access.insert(t.hash, t.clone());
+    }
+
+    fn set_family(&mut self, f: FamilyRecord) {
+        if let Some(old) = self.families.get(&f.id) {
+            self.family_expiry.remove(&(old.expires_at, old.id.clone()));
+        }
+        self.family_expiry.insert((f.expires_at, f.id.clone()));
+        self.families.insert(f.id.clone(), f);
+    }
+
+    fn index_refresh(&mut self, f: &FamilyRecord) {
+        self.refresh_index
+            .insert(f.current.hash, (f.id.clone(), f.generation));
+        self.family_refresh
+            .entry(f.id.clone())
+            .or_default()
+            .push(f.current.hash);
+    }
+
+    fn touch_grant(&mut self, grant_id: &str, now: Timestamp) {
+        if let Some(g) = self.grants.get_mut(grant_id) {
+            if g.last_used_at < now {
+                g.last_used_at = now;
+            }
+        }
+    }
+
+    fn delete_grant(&mut self, grant_id: &str) -> Option<GrantRecord> {
+        let g = self.grants.remove(grant_id)?;
+        self.grant_by_pair
+            .remove(&(g.subject.clone(), g.client_id.clone()));
+        Some(g)
+    }
+}
+
+/// In-memory implementation of every storage trait.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> StorageResult<MutexGuard<'_, State>> {
+        // A panic while holding the lock may have left a half-applied change:
+        // refuse to serve from it rather than guess.
+        self.state
+            .lock()
+            .map_err(|_| StorageError::Backend("memory store poisoned by a panic".into()))
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn insert_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if s.clients.contains_key(&client.id) {
+            return Err(StorageError::Conflict);
+        }
+        s.clients.insert(client.id.clone(), client.clone());
+        s.append(events);
+        Ok(())
+    }
+
+    async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
+        Ok(self.lock()?.clients.get(id).cloned())
+    }
+
+    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        let stored = s.clients.get(&client.id).ok_or(StorageError::NotFound)?;
+        if stored.revision + 1 != client.revision {
+            return Err(StorageError::Conflict);
+        }
+        s.clients.insert(client.id.clone(), client.clone());
+        s.append(events);
+        Ok(())
+    }
+
+    async fn delete_client(
+        &self,
+        id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        if s.clients.remove(id).is_none() {
+            return Ok(false);
+        }
+        let grant_ids: Vec<String> = s
+            .grants
+            .values()
+            .filter(|g| g.client_id == id)
+            .map(|g| g.id.clone())
+            .collect();
+        for g in grant_ids {
+            s.delete_grant(&g);
+        }
+        s.revoke_families_where(revocation, |f| f.client_id == id);
+        s.append(events);
+        Ok(true)
+    }
+
+    async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
+        Ok(self
+            .lock()?
+            .clients
+            .values()
+            .filter(|c| c.owner == owner)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for MemoryStore {
+    async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if s.challenges.contains_key(&challenge.hash) {
+            return Err(StorageError::Conflict);
+        }
+        s.challenge_expiry
+            .insert((challenge.expires_at, challenge.hash));
+        s.challenges.insert(challenge.hash, challenge.clone());
+        Ok(())
+    }
+
+    async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
+        Ok(self.lock()?.challenges.get(hash).cloned())
+    }
+
+    async fn take_challenge(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StorageResult<Option<ChallengeRecord>> {
+        let mut s = self.lock()?;
+        match s.challenges.get(hash) {
+            Some(c) if c.expires_at > now => {
+                let c = s.challenges.remove(hash).expect("present");
+                s.challenge_expiry.remove(&(c.expires_at, c.hash));
+                Ok(Some(c))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn approve(
+        &self,
+        grant: &GrantRecord,
+        expected: &GrantExpectation,
+        code: &CodeRecord,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        let pair = (grant.subject.clone(), grant.client_id.clone());
+        let current = s
+            .grant_by_pair
+            .get(&pair)
+            .and_then(|id| s.grants.get(id))
+            .map(|g| (g.id.clone(), g.revision));
+        let ok = match (expected, current) {
+            (GrantExpectation::Absent, None) => true,
+            (GrantExpectation::Revision { id, revision }, Some((cid, crev))) => {
+                *id == cid && *revision == crev && grant.id == cid
+            }
+            _ => false,
+        };
+        if !ok || s.codes.contains_key(&code.hash) {
+            return Err(StorageError::Conflict);
+        }
+        s.grant_by_pair.insert(pair, grant.id.clone());
+        s.grants.insert(grant.id.clone(), grant.clone());
+        s.code_expiry.insert((code.expires_at, code.hash));
+        s.codes.insert(code.hash, code.clone());
+        s.append(events);
+        Ok(())
+    }
+
+    async fn get_grant(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StorageResult<Option<GrantRecord>> {
+        let s = self.lock()?;
+        Ok(s.grant_by_pair
+            .get(&(subject.to_owned(), client_id.to_owned()))
+            .and_then(|id| s.grants.get(id))
+            .cloned())
+    }
+
+    async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
+        Ok(self.lock()?.grants.get(id).cloned())
+    }
+
+    async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>> {
+        let s = self.lock()?;
+        Ok(s.grant_by_pair
+            .range((subject.to_owned(), String::new())..)
+            .take_while(|((sub, _), _)| sub == subject)
+            .filter_map(|(_, id)| s.grants.get(id).cloned())
+            .collect())
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        if s.delete_grant(grant_id).is_none() {
+            return Ok(false);
+        }
+        s.revoke_families_where(revocation, |f| f.grant_id == grant_id);
+        s.append(events);
+        Ok(true)
+    }
+
+    async fn revoke_subject(
+        &self,
+        subject: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<u64> {
+        let mut s = self.lock()?;
+        let ids: Vec<String> = s
+            .grants
+            .values()
+            .filter(|g| g.subject == subject)
+            .map(|g| g.id.clone())
+            .collect();
+        for id in &ids {
+            s.delete_grant(id);
+        }
+        s.revoke_families_where(revocation, |f| f.subject == subject);
+        s.append(events);
+        Ok(ids.len() as u64)
+    }
+}
+
+#[async_trait]
+impl CodeStore for MemoryStore {
+    async fn get_code(&self, hash: &TokenHash) -> StorageResult<Option<CodeRecord>> {
+        Ok(self.lock()?.codes.get(hash).cloned())
+    }
+
+    async fn record_code_failure(
+        &self,
+        hash: &TokenHash,
+        max_failures: u32,
+    ) -> StorageResult<CodeFailure> {
+        let mut s = self.lock()?;
+        let Some(code) = s.codes.get_mut(hash) else {
+            return Ok(CodeFailure::NotFound);
+        };
+        if code.status != CodeStatus::Unused {
+            return Ok(CodeFailure::NotFound);
+        }
+        code.failed_attempts += 1;
+        if code.failed_attempts >= max_failures {
+            code.status = CodeStatus::Burned;
+            return Ok(CodeFailure::Burned);
+        }
+        Ok(CodeFailure::Counted(code.failed_attempts))
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        issuance: &Issuance,
+    ) -> StorageResult<RedeemOutcome> {
+        let mut s = self.lock()?;
+        let Some(code) = s.codes.get(hash) else {
+            return Ok(RedeemOutcome::Invalid);
+        };
+        match &code.status {
+            CodeStatus::Redeemed { family_id } => {
+                return Ok(RedeemOutcome::AlreadyRedeemed {
+                    family_id: family_id.clone(),
+                })
+            }
+            CodeStatus::Burned => return Ok(RedeemOutcome::Invalid),
+            CodeStatus::Unused => {}
+        }
+        if code.expires_at <= now || !s.grants.contains_key(&code.grant_id) {
+            return Ok(RedeemOutcome::Invalid);
+        }
+        let grant_id = code.grant_id.clone();
+        let family = &issuance.family;
+        if s.families.contains_key(&family.id) {
+            return Err(StorageError::Conflict);
+        }
+        s.codes.get_mut(hash).expect("present").status = CodeStatus::Redeemed {
+            family_id: family.id.clone(),
+        };
+        s.index_refresh(family);
+        s.set_family(family.clone());
+        s.insert_access(&issuance.access);
+        s.touch_grant(&grant_id, now);
+        s.append(&issuance.events);
+        Ok(RedeemOutcome::Issued)
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> StorageResult<Option<(FamilyRecord, u64)>> {
+        let s = self.lock()?;
+        Ok(s.refresh_index
+            .get(hash)
+            .and_then(|(fid, generation)| s.families.get(fid).map(|f| (f.clone(), *generation))))
+    }
+
+    async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
+        Ok(self.lock()?.families.get(id).cloned())
+    }
+
+    async fn rotate_family(
+        &self,
+        family_id: &str,
+        expected_generation: u64,
+        rotation: &Rotation,
+    ) -> StorageResult<RotateOutcome> {
+        let mut s = self.lock()?;
+        let Some(f) = s.families.get(family_id) else {
+            return Ok(RotateOutcome::NotFound);
+        };
+        if f.revoked.is_some() {
+            return Ok(RotateOutcome::Revoked);
+        }
+        if f.generation != expected_generation {
+            return Ok(RotateOutcome::Stale);
+        }
+        let mut f = f.clone();
+        f.generation += 1;
+        f.current = rotation.current.clone();
+        f.previous = Some(rotation.previous.clone());
+        f.expires_at = rotation.expires_at;
+        s.index_refresh(&f);
+        let grant_id = f.grant_id.clone();
+        s.set_family(f);
+        s.insert_access(&rotation.access);
+        s.touch_grant(&grant_id, rotation.now);
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        match s.families.get_mut(family_id) {
+            Some(f) if f.revoked.is_none() => {
+                f.revoked = Some(revocation);
+                s.append(events);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if s.access.contains_key(&token.hash) {
+            return Err(StorageError::Conflict);
+        }
+        s.insert_access(token);
+        Ok(())
+    }
+
+    async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
+        let s = self.lock()?;
+        Ok(s.access.get(hash).map(|t| AccessTokenView {
+            family_revoked: t
+                .family_id
+                .as_ref()
+                .and_then(|f| s.families.get(f))
+                .is_some_and(|f| f.revoked.is_some()),
+            token: t.clone(),
+        }))
+    }
+
+    async fn revoke_access_token(
+        &self,
+        hash: &TokenHash,
+        at: Timestamp,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        match s.access.get_mut(hash) {
+            Some(t) if t.revoked_at.is_none() => {
+                t.revoked_at = Some(at);
+                s.append(events);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn poll_events(&self, consumer: &str, limit: usize) -> StorageResult<Vec<Event>> {
+        let mut s = self.lock()?;
+        let cursor = *s.cursors.entry(consumer.to_owned()).or_insert(0);
+        Ok(s.events
+            .range(cursor + 1..)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn ack_events(&self, consumer: &str, seq: u64) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        let c = s.cursors.entry(consumer.to_owned()).or_insert(0);
+        if seq > *c {
+            *c = seq;
+        }
+        Ok(())
+    }
+}
+
+fn drain_expired<K: Ord + Clone>(
+    index: &mut BTreeSet<(Timestamp, K)>,
+    now: Timestamp,
+    limit: usize,
+) -> Vec<K> {
+    let due: Vec<(Timestamp, K)> = index
+        .iter()
+        .take_while(|(t, _)| *t <= now)
+        .take(limit)
+        .cloned()
+        .collect();
+    for d in &due {
+        index.remove(d);
+    }
+    due.into_iter().map(|(_, k)| k).collect()
+}
+
+#[async_trait]
+impl PurgeStore for MemoryStore {
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport> {
+        let mut s = self.lock()?;
+        let mut r = PurgeReport::default();
+        for h in drain_expired(&mut s.challenge_expiry, now, limit) {
+            r.challenges += u64::from(s.challenges.remove(&h).is_some());
+        }
+        for h in drain_expired(&mut s.code_expiry, now, limit) {
+            r.codes += u64::from(s.codes.remove(&h).is_some());
+        }
+        for h in drain_expired(&mut s.access_expiry, now, limit) {
+            r.access_tokens += u64::from(s.access.remove(&h).is_some());
+        }
+        for id in drain_expired(&mut s.family_expiry, now, limit) {
+            if let Some(f) = s.families.remove(&id) {
+                r.families += 1;
+                for h in s.family_refresh.remove(&f.id).unwrap_or_default() {
+                    s.refresh_index.remove(&h);
+                }
+            }
+        }
+        let floor = s.cursors.values().copied().min().unwrap_or(0);
+        let purgeable: Vec<u64> = s
+            .events
+            .range(..=floor)
+            .map(|(k, _)| *k)
+            .take(limit)
+            .collect();
+        for k in purgeable {
+            s.events.remove(&k);
+            r.events += 1;
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use super::MemoryStore;
+
+    crate::conformance_tests!(|| async { Arc::new(MemoryStore::new()) });
+}

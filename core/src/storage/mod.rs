@@ -1,0 +1,355 @@
+//! Storage contracts, split by capability.
+//!
+//! Every method that must be atomic says so and names what it does as one
+//! operation; each backend implements it with its own transaction or
+//! conditional write, never with an in-process lock, so the contracts hold
+//! across processes sharing one database. [`crate::conformance`] checks them.
+//!
+//! Methods that append [`NewEvent`]s must write them in the same atomic
+//! operation as the change: either both are durable or neither is.
+
+mod memory;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+
+use crate::clock::Timestamp;
+use crate::model::{
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
+    FamilyRecord, GrantRecord, NewEvent, PreviousGeneration, RefreshGeneration, Revocation,
+};
+use crate::token::TokenHash;
+
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a backend can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// A record that must exist does not.
+    #[error("record not found")]
+    NotFound,
+    /// A uniqueness or optimistic-concurrency condition failed.
+    #[error("conflicting concurrent change")]
+    Conflict,
+    /// The backend is unreachable, overloaded or timed out; retrying later
+    /// may succeed. Maps to `temporarily_unavailable`.
+    #[error("storage temporarily unavailable")]
+    Unavailable(#[source] Cause),
+    /// Anything else (corruption, bugs, unexpected data). Maps to
+    /// `server_error`.
+    #[error("storage failure")]
+    Backend(#[source] Cause),
+}
+
+/// Result of a storage call.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts a new client and appends `events`, atomically.
+    /// [`StorageError::Conflict`] if the id is taken.
+    async fn insert_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()>;
+
+    /// The client with `id`.
+    async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>>;
+
+    /// Replaces a client if its stored revision is `client.revision - 1`
+    /// (compare-and-swap), appending `events` atomically.
+    /// [`StorageError::NotFound`] if absent, [`StorageError::Conflict`] if the
+    /// revision moved.
+    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()>;
+
+    /// Deletes a client and, atomically with it: deletes its grants, marks
+    /// every family of it revoked with `revocation`, and appends `events`.
+    /// Returns whether it existed.
+    async fn delete_client(
+        &self,
+        id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool>;
+
+    /// Clients owned by `owner`, ordered by id.
+    async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>>;
+}
+
+/// Login/consent challenges.
+#[async_trait]
+pub trait ChallengeStore: Send + Sync {
+    /// Stores a new challenge.
+    async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StorageResult<()>;
+
+    /// Reads a challenge, whether or not it has expired.
+    async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>>;
+
+    /// Atomically removes and returns the challenge if it exists and has not
+    /// expired at `now`: of concurrent callers, at most one gets it.
+    async fn take_challenge(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StorageResult<Option<ChallengeRecord>>;
+}
+
+/// What the caller last saw of a grant, for [`GrantStore::approve`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantExpectation {
+    /// No grant existed for the (subject, client) pair.
+    Absent,
+    /// A grant with this id and revision existed.
+    Revision {
+        /// Grant id.
+        id: String,
+        /// Revision seen.
+        revision: u64,
+    },
+}
+
+/// Grants: one per (subject, client).
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Atomically: checks that the (subject, client) grant is still as
+    /// `expected`, writes `grant` (insert, or replace with
+    /// `grant.revision`), stores `code`, and appends `events`.
+    /// [`StorageError::Conflict`] if the expectation failed.
+    async fn approve(
+        &self,
+        grant: &GrantRecord,
+        expected: &GrantExpectation,
+        code: &CodeRecord,
+        events: &[NewEvent],
+    ) -> StorageResult<()>;
+
+    /// The grant of `subject` to `client_id`.
+    async fn get_grant(&self, subject: &str, client_id: &str)
+        -> StorageResult<Option<GrantRecord>>;
+
+    /// The grant with `id`.
+    async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>>;
+
+    /// Every grant of `subject`, ordered by client id.
+    async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>>;
+
+    /// Atomically deletes the grant, marks every family of it revoked with
+    /// `revocation`, and appends `events`. Returns whether it existed.
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool>;
+
+    /// Atomically deletes every grant of `subject`, marks every family of it
+    /// revoked, and appends `events`. Returns how many grants were deleted.
+    async fn revoke_subject(
+        &self,
+        subject: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<u64>;
+}
+
+/// What [`CodeStore::record_code_failure`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeFailure {
+    /// Counted; the code stays usable.
+    Counted(u32),
+    /// The limit was reached; the code is burned.
+    Burned,
+    /// No unused code with that hash.
+    NotFound,
+}
+
+/// Everything a successful code exchange writes.
+#[derive(Clone, Debug)]
+pub struct Issuance {
+    /// The new family (generation 0).
+    pub family: FamilyRecord,
+    /// The first access token.
+    pub access: AccessTokenRecord,
+    /// Events to append.
+    pub events: Vec<NewEvent>,
+}
+
+/// What [`CodeStore::redeem_code`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedeemOutcome {
+    /// The code was unused; it is now redeemed and the tokens stored.
+    Issued,
+    /// The code was redeemed before, starting this family.
+    AlreadyRedeemed {
+        /// Family from the first redemption.
+        family_id: String,
+    },
+    /// Unknown, expired, burned, or its grant was revoked.
+    Invalid,
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Reads a code by hash, whatever its status.
+    async fn get_code(&self, hash: &TokenHash) -> StorageResult<Option<CodeRecord>>;
+
+    /// Atomically counts one wrong PKCE verifier against an unused code and
+    /// burns it when the count reaches `max_failures`.
+    async fn record_code_failure(
+        &self,
+        hash: &TokenHash,
+        max_failures: u32,
+    ) -> StorageResult<CodeFailure>;
+
+    /// Takes a code exactly once. Atomically: if the code is unused, not
+    /// expired at `now` and its grant still exists, marks it redeemed by
+    /// `issuance.family`, stores the family, its refresh token and the
+    /// access token, touches the grant's `last_used_at`, and appends the
+    /// events. Of concurrent callers at most one gets
+    /// [`RedeemOutcome::Issued`].
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        issuance: &Issuance,
+    ) -> StorageResult<RedeemOutcome>;
+}
+
+/// A refresh rotation, applied by [`TokenStore::rotate_family`].
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// The new live refresh token.
+    pub current: RefreshGeneration,
+    /// The rotated-out generation with the sealed successor.
+    pub previous: PreviousGeneration,
+    /// The new access token.
+    pub access: AccessTokenRecord,
+    /// New family expiry.
+    pub expires_at: Timestamp,
+    /// When the rotation happens (touches the grant's `last_used_at`).
+    pub now: Timestamp,
+}
+
+/// What [`TokenStore::rotate_family`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotateOutcome {
+    /// Applied: the generation is now `expected + 1`.
+    Rotated,
+    /// The generation is no longer the expected one (someone rotated first).
+    Stale,
+    /// The family is revoked.
+    Revoked,
+    /// No such family.
+    NotFound,
+}
+
+/// Token families, refresh tokens and access tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Finds the family a refresh token (of any generation) belongs to, and
+    /// the generation it was issued as.
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> StorageResult<Option<(FamilyRecord, u64)>>;
+
+    /// The family with `id`.
+    async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>>;
+
+    /// Compare-and-swap rotation: if the family exists, is not revoked and is
+    /// at generation `expected_generation`, atomically moves it to the next
+    /// generation, indexes the new refresh token, stores the access token,
+    /// and touches the grant's `last_used_at`.
+    async fn rotate_family(
+        &self,
+        family_id: &str,
+        expected_generation: u64,
+        rotation: &Rotation,
+    ) -> StorageResult<RotateOutcome>;
+
+    /// Atomically marks a family revoked (if it is not already) and appends
+    /// `events`. Revocation is sticky. Returns whether this call revoked it;
+    /// events are appended only then.
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool>;
+
+    /// Stores a stand-alone access token (`client_credentials`).
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()>;
+
+    /// Reads an access token with its family's revocation state, as one
+    /// consistent read.
+    async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>>;
+
+    /// Atomically marks one access token revoked (if it is not already) and
+    /// appends `events`. Returns whether this call revoked it.
+    async fn revoke_access_token(
+        &self,
+        hash: &TokenHash,
+        at: Timestamp,
+        events: &[NewEvent],
+    ) -> StorageResult<bool>;
+}
+
+/// The event outbox.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Up to `limit` events after `consumer`'s acknowledged cursor, in `seq`
+    /// order. A consumer seen for the first time starts at the beginning.
+    async fn poll_events(&self, consumer: &str, limit: usize) -> StorageResult<Vec<Event>>;
+
+    /// Moves `consumer`'s cursor to `seq` (never backwards). Events up to it
+    /// will not be delivered to this consumer again.
+    async fn ack_events(&self, consumer: &str, seq: u64) -> StorageResult<()>;
+}
+
+/// How much one [`PurgeStore::purge_expired`] call removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Challenges removed.
+    pub challenges: u64,
+    /// Codes removed.
+    pub codes: u64,
+    /// Stand-alone or family access tokens removed.
+    pub access_tokens: u64,
+    /// Families (with their refresh-token index) removed.
+    pub families: u64,
+    /// Events acknowledged by every known consumer and removed.
+    pub events: u64,
+}
+
+impl PurgeReport {
+    /// Total rows removed.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.challenges + self.codes + self.access_tokens + self.families + self.events
+    }
+}
+
+/// Expiry housekeeping.
+#[async_trait]
+pub trait PurgeStore: Send + Sync {
+    /// Removes up to `limit` records of each kind that expired before `now`
+    /// (families: whose `expires_at` passed; events: acknowledged by every
+    /// consumer that has polled). Uses expiry indexes: the cost is
+    /// proportional to what is removed, not to the table size. Call
+    /// repeatedly until it reports 0 to drain.
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport>;
+}
+
+/// Every capability together; implemented for anything that has them all.
+pub trait Storage:
+    ClientStore + ChallengeStore + GrantStore + CodeStore + TokenStore + EventStore + PurgeStore
+{
+}
+
+impl<T> Storage for T where
+    T: ClientStore + ChallengeStore + GrantStore + CodeStore + TokenStore + EventStore + PurgeStore
+{
+}
