@@ -12,6 +12,9 @@
 //! database or schema). Cases spawn tasks onto a multi-threaded runtime, so
 //! they also prove the store's futures are `Send`.
 
+// `&[event.clone()]` reads better than `from_ref` in a contract suite.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use std::sync::Arc;
 
 use crate::clock::Timestamp;

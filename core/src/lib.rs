@@ -1,13 +1,58 @@
 //! # Latchkey
 //!
-//! An embeddable OAuth 2.1 authorization-server engine.
+//! An embeddable OAuth 2.1 authorization-server engine: clients, consent,
+//! authorization codes with PKCE, refresh-token families with rotation,
+//! reuse detection and coalescing, introspection, revocation, metadata and a
+//! lossless event outbox, behind storage traits.
+//!
+//! The crate does no network I/O. Each endpoint is a function from a plain
+//! [`http::HttpRequest`] to a plain [`http::HttpResponse`] (or, for the
+//! authorization endpoint, an [`authorize::AuthorizeOutcome`] the host acts
+//! on), so mounting it in axum, actix-web or anything else is a few lines.
+//! Clock and randomness are injected; storage is any [`storage::Storage`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use latchkey::{Engine, EngineConfig, Keyring, ScopeRegistry, MemoryStore};
+//! use latchkey::clients::ClientRegistration;
+//! use latchkey::entropy::SystemEntropy;
+//!
+//! # tokio_test();
+//! # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let scopes = ScopeRegistry::new().register("profile:read", "Read your profile", &[]).unwrap();
+//! let config = EngineConfig::new("https://auth.example", scopes);
+//! let keys = Keyring::generate(&SystemEntropy::new()).unwrap();
+//! let engine = Engine::new(Arc::new(MemoryStore::new()), config, keys);
+//! let app = engine.register_client(ClientRegistration {
+//!     owner: "acme".into(),
+//!     name: "Acme CLI".into(),
+//!     redirect_uris: vec!["http://127.0.0.1/callback".into()],
+//!     scopes: vec!["profile:read".into()],
+//!     ..Default::default()
+//! }).await.unwrap();
+//! assert!(app.secret.is_some()); // shown once, stored only as a keyed hash
+//! # }) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authorize;
+pub mod client_auth;
+pub mod clients;
 pub mod clock;
+pub mod config;
+pub mod engine;
 pub mod entropy;
 pub mod error;
+pub mod grant;
+pub mod grants;
+pub mod http;
+pub mod introspect;
+pub mod metadata;
 pub mod model;
+pub mod pkce;
+pub mod redirect;
+pub mod revoke;
 pub mod scope;
 pub mod storage;
 pub mod token;
@@ -15,4 +60,10 @@ pub mod token;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
 
+pub use authorize::{AuthorizeOutcome, ConsentDecision, ConsentPrompt, Principal};
+pub use config::EngineConfig;
+pub use engine::Engine;
 pub use error::{Error, Result};
+pub use scope::{ScopeRegistry, ScopeSet};
+pub use storage::MemoryStore;
+pub use token::{Keyring, Secret};

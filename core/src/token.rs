@@ -204,6 +204,22 @@ impl Keyring {
         Some(Self::hash_with(key, presented))
     }
 
+    /// HMAC of arbitrary secret text under the current key, for secrets
+    /// that do not carry a key id (operator-provided client secrets).
+    #[must_use]
+    pub fn digest(&self, text: &str) -> TokenHash {
+        Self::hash_with(self.current(), text)
+    }
+
+    /// Whether `text` hashes to `stored` under any key of the ring, compared
+    /// in constant time (client secrets survive key rotation).
+    #[must_use]
+    pub fn matches(&self, text: &str, stored: &TokenHash) -> bool {
+        self.keys.iter().fold(false, |found, k| {
+            found | Self::hash_with(k, text).ct_eq(stored)
+        })
+    }
+
     fn key_for(&self, kind: TokenKind, presented: &str) -> Option<&ServerKey> {
         let body = presented.strip_prefix(kind.prefix())?;
         // 33 bytes encode to exactly 44 base64url characters without padding.

@@ -1,0 +1,720 @@
+//! The authorization endpoint (OAuth 2.1 §4.1.1–4.1.2, RFC 6749 §4.1) and
+//! the login/consent hand-off to the host.
+//!
+//! The engine validates the request and answers with data the host acts on
+//! ([`AuthorizeOutcome`]): show an error page, log the user in, ask for
+//! consent, or redirect. Login and consent screens belong to the host; the
+//! engine only parks the validated request behind a single-use challenge
+//! bound to the user agent, and re-validates everything when the host
+//! completes it.
+
+use ring::digest;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::config::MAX_CODE_TTL;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::http::{HttpRequest, Params};
+use crate::model::{
+    ChallengeRecord, ClientRecord, CodeRecord, CodeStatus, EventKind, GrantRecord, GrantType,
+    PendingAuthorization, Visibility,
+};
+use crate::redirect::{redirect_host, redirect_matches, with_query};
+use crate::scope::{ScopeRegistry, ScopeSet};
+use crate::storage::{GrantExpectation, Storage, StorageError};
+use crate::token::{Secret, TokenHash, TokenKind};
+use crate::{clients::validate_resource, pkce};
+
+/// Longest `state` accepted.
+pub const MAX_STATE_LEN: usize = 1024;
+
+/// The user the host has authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Stable user identifier (the token's `sub`).
+    pub subject: String,
+    /// The account (organisation) the user acts in; private clients may
+    /// only be authorized by users of their owner account.
+    pub account: String,
+}
+
+/// One scope as the consent screen shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScopeInfo {
+    /// Scope name.
+    pub name: String,
+    /// Registered description.
+    pub description: String,
+}
+
+/// What the consent screen needs to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentPrompt {
+    /// The challenge to send back with the decision (hidden form field).
+    pub challenge: Secret,
+    /// Client id.
+    pub client_id: String,
+    /// Client display name.
+    pub client_name: String,
+    /// Client visibility.
+    pub visibility: Visibility,
+    /// Domains the client has proven it owns.
+    pub verified_domains: Vec<String>,
+    /// Where the user will be sent.
+    pub redirect_uri: String,
+    /// Host of the redirect URI, to show prominently.
+    pub redirect_host: String,
+    /// Requested scopes with descriptions (implied scopes listed too).
+    pub scopes: Vec<ScopeInfo>,
+    /// Requested resources (RFC 8707).
+    pub resources: Vec<String>,
+    /// When the challenge expires.
+    pub expires_at: Timestamp,
+}
+
+/// What the host does next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthorizeOutcome {
+    /// Redirect the user agent (302/303) to this URL: a code, or an error
+    /// with `state` and `iss` (RFC 6749 §4.1.2, RFC 9207).
+    Redirect(String),
+    /// Render this error yourself; never redirect (unknown client,
+    /// unregistered redirect URI, malformed request before the redirect URI
+    /// could be trusted, invalid challenge).
+    ShowError(Error),
+    /// Authenticate the user, then call [`Engine::resume`] with this
+    /// challenge.
+    LoginRequired {
+        /// The challenge to carry through login.
+        challenge: Secret,
+    },
+    /// Show the consent screen, then call [`Engine::accept`] or
+    /// [`Engine::reject`].
+    ConsentRequired(Box<ConsentPrompt>),
+}
+
+/// The user's decision on a consent screen.
+#[derive(Clone, Debug, Default)]
+pub struct ConsentDecision {
+    /// Scopes approved; `None` approves everything requested. Must be a
+    /// non-empty subset of the request.
+    pub scopes: Option<ScopeSet>,
+    /// Skip the prompt next time for a subset of these scopes.
+    pub remember: bool,
+}
+
+fn redirect_error(p: &PendingAuthorization, issuer: &str, err: &Error) -> AuthorizeOutcome {
+    let desc = err.description();
+    let mut q: Vec<(&str, &str)> = vec![("error", err.code()), ("error_description", &desc)];
+    if let Some(s) = &p.state {
+        q.push(("state", s));
+    }
+    q.push(("iss", issuer));
+    AuthorizeOutcome::Redirect(with_query(&p.redirect_uri, &q))
+}
+
+/// Finds the redirect URI to use (RFC 6749 §3.1.2.3): the presented one if
+/// it matches a registered one, or the only registered one.
+///
+/// # Errors
+/// `UntrustedRedirect` (never redirected).
+pub fn resolve_redirect_uri(
+    client: &ClientRecord,
+    presented: Option<&str>,
+) -> Result<(String, bool), Error> {
+    match presented {
+        Some(p) if client.redirect_uris.iter().any(|r| redirect_matches(r, p)) => {
+            Ok((p.to_owned(), true))
+        }
+        Some(_) => Err(Error::UntrustedRedirect(
+            "redirect_uri is not registered for this client".into(),
+        )),
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(Error::UntrustedRedirect(
+                "redirect_uri is required when a client has several".into(),
+            )),
+        },
+    }
+}
+
+/// Validates everything after the redirect URI: response type, grant,
+/// PKCE, scopes and resources. Pure: the caller turns an error into a
+/// redirect.
+///
+/// # Errors
+/// The OAuth error to redirect with.
+pub fn validate_request(
+    params: &Params,
+    client: &ClientRecord,
+    registry: &ScopeRegistry,
+    default_scopes: Option<&ScopeSet>,
+    base: &mut PendingAuthorization,
+) -> Result<(), Error> {
+    // Any repeated parameter but `resource` is an error (RFC 6749 §3.1).
+    params.reject_repeats(&["resource"])?;
+    match params.single("response_type")? {
+        None => return Err(Error::invalid_request("missing parameter response_type")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(Error::UnsupportedResponseType(
+                "only response_type=code is supported (OAuth 2.1)".into(),
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(Error::UnauthorizedClient(
+            "client may not use the authorization code grant".into(),
+        ));
+    }
+    let challenge = params
+        .single("code_challenge")?
+        .ok_or_else(|| Error::invalid_request("code_challenge is required (PKCE)"))?;
+    match params.single("code_challenge_method")? {
+        Some("S256") => {}
+        Some(_) => return Err(Error::invalid_request("code_challenge_method must be S256")),
+        None => {
+            return Err(Error::invalid_request(
+                "code_challenge_method is required and must be S256",
+            ))
+        }
+    }
+    pkce::validate_challenge(challenge)?;
+    let scopes = match params.single("scope")? {
+        Some(s) => ScopeSet::parse(s)?,
+        None => default_scopes
+            .cloned()
+            .ok_or_else(|| Error::InvalidScope("scope is required".into()))?,
+    };
+    registry.check_known(&scopes)?;
+    if !scopes.is_subset(&client.scopes) {
+        return Err(Error::InvalidScope(
+            "scope not allowed for this client".into(),
+        ));
+    }
+    let mut resources: Vec<String> = Vec::new();
+    for r in params.all("resource") {
+        validate_resource(r)?;
+        if !client.resources.contains(r) {
+            return Err(Error::InvalidTarget(
+                "resource not allowed for this client".into(),
+            ));
+        }
+        if !resources.contains(r) {
+            resources.push(r.clone());
+        }
+    }
+    base.code_challenge = challenge.to_owned();
+    base.scopes = scopes;
+    base.resources = resources;
+    Ok(())
+}
+
+/// Re-checks a parked request against the client as it is now, so an edit
+/// or deletion between prompt and decision cannot be bypassed.
+fn still_valid(
+    client: &ClientRecord,
+    p: &PendingAuthorization,
+    registry: &ScopeRegistry,
+) -> Result<(), Error> {
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_matches(r, &p.redirect_uri))
+    {
+        return Err(Error::UntrustedRedirect(
+            "redirect_uri is no longer registered".into(),
+        ));
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(Error::UnauthorizedClient(
+            "client may no longer use the authorization code grant".into(),
+        ));
+    }
+    registry.check_known(&p.scopes)?;
+    if !p.scopes.is_subset(&client.scopes) {
+        return Err(Error::InvalidScope(
+            "scope no longer allowed for this client".into(),
+        ));
+    }
+    if p.resources.iter().any(|r| !client.resources.contains(r)) {
+        return Err(Error::InvalidTarget(
+            "resource no longer allowed for this client".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn binding_hash(binding: &str) -> TokenHash {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"latchkey ua-binding v1\0");
+    ctx.update(binding.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    TokenHash(out)
+}
+
+/// Whether a remembered grant covers this request without prompting.
+#[must_use]
+pub fn consent_remembered(
+    grant: Option<&GrantRecord>,
+    p: &PendingAuthorization,
+    client: &ClientRecord,
+    reprompt_public: bool,
+) -> bool {
+    if reprompt_public && client.visibility == Visibility::Public {
+        return false;
+    }
+    grant.is_some_and(|g| {
+        g.remembered_scopes
+            .as_ref()
+            .is_some_and(|r| p.scopes.is_subset(r))
+            && p.resources.iter().all(|x| g.resources.contains(x))
+    })
+}
+
+impl<S: Storage + ?Sized> Engine<S> {
+    /// Handles a request to the authorization endpoint (GET query, or POST
+    /// form). `principal` is the user the host already knows, if any;
+    /// `binding` ties any challenge to this user agent (e.g. a hash of the
+    /// host's session cookie) so another browser cannot complete it.
+    pub async fn authorize(
+        &self,
+        req: &HttpRequest,
+        principal: Option<&Principal>,
+        binding: &str,
+    ) -> AuthorizeOutcome {
+        match self.authorize_inner(req, principal, binding).await {
+            Ok(o) => o,
+            Err(e) => AuthorizeOutcome::ShowError(e),
+        }
+    }
+
+    async fn authorize_inner(
+        &self,
+        req: &HttpRequest,
+        principal: Option<&Principal>,
+        binding: &str,
+    ) -> Result<AuthorizeOutcome, Error> {
+        let params = match req.method.as_str() {
+            "GET" => Params::parse(&req.query)?,
+            "POST" => req.form_body()?,
+            _ => return Err(Error::MethodNotAllowed("GET, POST")),
+        };
+        let client_id = params
+            .single("client_id")?
+            .ok_or_else(|| Error::invalid_request("missing parameter client_id"))?;
+        let client = self
+            .store
+            .get_client(client_id)
+            .await?
+            .ok_or_else(|| Error::UntrustedRedirect("unknown client".into()))?;
+        let (redirect_uri, explicit) =
+            resolve_redirect_uri(&client, params.single("redirect_uri")?)?;
+        // The redirect URI is trusted from here on: errors go back to it.
+        let state = params.single("state").ok().flatten().map(str::to_owned);
+        let mut pending = PendingAuthorization {
+            client_id: client.id.clone(),
+            redirect_uri,
+            redirect_uri_explicit: explicit,
+            state: state.filter(|s| s.len() <= MAX_STATE_LEN),
+            scopes: ScopeSet::new(),
+            resources: vec![],
+            code_challenge: String::new(),
+        };
+        if params
+            .single("state")
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.len() > MAX_STATE_LEN)
+        {
+            return Ok(redirect_error(
+                &pending,
+                &self.config.issuer,
+                &Error::invalid_request("state too long"),
+            ));
+        }
+        if let Err(e) = validate_request(
+            &params,
+            &client,
+            &self.config.scopes,
+            self.config.default_scopes.as_ref(),
+            &mut pending,
+        ) {
+            return Ok(redirect_error(&pending, &self.config.issuer, &e));
+        }
+        match principal {
+            None => {
+                let challenge = self.park(&pending, binding).await?;
+                Ok(AuthorizeOutcome::LoginRequired { challenge })
+            }
+            Some(p) => self.decide(&client, pending, p, None, binding).await,
+        }
+    }
+
+    async fn park(&self, pending: &PendingAuthorization, binding: &str) -> Result<Secret, Error> {
+        let (challenge, hash) = self.mint(TokenKind::ConsentChallenge)?;
+        let now = self.now();
+        self.store
+            .insert_challenge(&ChallengeRecord {
+                hash,
+                binding: binding_hash(binding),
+                request: pending.clone(),
+                created_at: now,
+                expires_at: now.plus(self.config.challenge_ttl),
+            })
+            .await?;
+        Ok(challenge)
+    }
+
+    /// With a known user: refuse private clients of other accounts, skip the
+    /// prompt for remembered consent, or ask.
+    async fn decide(
+        &self,
+        client: &ClientRecord,
+        pending: PendingAuthorization,
+        principal: &Principal,
+        parked: Option<(Secret, &ChallengeRecord)>,
+        binding: &str,
+    ) -> Result<AuthorizeOutcome, Error> {
+        let issuer = &self.config.issuer;
+        if client.visibility == Visibility::Private && principal.account != client.owner {
+            if let Some((_, c)) = &parked {
+                self.store.take_challenge(&c.hash, self.now()).await?;
+            }
+            let e = Error::AccessDenied("this application is private to another account".into());
+            return Ok(redirect_error(&pending, issuer, &e));
+        }
+        let grant = self.store.get_grant(&principal.subject, &client.id).await?;
+        if consent_remembered(
+            grant.as_ref(),
+            &pending,
+            client,
+            self.config.reprompt_public_clients,
+        ) {
+            if let Some((_, c)) = &parked {
+                if self
+                    .store
+                    .take_challenge(&c.hash, self.now())
+                    .await?
+                    .is_none()
+                {
+                    return Err(Error::InvalidChallenge(
+                        "challenge already used or expired".into(),
+                    ));
+                }
+            }
+            let scopes = pending.scopes.clone();
+            let remember = true;
+            return self
+                .issue_code(client, &pending, &principal.subject, scopes, remember)
+                .await;
+        }
+        let (challenge, expires_at) = match parked {
+            Some((s, c)) => (s, c.expires_at),
+            None => {
+                let s = self.park(&pending, binding).await?;
+                (s, self.now().plus(self.config.challenge_ttl))
+            }
+        };
+        Ok(AuthorizeOutcome::ConsentRequired(Box::new(
+            self.prompt(client, &pending, challenge, expires_at),
+        )))
+    }
+
+    fn prompt(
+        &self,
+        client: &ClientRecord,
+        p: &PendingAuthorization,
+        challenge: Secret,
+        expires_at: Timestamp,
+    ) -> ConsentPrompt {
+        let scopes = self
+            .config
+            .scopes
+            .expand(&p.scopes)
+            .iter()
+            .map(|name| ScopeInfo {
+                name: name.to_owned(),
+                description: self
+                    .config
+                    .scopes
+                    .get(name)
+                    .map(|d| d.description.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        ConsentPrompt {
+            challenge,
+            client_id: client.id.clone(),
+            client_name: client.name.clone(),
+            visibility: client.visibility,
+            verified_domains: client.verified_domains().map(str::to_owned).collect(),
+            redirect_uri: p.redirect_uri.clone(),
+            redirect_host: redirect_host(&p.redirect_uri),
+            scopes,
+            resources: p.resources.clone(),
+            expires_at,
+        }
+    }
+
+    /// Loads a challenge and checks expiry, binding and the client as it is
+    /// now.
+    async fn load_challenge(
+        &self,
+        challenge: &str,
+        binding: &str,
+    ) -> Result<(ChallengeRecord, ClientRecord), Error> {
+        let invalid =
+            || Error::InvalidChallenge("unknown, expired or already used challenge".into());
+        let hash = self
+            .keys
+            .hash(TokenKind::ConsentChallenge, challenge)
+            .ok_or_else(invalid)?;
+        let c = self.store.get_challenge(&hash).await?.ok_or_else(invalid)?;
+        if c.expires_at <= self.now() {
+            return Err(invalid());
+        }
+        if !c.binding.ct_eq(&binding_hash(binding)) {
+            return Err(Error::InvalidChallenge(
+                "challenge belongs to another browser session".into(),
+            ));
+        }
+        let client = self
+            .store
+            .get_client(&c.request.client_id)
+            .await?
+            .ok_or_else(|| Error::UntrustedRedirect("the client no longer exists".into()))?;
+        if let Err(e) = still_valid(&client, &c.request, &self.config.scopes) {
+            if matches!(e, Error::UntrustedRedirect(_)) {
+                return Err(e);
+            }
+            self.store.take_challenge(&hash, self.now()).await?;
+            return Err(e);
+        }
+        Ok((c, client))
+    }
+
+    /// After the host logged the user in: continues a parked request. Gives
+    /// a redirect when consent is remembered, otherwise the consent prompt.
+    /// Calling it again re-renders the prompt.
+    pub async fn resume(
+        &self,
+        challenge: &str,
+        binding: &str,
+        principal: &Principal,
+    ) -> AuthorizeOutcome {
+        let r = async {
+            let (c, client) = match self.load_challenge(challenge, binding).await {
+                Ok(x) => x,
+                Err(e) => return self.error_outcome(challenge, e).await,
+            };
+            let pending = c.request.clone();
+            self.decide(
+                &client,
+                pending,
+                principal,
+                Some((Secret::new(challenge), &c)),
+                binding,
+            )
+            .await
+        };
+        r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
+    }
+
+    /// Errors found after the redirect URI was trusted go back to the client;
+    /// the rest are shown by the host.
+    async fn error_outcome(&self, challenge: &str, e: Error) -> Result<AuthorizeOutcome, Error> {
+        if matches!(
+            e,
+            Error::InvalidScope(_) | Error::InvalidTarget(_) | Error::UnauthorizedClient(_)
+        ) {
+            if let Some(hash) = self.keys.hash(TokenKind::ConsentChallenge, challenge) {
+                if let Some(c) = self.store.get_challenge(&hash).await? {
+                    return Ok(redirect_error(&c.request, &self.config.issuer, &e));
+                }
+            }
+        }
+        Err(e)
+    }
+
+    /// The user approved. Issues a code for the approved scopes and returns
+    /// the redirect. The challenge is single-use.
+    pub async fn accept(
+        &self,
+        challenge: &str,
+        binding: &str,
+        principal: &Principal,
+        decision: ConsentDecision,
+    ) -> AuthorizeOutcome {
+        let r = async {
+            let (c, client) = match self.load_challenge(challenge, binding).await {
+                Ok(x) => x,
+                Err(e) => return self.error_outcome(challenge, e).await,
+            };
+            let requested = &c.request.scopes;
+            let granted = decision.scopes.unwrap_or_else(|| requested.clone());
+            if granted.is_empty() || !granted.is_subset(requested) {
+                return Err(Error::InvalidScope(
+                    "approved scopes must be a non-empty subset of the request".into(),
+                ));
+            }
+            if client.visibility == Visibility::Private && principal.account != client.owner {
+                self.store.take_challenge(&c.hash, self.now()).await?;
+                let e =
+                    Error::AccessDenied("this application is private to another account".into());
+                return Ok(redirect_error(&c.request, &self.config.issuer, &e));
+            }
+            if self
+                .store
+                .take_challenge(&c.hash, self.now())
+                .await?
+                .is_none()
+            {
+                return Err(Error::InvalidChallenge(
+                    "challenge already used or expired".into(),
+                ));
+            }
+            self.issue_code(
+                &client,
+                &c.request,
+                &principal.subject,
+                granted,
+                decision.remember,
+            )
+            .await
+        };
+        r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
+    }
+
+    /// The user denied: redirect with `access_denied` (RFC 6749 §4.1.2.1).
+    pub async fn reject(&self, challenge: &str, binding: &str) -> AuthorizeOutcome {
+        let r = async {
+            let (c, _) = self.load_challenge(challenge, binding).await?;
+            if self
+                .store
+                .take_challenge(&c.hash, self.now())
+                .await?
+                .is_none()
+            {
+                return Err(Error::InvalidChallenge(
+                    "challenge already used or expired".into(),
+                ));
+            }
+            let e = Error::AccessDenied("the user denied the request".into());
+            Ok(redirect_error(&c.request, &self.config.issuer, &e))
+        };
+        r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
+    }
+
+    /// Records the grant and a fresh code in one atomic step, retrying when
+    /// a concurrent approval changed the grant first.
+    async fn issue_code(
+        &self,
+        client: &ClientRecord,
+        p: &PendingAuthorization,
+        subject: &str,
+        granted: ScopeSet,
+        remember: bool,
+    ) -> Result<AuthorizeOutcome, Error> {
+        let ttl = client
+            .lifetimes
+            .authorization_code
+            .unwrap_or(self.config.code_ttl)
+            .min(MAX_CODE_TTL);
+        for _ in 0..4 {
+            let now = self.now();
+            let existing = self.store.get_grant(subject, &client.id).await?;
+            let (grant, expected, mut events) = match existing {
+                Some(g) => {
+                    let expected = GrantExpectation::Revision {
+                        id: g.id.clone(),
+                        revision: g.revision,
+                    };
+                    let mut resources = g.resources.clone();
+                    for r in &p.resources {
+                        if !resources.contains(r) {
+                            resources.push(r.clone());
+                        }
+                    }
+                    let grant = GrantRecord {
+                        scopes: g.scopes.union(&granted),
+                        resources,
+                        remembered_scopes: remember.then(|| {
+                            g.remembered_scopes
+                                .clone()
+                                .unwrap_or_default()
+                                .union(&granted)
+                        }),
+                        last_used_at: now,
+                        revision: g.revision + 1,
+                        ..g
+                    };
+                    (grant, expected, vec![])
+                }
+                None => {
+                    let grant = GrantRecord {
+                        id: self.new_id("lkg_")?,
+                        subject: subject.to_owned(),
+                        client_id: client.id.clone(),
+                        scopes: granted.clone(),
+                        resources: p.resources.clone(),
+                        remembered_scopes: remember.then(|| granted.clone()),
+                        created_at: now,
+                        last_used_at: now,
+                        revision: 0,
+                    };
+                    let ev = self.event(EventKind::GrantCreated {
+                        grant_id: grant.id.clone(),
+                        subject: subject.to_owned(),
+                        client_id: client.id.clone(),
+                    });
+                    (grant, GrantExpectation::Absent, vec![ev])
+                }
+            };
+            events.push(self.event(EventKind::ConsentGiven {
+                grant_id: grant.id.clone(),
+                subject: subject.to_owned(),
+                client_id: client.id.clone(),
+                scopes: granted.clone(),
+            }));
+            let (code, hash) = self.mint(TokenKind::AuthorizationCode)?;
+            let record = CodeRecord {
+                hash,
+                client_id: client.id.clone(),
+                grant_id: grant.id.clone(),
+                subject: subject.to_owned(),
+                redirect_uri: p.redirect_uri.clone(),
+                redirect_uri_explicit: p.redirect_uri_explicit,
+                scopes: granted.clone(),
+                resources: p.resources.clone(),
+                code_challenge: p.code_challenge.clone(),
+                issued_at: now,
+                expires_at: now.plus(ttl),
+                failed_attempts: 0,
+                status: CodeStatus::Unused,
+            };
+            match self
+                .store
+                .approve(&grant, &expected, &record, &events)
+                .await
+            {
+                Ok(()) => {
+                    let mut q: Vec<(&str, &str)> = vec![("code", code.expose())];
+                    if let Some(s) = &p.state {
+                        q.push(("state", s));
+                    }
+                    q.push(("iss", &self.config.issuer));
+                    return Ok(AuthorizeOutcome::Redirect(with_query(&p.redirect_uri, &q)));
+                }
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::TemporarilyUnavailable(
+            "grant changed concurrently; retry".into(),
+        ))
+    }
+}

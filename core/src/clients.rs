@@ -1,0 +1,536 @@
+//! Client management: registration, updates, secret rotation and domain
+//! verification (the developer-console side of the engine).
+//!
+//! Metadata rules follow RFC 7591 §2 where they apply, so the dynamic
+//! registration endpoint of a later release can reuse [`validate_client`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::model::{
+    AuthMethod, ClientLifetimes, ClientRecord, DomainState, DomainVerification, EventKind,
+    GrantType, Revocation, RevocationReason, SecretHashes, Visibility,
+};
+use crate::redirect::{host_within, redirect_host, split_uri, validate_redirect_uri};
+use crate::scope::{ScopeRegistry, ScopeSet};
+use crate::storage::{Storage, StorageError};
+use crate::token::{Secret, TokenKind};
+
+/// Shortest secret accepted from an operator (seeded clients): 256 bits of
+/// base64 text. Engine-generated secrets are always 256-bit.
+pub const MIN_PROVIDED_SECRET_LEN: usize = 43;
+
+/// What a developer submits to register a client.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRegistration {
+    /// Fixed client id (operators seeding first-party clients); generated
+    /// when `None`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Owning account.
+    pub owner: String,
+    /// Display name.
+    pub name: String,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant types; defaults to authorization code + refresh.
+    #[serde(default)]
+    pub grant_types: Vec<GrantType>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Allowed resource indicators.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Resource indicators the client serves (may introspect for).
+    #[serde(default)]
+    pub served_resources: Vec<String>,
+    /// Token endpoint auth method; defaults to `client_secret_basic`.
+    #[serde(default)]
+    pub auth_method: Option<AuthMethod>,
+    /// Visibility; defaults to private.
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+    /// Lifetime overrides.
+    #[serde(default)]
+    pub lifetimes: ClientLifetimes,
+    /// Operator-provided secret for seeded confidential clients; generated
+    /// when `None`. Must be at least [`MIN_PROVIDED_SECRET_LEN`] characters.
+    #[serde(default, skip_serializing)]
+    pub secret: Option<String>,
+}
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+    /// New grant types.
+    pub grant_types: Option<Vec<GrantType>>,
+    /// New allowed scopes.
+    pub scopes: Option<Vec<String>>,
+    /// New allowed resources.
+    pub resources: Option<Vec<String>>,
+    /// New served resources.
+    pub served_resources: Option<Vec<String>>,
+    /// New visibility.
+    pub visibility: Option<Visibility>,
+    /// New lifetimes.
+    pub lifetimes: Option<ClientLifetimes>,
+}
+
+fn meta(why: impl Into<String>) -> Error {
+    Error::InvalidClientMetadata(why.into().into())
+}
+
+/// Checks a resource indicator (RFC 8707 §2): absolute URI, no fragment.
+///
+/// # Errors
+/// `invalid_target` when it is not.
+pub fn validate_resource(r: &str) -> Result<(), Error> {
+    match split_uri(r) {
+        Some(p) if !p.has_fragment && !p.host.is_empty() => Ok(()),
+        _ => Err(Error::InvalidTarget(
+            "resource must be an absolute URI without a fragment".into(),
+        )),
+    }
+}
+
+fn validate_domain(d: &str) -> Result<String, Error> {
+    let d = d.trim_end_matches('.').to_ascii_lowercase();
+    let ok = d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(meta("domain must be a DNS name such as app.example.com"))
+    }
+}
+
+/// Checks a client record against every rule: name, redirect URIs, grant
+/// types against client type, scopes against the registry, resources,
+/// lifetimes, and the public-visibility requirement that every redirect URI
+/// sits on a verified domain.
+///
+/// # Errors
+/// `invalid_client_metadata`, `invalid_redirect_uri` or `invalid_scope`.
+pub fn validate_client(c: &ClientRecord, registry: &ScopeRegistry) -> Result<(), Error> {
+    if c.name.trim().is_empty() || c.name.chars().count() > 100 {
+        return Err(meta("name must be 1 to 100 characters"));
+    }
+    if c.id.is_empty() || c.id.len() > 128 || !c.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(meta("client id must be 1 to 128 visible ASCII characters"));
+    }
+    if c.owner.is_empty() {
+        return Err(meta("owner is required"));
+    }
+    if c.redirect_uris.len() > 20 {
+        return Err(meta("at most 20 redirect URIs"));
+    }
+    for u in &c.redirect_uris {
+        validate_redirect_uri(u)?;
+    }
+    if c.grant_types.is_empty() {
+        return Err(meta("at least one grant type is required"));
+    }
+    if c.allows_grant(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        return Err(Error::InvalidRedirectUri(
+            "authorization_code clients need at least one redirect URI".into(),
+        ));
+    }
+    if c.allows_grant(GrantType::RefreshToken) && !c.allows_grant(GrantType::AuthorizationCode) {
+        return Err(meta("refresh_token requires authorization_code"));
+    }
+    if c.allows_grant(GrantType::ClientCredentials) && !c.auth_method.is_confidential() {
+        return Err(meta("client_credentials is only for confidential clients"));
+    }
+    if c.auth_method.is_confidential() != c.secret.is_some() {
+        return Err(meta(
+            "confidential clients have a secret and public ones do not",
+        ));
+    }
+    registry.check_known(&c.scopes)?;
+    for r in c.resources.iter().chain(&c.served_resources) {
+        validate_resource(r)
+            .map_err(|_| meta("resources must be absolute URIs without fragment"))?;
+    }
+    if c.lifetimes
+        .authorization_code
+        .is_some_and(|t| t == 0 || t > crate::config::MAX_CODE_TTL)
+    {
+        return Err(meta("authorization code lifetime must be 1 to 600 seconds"));
+    }
+    if c.lifetimes.access_token == Some(0) || c.lifetimes.refresh_token == Some(0) {
+        return Err(meta("lifetimes must be positive"));
+    }
+    if c.visibility == Visibility::Public {
+        let verified: Vec<&str> = c.verified_domains().collect();
+        if verified.is_empty() {
+            return Err(meta("public clients need a verified domain"));
+        }
+        for u in &c.redirect_uris {
+            let host = redirect_host(u);
+            if !verified.iter().any(|d| host_within(&host, d)) {
+                return Err(Error::InvalidRedirectUri(
+                    format!("redirect URI {u} is not on a verified domain").into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a registration returns: the record and, for confidential clients,
+/// the secret. The secret is shown this once and stored only as a hash.
+#[derive(Debug)]
+pub struct RegisteredClient {
+    /// The stored client.
+    pub client: ClientRecord,
+    /// The secret in the clear, if any.
+    pub secret: Option<Secret>,
+}
+
+impl<S: Storage + ?Sized> Engine<S> {
+    fn secret_for(&self, provided: Option<&str>) -> Result<(Secret, SecretHashes), Error> {
+        let secret = match provided {
+            Some(p) if p.len() < MIN_PROVIDED_SECRET_LEN => {
+                return Err(meta("provided secrets must be at least 43 characters"))
+            }
+            Some(p) => Secret::new(p),
+            None => self.mint(TokenKind::ClientSecret)?.0,
+        };
+        let hashes = SecretHashes {
+            current: self.keys.digest(secret.expose()),
+            previous: None,
+            previous_until: None,
+        };
+        Ok((secret, hashes))
+    }
+
+    /// Registers a client (RFC 7591 §2 metadata rules). A new client cannot
+    /// be public yet: it has no verified domain.
+    ///
+    /// # Errors
+    /// Validation errors, `invalid_client_metadata` for a taken id, storage
+    /// failures.
+    pub async fn register_client(
+        &self,
+        reg: ClientRegistration,
+    ) -> Result<RegisteredClient, Error> {
+        let now = self.now();
+        let auth_method = reg.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+        let (secret, hashes) = if auth_method.is_confidential() {
+            let (s, h) = self.secret_for(reg.secret.as_deref())?;
+            (Some(s), Some(h))
+        } else if reg.secret.is_some() {
+            return Err(meta("public clients (auth method none) have no secret"));
+        } else {
+            (None, None)
+        };
+        let id = match reg.id {
+            Some(id) => id,
+            None => self.new_id("lkc_")?,
+        };
+        let client = ClientRecord {
+            id,
+            owner: reg.owner,
+            name: reg.name,
+            redirect_uris: reg.redirect_uris,
+            grant_types: if reg.grant_types.is_empty() {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            } else {
+                reg.grant_types
+            },
+            scopes: ScopeSet::from_tokens(reg.scopes)?,
+            resources: reg.resources,
+            served_resources: reg.served_resources,
+            auth_method,
+            secret: hashes,
+            visibility: reg.visibility.unwrap_or(Visibility::Private),
+            domains: vec![],
+            lifetimes: reg.lifetimes,
+            created_at: now,
+            updated_at: now,
+            revision: 0,
+        };
+        validate_client(&client, &self.config.scopes)?;
+        let ev = self.event(EventKind::ClientCreated {
+            client_id: client.id.clone(),
+        });
+        match self.store.insert_client(&client, &[ev]).await {
+            Err(StorageError::Conflict) => Err(meta("client id already registered")),
+            r => r.map_err(Error::from),
+        }?;
+        Ok(RegisteredClient { client, secret })
+    }
+
+    /// The client with `id`.
+    ///
+    /// # Errors
+    /// `NotFound`, storage failures.
+    pub async fn get_client(&self, id: &str) -> Result<ClientRecord, Error> {
+        self.store
+            .get_client(id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such client".into()))
+    }
+
+    /// Clients owned by `owner`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list_clients(&self, owner: &str) -> Result<Vec<ClientRecord>, Error> {
+        Ok(self.store.list_clients(owner).await?)
+    }
+
+    /// Applies `change` to a client, re-validating everything, with an
+    /// optimistic-concurrency check so concurrent edits are not lost.
+    async fn modify_client<F>(
+        &self,
+        id: &str,
+        kind: fn(String) -> EventKind,
+        change: F,
+    ) -> Result<ClientRecord, Error>
+    where
+        F: Fn(&mut ClientRecord, Timestamp) -> Result<(), Error>,
+    {
+        for _ in 0..3 {
+            let mut c = self.get_client(id).await?;
+            let now = self.now();
+            change(&mut c, now)?;
+            c.updated_at = now;
+            c.revision += 1;
+            validate_client(&c, &self.config.scopes)?;
+            let ev = self.event(kind(c.id.clone()));
+            match self.store.update_client(&c, &[ev]).await {
+                Ok(()) => return Ok(c),
+                Err(StorageError::Conflict) => continue,
+                Err(StorageError::NotFound) => {
+                    return Err(Error::NotFound("no such client".into()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::TemporarilyUnavailable(
+            "client changed concurrently; retry".into(),
+        ))
+    }
+
+    /// Updates a client's metadata.
+    ///
+    /// # Errors
+    /// Validation errors, `NotFound`, storage failures.
+    pub async fn update_client(
+        &self,
+        id: &str,
+        update: ClientUpdate,
+    ) -> Result<ClientRecord, Error> {
+        let scopes = update
+            .scopes
+            .clone()
+            .map(ScopeSet::from_tokens)
+            .transpose()?;
+        self.modify_client(
+            id,
+            |client_id| EventKind::ClientUpdated { client_id },
+            |c, _| {
+                if let Some(v) = &update.name {
+                    c.name.clone_from(v);
+                }
+                if let Some(v) = &update.redirect_uris {
+                    c.redirect_uris.clone_from(v);
+                }
+                if let Some(v) = &update.grant_types {
+                    c.grant_types.clone_from(v);
+                }
+                if let Some(v) = &scopes {
+                    c.scopes = v.clone();
+                }
+                if let Some(v) = &update.resources {
+                    c.resources.clone_from(v);
+                }
+                if let Some(v) = &update.served_resources {
+                    c.served_resources.clone_from(v);
+                }
+                if let Some(v) = update.visibility {
+                    c.visibility = v;
+                }
+                if let Some(v) = update.lifetimes {
+                    c.lifetimes = v;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Deletes a client; its grants go and every token of it stops working,
+    /// in one atomic step with the `client_deleted` event.
+    ///
+    /// # Errors
+    /// `NotFound`, storage failures.
+    pub async fn delete_client(&self, id: &str) -> Result<(), Error> {
+        let ev = self.event(EventKind::ClientDeleted {
+            client_id: id.to_owned(),
+        });
+        let rev = Revocation {
+            at: self.now(),
+            reason: RevocationReason::ClientDeleted,
+        };
+        if self.store.delete_client(id, rev, &[ev]).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("no such client".into()))
+        }
+    }
+
+    /// Issues a new secret. The previous one keeps working for
+    /// `config.secret_rotation_overlap` seconds so deployments can roll.
+    ///
+    /// # Errors
+    /// `invalid_client_metadata` for public clients, `NotFound`, storage
+    /// failures.
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<Secret, Error> {
+        let (secret, fresh) = self.secret_for(None)?;
+        let overlap = self.config.secret_rotation_overlap;
+        self.modify_client(
+            id,
+            |client_id| EventKind::SecretRotated { client_id },
+            |c, now| {
+                let Some(old) = &c.secret else {
+                    return Err(meta("public clients have no secret"));
+                };
+                c.secret = Some(SecretHashes {
+                    current: fresh.current,
+                    previous: Some(old.current),
+                    previous_until: Some(now.plus(overlap)),
+                });
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    /// Starts (or restarts) proof of ownership of `domain`: returns the value
+    /// the developer publishes (DNS TXT `_latchkey-challenge.<domain>` or
+    /// `https://<domain>/.well-known/latchkey-challenge`). The host checks
+    /// it and calls [`Engine::confirm_domain`].
+    ///
+    /// # Errors
+    /// Invalid domain, `NotFound`, storage failures.
+    pub async fn start_domain_verification(
+        &self,
+        id: &str,
+        domain: &str,
+    ) -> Result<DomainVerification, Error> {
+        let domain = validate_domain(domain)?;
+        let mut raw = [0u8; 24];
+        self.entropy.fill(&mut raw)?;
+        let challenge = format!("latchkey-verification={}", base64_url(&raw));
+        let ttl = self.config.domain_verification_ttl;
+        let c = self
+            .modify_client(
+                id,
+                |client_id| EventKind::ClientUpdated { client_id },
+                |c, now| {
+                    if c.domains
+                        .iter()
+                        .any(|d| d.domain == domain && d.is_verified())
+                    {
+                        return Err(meta("domain already verified"));
+                    }
+                    c.domains.retain(|d| d.domain != domain);
+                    c.domains.push(DomainVerification {
+                        domain: domain.clone(),
+                        challenge: challenge.clone(),
+                        state: DomainState::Pending {
+                            expires_at: now.plus(ttl),
+                        },
+                        started_at: now,
+                    });
+                    Ok(())
+                },
+            )
+            .await?;
+        c.domains
+            .into_iter()
+            .find(|d| d.domain == domain)
+            .ok_or_else(|| Error::internal("domain vanished after update"))
+    }
+
+    /// Marks `domain` verified after the host has seen the challenge
+    /// published. A challenge past its deadline becomes `expired` instead.
+    ///
+    /// # Errors
+    /// `invalid_client_metadata` when there is no pending, unexpired
+    /// verification; `NotFound`; storage failures.
+    pub async fn confirm_domain(&self, id: &str, domain: &str) -> Result<ClientRecord, Error> {
+        let domain = validate_domain(domain)?;
+        let now = self.now();
+        let expired = self.get_client(id).await?.domains.iter().any(|d| {
+            d.domain == domain
+                && matches!(d.state, DomainState::Pending { expires_at } if expires_at <= now)
+        });
+        if expired {
+            self.expire_domain_verification(id, &domain).await?;
+            return Err(meta("the domain challenge expired; start again"));
+        }
+        self.modify_client(id, |client_id| EventKind::ClientUpdated { client_id }, |c, now| {
+            let d = c
+                .domains
+                .iter_mut()
+                .find(|d| d.domain == domain && matches!(d.state, DomainState::Pending { expires_at } if expires_at > now))
+                .ok_or_else(|| meta("no pending verification for that domain"))?;
+            d.state = DomainState::Verified { at: now };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends a domain's verification (pending or verified): it no longer
+    /// counts. Refused while the client is public and needs the domain.
+    ///
+    /// # Errors
+    /// `invalid_client_metadata` when the domain is unknown or still needed;
+    /// `NotFound`; storage failures.
+    pub async fn expire_domain_verification(
+        &self,
+        id: &str,
+        domain: &str,
+    ) -> Result<ClientRecord, Error> {
+        let domain = validate_domain(domain)?;
+        self.modify_client(
+            id,
+            |client_id| EventKind::ClientUpdated { client_id },
+            |c, _| {
+                let d = c
+                    .domains
+                    .iter_mut()
+                    .find(|d| d.domain == domain)
+                    .ok_or_else(|| meta("unknown domain"))?;
+                d.state = DomainState::Expired;
+                Ok(())
+            },
+        )
+        .await
+    }
+}
+
+pub(crate) fn base64_url(b: &[u8]) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    URL_SAFE_NO_PAD.encode(b)
+}

@@ -1,0 +1,83 @@
+//! Engine configuration: issuer, endpoints, scopes and lifetimes.
+
+use crate::scope::{ScopeRegistry, ScopeSet};
+
+/// Absolute URLs of the engine's endpoints, as published in RFC 8414
+/// metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Authorization endpoint (RFC 6749 §3.1).
+    pub authorization: String,
+    /// Token endpoint (RFC 6749 §3.2).
+    pub token: String,
+    /// Introspection endpoint (RFC 7662).
+    pub introspection: String,
+    /// Revocation endpoint (RFC 7009).
+    pub revocation: String,
+}
+
+/// Everything the engine needs to know that is not in storage.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Issuer identifier (RFC 8414 §2): an `https` URL without query or
+    /// fragment, sent as `iss` in authorization responses (RFC 9207).
+    pub issuer: String,
+    /// Endpoint URLs.
+    pub endpoints: Endpoints,
+    /// Registered scopes.
+    pub scopes: ScopeRegistry,
+    /// Scopes used when an authorization request has no `scope`; when
+    /// `None` such requests fail with `invalid_scope` (RFC 6749 §3.3).
+    pub default_scopes: Option<ScopeSet>,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime in seconds, renewed by every rotation.
+    pub refresh_token_ttl: u64,
+    /// Authorization code lifetime (RFC 6749 §4.1.2 recommends ≤ 10 min).
+    pub code_ttl: u64,
+    /// How long a login/consent challenge stays valid.
+    pub challenge_ttl: u64,
+    /// How long after a rotation a retry with the old refresh token gets the
+    /// same successor instead of revoking the family.
+    pub refresh_grace: u64,
+    /// Wrong PKCE verifiers after which a code is burned.
+    pub max_code_failures: u32,
+    /// How long a rotated-out client secret keeps working.
+    pub secret_rotation_overlap: u64,
+    /// How long a domain verification challenge may wait for confirmation.
+    pub domain_verification_ttl: u64,
+    /// Ask again for consent on every request to a public-visibility client
+    /// even when the user chose "remember" (third-party apps).
+    pub reprompt_public_clients: bool,
+}
+
+/// Longest authorization code lifetime accepted (RFC 6749 §4.1.2).
+pub const MAX_CODE_TTL: u64 = 600;
+
+impl EngineConfig {
+    /// Defaults for `issuer`, with endpoints under `/oauth/`.
+    #[must_use]
+    pub fn new(issuer: &str, scopes: ScopeRegistry) -> Self {
+        let base = issuer.trim_end_matches('/');
+        EngineConfig {
+            issuer: issuer.to_owned(),
+            endpoints: Endpoints {
+                authorization: format!("{base}/oauth/authorize"),
+                token: format!("{base}/oauth/token"),
+                introspection: format!("{base}/oauth/introspect"),
+                revocation: format!("{base}/oauth/revoke"),
+            },
+            scopes,
+            default_scopes: None,
+            access_token_ttl: 900,
+            refresh_token_ttl: 30 * 86_400,
+            code_ttl: 60,
+            challenge_ttl: 900,
+            refresh_grace: 30,
+            max_code_failures: 5,
+            secret_rotation_overlap: 86_400,
+            domain_verification_ttl: 7 * 86_400,
+            reprompt_public_clients: true,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The user's side: connected apps and revocation from a dashboard.
+
+use serde::Serialize;
+
+use crate::authorize::ScopeInfo;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::model::{EventKind, Revocation, RevocationReason};
+use crate::storage::Storage;
+
+/// One row of the "connected apps" page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConnectedApp {
+    /// Grant id (what the revoke button sends).
+    pub grant_id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client name (or the id if the client is gone).
+    pub client_name: String,
+    /// Verified domains of the client.
+    pub verified_domains: Vec<String>,
+    /// Granted scopes with descriptions.
+    pub scopes: Vec<ScopeInfo>,
+    /// When access was first granted.
+    pub granted_at: Timestamp,
+    /// When the app last authorized or refreshed.
+    pub last_used_at: Timestamp,
+}
+
+impl<S: Storage + ?Sized> Engine<S> {
+    /// Every app `subject` has authorized, with display data.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn connected_apps(&self, subject: &str) -> Result<Vec<ConnectedApp>, Error> {
+        let mut out = Vec::new();
+        for g in self.store.list_grants(subject).await? {
+            let client = self.store.get_client(&g.client_id).await?;
+            out.push(ConnectedApp {
+                grant_id: g.id,
+                client_name: client
+                    .as_ref()
+                    .map_or_else(|| g.client_id.clone(), |c| c.name.clone()),
+                verified_domains: client
+                    .as_ref()
+                    .map(|c| c.verified_domains().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                client_id: g.client_id,
+                scopes: g
+                    .scopes
+                    .iter()
+                    .map(|s| ScopeInfo {
+                        name: s.to_owned(),
+                        description: self
+                            .config
+                            .scopes
+                            .get(s)
+                            .map(|d| d.description.clone())
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+                granted_at: g.created_at,
+                last_used_at: g.last_used_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Revokes one grant of `subject`: the grant, its remembered consent and
+    /// every token of it stop working at once, with a `grant_revoked` event.
+    ///
+    /// # Errors
+    /// `NotFound` if `subject` has no such grant; storage failures.
+    pub async fn revoke_grant(&self, subject: &str, grant_id: &str) -> Result<(), Error> {
+        let g = self
+            .store
+            .get_grant_by_id(grant_id)
+            .await?
+            .filter(|g| g.subject == subject)
+            .ok_or_else(|| Error::NotFound("no such grant".into()))?;
+        let ev = self.event(EventKind::GrantRevoked {
+            grant_id: g.id.clone(),
+            subject: g.subject.clone(),
+            client_id: g.client_id.clone(),
+        });
+        let rev = Revocation {
+            at: self.now(),
+            reason: RevocationReason::GrantRevoked,
+        };
+        if self.store.revoke_grant(&g.id, rev, &[ev]).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("no such grant".into()))
+        }
+    }
+
+    /// Revokes every grant and token of `subject` (account suspension).
+    /// Returns how many grants there were.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<u64, Error> {
+        let ev = self.event(EventKind::SubjectRevoked {
+            subject: subject.to_owned(),
+        });
+        let rev = Revocation {
+            at: self.now(),
+            reason: RevocationReason::SubjectRevoked,
+        };
+        Ok(self.store.revoke_subject(subject, rev, &[ev]).await?)
+    }
+}

@@ -1,0 +1,228 @@
+//! Token introspection (RFC 7662) and bearer-token checks for resource
+//! servers in the same process (RFC 6750).
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::model::ClientRecord;
+use crate::scope::ScopeSet;
+use crate::storage::Storage;
+use crate::token::{Secret, TokenKind};
+
+/// What an active token is (RFC 7662 §2.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// Always true here; inactive tokens have no info.
+    pub active: bool,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Client the token was issued to.
+    pub client_id: String,
+    /// Resource owner (or the client for `client_credentials`).
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issue time.
+    pub iat: u64,
+    /// Audiences (RFC 8707 resources).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// Issuer.
+    pub iss: String,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    pub token_type: String,
+}
+
+impl TokenInfo {
+    /// The scopes as a set.
+    #[must_use]
+    pub fn scopes(&self) -> ScopeSet {
+        ScopeSet::parse(&self.scope).unwrap_or_default()
+    }
+}
+
+/// Why a bearer token was refused (RFC 6750 §3.1).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header: 401 without an error code.
+    Missing,
+    /// Malformed header or request: 400 `invalid_request`.
+    InvalidRequest,
+    /// Unknown, expired, revoked or wrong-audience token: 401 `invalid_token`.
+    InvalidToken,
+    /// Valid token lacking a scope: 403 `insufficient_scope`.
+    InsufficientScope(String),
+    /// Storage trouble: 503.
+    Unavailable(Error),
+}
+
+impl BearerError {
+    /// The response a resource server sends, with `WWW-Authenticate`
+    /// (RFC 6750 §3) and, when known, `resource_metadata` (RFC 9728 §5.1).
+    #[must_use]
+    pub fn response(&self, resource_metadata: Option<&str>) -> HttpResponse {
+        let mut challenge = String::from("Bearer realm=\"latchkey\"");
+        if let Some(m) = resource_metadata {
+            challenge.push_str(&format!(", resource_metadata=\"{m}\""));
+        }
+        let (status, code, desc) = match self {
+            BearerError::Missing => (401, None, "authentication required"),
+            BearerError::InvalidRequest => (
+                400,
+                Some("invalid_request"),
+                "malformed Authorization header",
+            ),
+            BearerError::InvalidToken => (
+                401,
+                Some("invalid_token"),
+                "the access token is invalid, expired or revoked",
+            ),
+            BearerError::InsufficientScope(_) => (
+                403,
+                Some("insufficient_scope"),
+                "the access token lacks a required scope",
+            ),
+            BearerError::Unavailable(e) => return HttpResponse::error(e),
+        };
+        if let Some(c) = code {
+            challenge.push_str(&format!(", error=\"{c}\", error_description=\"{desc}\""));
+        }
+        if let BearerError::InsufficientScope(s) = self {
+            challenge.push_str(&format!(", scope=\"{s}\""));
+        }
+        let body = serde_json::json!({ "error": code.unwrap_or("unauthorized"), "error_description": desc });
+        let mut r = HttpResponse::json(status, serde_json::to_vec(&body).unwrap_or_default());
+        r.headers.push(("WWW-Authenticate".into(), challenge));
+        r
+    }
+}
+
+impl<S: Storage + ?Sized> Engine<S> {
+    /// Looks up a token of either kind; `None` unless it is active now.
+    async fn active_info(&self, token: &str) -> Result<Option<TokenInfo>, Error> {
+        let now = self.now();
+        if let Some(hash) = self.keys.hash(TokenKind::AccessToken, token) {
+            let Some(v) = self.store.find_access_token(&hash).await? else {
+                return Ok(None);
+            };
+            let t = v.token;
+            if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
+                return Ok(None);
+            }
+            return Ok(Some(TokenInfo {
+                active: true,
+                scope: t.scopes.to_string(),
+                client_id: t.client_id,
+                sub: t.subject,
+                exp: t.expires_at.0,
+                iat: t.issued_at.0,
+                aud: t.resources,
+                iss: self.config.issuer.clone(),
+                token_type: "Bearer".into(),
+            }));
+        }
+        if let Some(hash) = self.keys.hash(TokenKind::RefreshToken, token) {
+            let Some((f, generation)) = self.store.find_refresh_token(&hash).await? else {
+                return Ok(None);
+            };
+            if f.revoked.is_some() || generation != f.generation || f.current.expires_at <= now {
+                return Ok(None);
+            }
+            return Ok(Some(TokenInfo {
+                active: true,
+                scope: self.config.scopes.expand(&f.scopes).to_string(),
+                client_id: f.client_id,
+                sub: f.subject,
+                exp: f.current.expires_at.0,
+                iat: f.current.issued_at.0,
+                aud: f.resources,
+                iss: self.config.issuer.clone(),
+                token_type: "refresh_token".into(),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The introspection endpoint (RFC 7662). Callers authenticate as
+    /// confidential clients. A caller learns about a token only if it was
+    /// issued to it or the caller serves one of its audiences; everything
+    /// else, like unknown, expired, revoked and rotated-out tokens, gets the
+    /// same `{"active":false}`.
+    pub async fn introspect(&self, req: &HttpRequest) -> HttpResponse {
+        let r = async {
+            let params = req.form_body()?;
+            params.reject_repeats(&[])?;
+            let caller = self.authenticate_client(req, &params).await?;
+            if !caller.auth_method.is_confidential() {
+                return Err(Error::InvalidClient {
+                    basic_attempted: false,
+                    description: "introspection requires a confidential client".into(),
+                });
+            }
+            let token = Secret::new(params.required("token")?);
+            let info = self
+                .active_info(token.expose())
+                .await?
+                .filter(|i| may_see(&caller, i));
+            Ok(match info {
+                Some(i) => serde_json::to_vec(&i).map_err(Error::internal)?,
+                None => br#"{"active":false}"#.to_vec(),
+            })
+        };
+        match r.await {
+            Ok(body) => HttpResponse::json(200, body),
+            Err(e) => HttpResponse::error(&e),
+        }
+    }
+
+    /// Checks an `Authorization` header value for a resource server in the
+    /// same process: active access token, audience `resource` (when given)
+    /// and every scope in `required`.
+    ///
+    /// # Errors
+    /// The [`BearerError`] to answer with.
+    pub async fn verify_bearer(
+        &self,
+        authorization: Option<&str>,
+        resource: Option<&str>,
+        required: &[&str],
+    ) -> Result<TokenInfo, BearerError> {
+        let Some(h) = authorization else {
+            return Err(BearerError::Missing);
+        };
+        let token = match h.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                t.trim()
+            }
+            _ => return Err(BearerError::InvalidRequest),
+        };
+        if self.keys.hash(TokenKind::AccessToken, token).is_none() {
+            return Err(BearerError::InvalidToken);
+        }
+        let info = self
+            .active_info(token)
+            .await
+            .map_err(BearerError::Unavailable)?
+            .ok_or(BearerError::InvalidToken)?;
+        if resource.is_some_and(|r| !info.aud.is_empty() && !info.aud.iter().any(|a| a == r)) {
+            return Err(BearerError::InvalidToken);
+        }
+        let have = info.scopes();
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|s| !have.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            return Err(BearerError::InsufficientScope(required.join(" ")));
+        }
+        Ok(info)
+    }
+}
+
+fn may_see(caller: &ClientRecord, info: &TokenInfo) -> bool {
+    caller.id == info.client_id || info.aud.iter().any(|a| caller.served_resources.contains(a))
+}

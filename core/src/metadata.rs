@@ -1,0 +1,81 @@
+//! Authorization server metadata (RFC 8414) and protected resource
+//! metadata (RFC 9728).
+
+use serde::Serialize;
+
+use crate::config::EngineConfig;
+use crate::http::HttpResponse;
+
+/// RFC 8414 §2 metadata of this server, served at
+/// `/.well-known/oauth-authorization-server`.
+#[must_use]
+pub fn authorization_server_metadata(config: &EngineConfig) -> serde_json::Value {
+    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let confidential = ["client_secret_basic", "client_secret_post"];
+    serde_json::json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": config.endpoints.authorization,
+        "token_endpoint": config.endpoints.token,
+        "introspection_endpoint": config.endpoints.introspection,
+        "revocation_endpoint": config.endpoints.revocation,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": confidential,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": config.scopes.names().collect::<Vec<_>>(),
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+/// The metadata as an HTTP response (cacheable; it is public).
+#[must_use]
+pub fn metadata_response(value: &serde_json::Value) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: serde_json::to_vec(value).unwrap_or_default(),
+    }
+}
+
+/// RFC 9728 §2 metadata a resource server publishes at
+/// `/.well-known/oauth-protected-resource` so clients (MCP agents among
+/// them) can find the authorization server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProtectedResourceMetadata {
+    /// The resource identifier (RFC 8707).
+    pub resource: String,
+    /// Issuers that can issue tokens for it.
+    pub authorization_servers: Vec<String>,
+    /// Scopes the resource understands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    /// How tokens are presented; header only (RFC 6750 §2.1).
+    pub bearer_methods_supported: Vec<String>,
+    /// Human-readable name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+}
+
+impl ProtectedResourceMetadata {
+    /// Metadata for `resource` protected by the server configured in
+    /// `config`, advertising `scopes`.
+    #[must_use]
+    pub fn new(resource: &str, config: &EngineConfig, scopes: &[&str]) -> Self {
+        ProtectedResourceMetadata {
+            resource: resource.to_owned(),
+            authorization_servers: vec![config.issuer.clone()],
+            scopes_supported: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            bearer_methods_supported: vec!["header".into()],
+            resource_name: None,
+        }
+    }
+
+    /// As JSON.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,281 @@
+//! Redirect URIs: registration rules, exact matching with the RFC 8252
+//! loopback exception, and building the authorization response.
+//!
+//! No URL normalisation happens anywhere: OAuth 2.1 §2.3.1 and RFC 9700
+//! §4.1.3 require exact string comparison, because normalisers disagree and
+//! every disagreement has been an open redirect somewhere.
+
+use crate::error::Error;
+use crate::http::encode_component;
+
+/// Longest redirect URI accepted.
+pub const MAX_REDIRECT_URI_LEN: usize = 2000;
+
+/// The parts of an absolute URI that redirect rules look at.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UriParts<'a> {
+    /// Scheme, lower-cased by the caller when comparing.
+    pub scheme: &'a str,
+    /// Host (IPv6 literal with brackets), empty for URIs without authority.
+    pub host: &'a str,
+    /// Port text, if any.
+    pub port: Option<&'a str>,
+    /// Everything after the authority (path, query).
+    pub rest: &'a str,
+    /// Whether the URI has a `#fragment`.
+    pub has_fragment: bool,
+}
+
+/// Splits an absolute URI (RFC 3986 §3) into the parts redirect rules need.
+/// Returns `None` for anything that is not an absolute URI.
+#[must_use]
+pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
+    if uri.len() > MAX_REDIRECT_URI_LEN || uri.chars().any(|c| c.is_control() || c == ' ') {
+        return None;
+    }
+    let (scheme, after) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    if !chars.next()?.is_ascii_alphabetic()
+        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return None;
+    }
+    let has_fragment = after.contains('#');
+    let Some(hier) = after.strip_prefix("//") else {
+        // No authority: a private-use scheme such as `com.example.app:/cb`.
+        return Some(UriParts {
+            scheme,
+            host: "",
+            port: None,
+            rest: after,
+            has_fragment,
+        });
+    };
+    let end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+    let (authority, rest) = hier.split_at(end);
+    if authority.contains('@') {
+        // Userinfo in a redirect URI only serves to confuse humans.
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']')?;
+        let host = &authority[..close + 2];
+        let tail = &v6[close + 1..];
+        let port = match tail {
+            "" => None,
+            t => Some(t.strip_prefix(':')?),
+        };
+        (host, port)
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if let Some(p) = port {
+        if !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err() {
+            return None;
+        }
+    }
+    Some(UriParts {
+        scheme,
+        host,
+        port,
+        rest,
+        has_fragment,
+    })
+}
+
+fn is_loopback_ip(host: &str) -> bool {
+    host == "[::1]"
+        || host.split('.').count() == 4
+            && host.starts_with("127.")
+            && host.split('.').all(|o| o.parse::<u8>().is_ok())
+}
+
+/// Whether `presented` matches `registered` exactly, or differs only in the
+/// port of a loopback IP literal with `http` (RFC 8252 §7.3). `localhost`
+/// gets no exception (RFC 8252 §8.3).
+#[must_use]
+pub fn redirect_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Some(r), Some(p)) = (split_uri(registered), split_uri(presented)) else {
+        return false;
+    };
+    r.scheme == "http"
+        && p.scheme == "http"
+        && is_loopback_ip(r.host)
+        && r.host == p.host
+        && r.rest == p.rest
+        && !r.has_fragment
+        && !p.has_fragment
+}
+
+/// Checks a redirect URI for registration (RFC 6749 §3.1.2, OAuth 2.1
+/// §2.3, RFC 8252 §7): absolute, no fragment, no userinfo; `https`, or
+/// `http` only on a loopback IP literal, or a private-use scheme containing
+/// a dot (reverse domain name) for native apps.
+///
+/// # Errors
+/// `invalid_redirect_uri` saying what is wrong.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
+    let bad = |why: &'static str| Err(Error::InvalidRedirectUri(why.into()));
+    let Some(p) = split_uri(uri) else {
+        return bad("redirect URI must be an absolute URI without userinfo");
+    };
+    if p.has_fragment {
+        return bad("redirect URI must not contain a fragment");
+    }
+    match p.scheme {
+        "https" if !p.host.is_empty() => Ok(()),
+        "http" if is_loopback_ip(p.host) => Ok(()),
+        "http" => bad("http redirect URIs are only allowed on 127.0.0.1 or [::1]"),
+        s if s.contains('.') && p.host.is_empty() => Ok(()),
+        _ => bad(
+            "redirect URI must use https, loopback http, or a reverse-domain private-use scheme",
+        ),
+    }
+}
+
+/// The host a redirect goes to, for the consent screen (`com.example.app`
+/// for a private-use scheme).
+#[must_use]
+pub fn redirect_host(uri: &str) -> String {
+    match split_uri(uri) {
+        Some(p) if !p.host.is_empty() => p.host.to_ascii_lowercase(),
+        Some(p) => p.scheme.to_ascii_lowercase(),
+        None => String::new(),
+    }
+}
+
+/// Whether `host` is `domain` or a subdomain of it.
+#[must_use]
+pub fn host_within(host: &str, domain: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+/// Appends `params` to `redirect_uri`'s query (RFC 6749 §4.1.2: the query
+/// component of a registered URI is retained).
+#[must_use]
+pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut out = redirect_uri.to_owned();
+    let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    if redirect_uri.ends_with('?') || redirect_uri.ends_with('&') {
+        sep = '\0';
+    }
+    for (k, v) in params {
+        if sep != '\0' {
+            out.push(sep);
+        }
+        out.push_str(&encode_component(k));
+        out.push('=');
+        out.push_str(&encode_component(v));
+        sep = '&';
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn exact_match_only() {
+        let r = "https://app.example/cb";
+        assert!(redirect_matches(r, r));
+        for p in [
+            "https://app.example/cb/",
+            "https://APP.example/cb",
+            "https://app.example/cb?x=1",
+            "https://app.example:443/cb",
+            "https://app.example/c%62",
+            "https://app.example/cb#f",
+        ] {
+            assert!(!redirect_matches(r, p), "{p}");
+        }
+    }
+
+    #[test]
+    fn loopback_port_may_vary_for_ip_literals_only() {
+        assert!(redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:53123/cb"
+        ));
+        assert!(redirect_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:9/cb"
+        ));
+        assert!(redirect_matches("http://[::1]/cb", "http://[::1]:4000/cb"));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5/other"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost/cb",
+            "http://localhost:5/cb"
+        ));
+        assert!(!redirect_matches(
+            "https://127.0.0.1/cb",
+            "https://127.0.0.1:5/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.2:5/cb"
+        ));
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_redirect_uri("https://app.example/cb?x=1").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1/cb").is_ok());
+        assert!(validate_redirect_uri("http://[::1]:8080/cb").is_ok());
+        assert!(validate_redirect_uri("com.example.app:/oauth").is_ok());
+        for bad in [
+            "http://app.example/cb",
+            "http://localhost/cb",
+            "https://app.example/cb#x",
+            "/relative",
+            "https://user@app.example/cb",
+            "javascript:alert(1)",
+            "https:///cb",
+            "https://app.example:99999/cb",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_is_appended() {
+        assert_eq!(
+            with_query("https://a/cb", &[("code", "x y")]),
+            "https://a/cb?code=x%20y"
+        );
+        assert_eq!(
+            with_query("https://a/cb?k=v", &[("a", "1"), ("b", "2")]),
+            "https://a/cb?k=v&a=1&b=2"
+        );
+        assert_eq!(redirect_host("https://App.Example:8443/cb"), "app.example");
+        assert!(host_within("login.app.example", "app.example"));
+        assert!(!host_within("evilapp.example", "app.example"));
+    }
+
+    proptest! {
+        #[test]
+        fn matching_is_reflexive_and_never_panics(a in "\\PC{0,60}", b in "\\PC{0,60}") {
+            prop_assert!(redirect_matches(&a, &a));
+            let _ = redirect_matches(&a, &b);
+            let _ = validate_redirect_uri(&a);
+        }
+
+        #[test]
+        fn a_different_non_loopback_uri_never_matches(path in "/[a-z]{1,8}", other in "/[a-z]{1,8}") {
+            let r = format!("https://app.example{path}");
+            let p = format!("https://app.example{other}");
+            prop_assert_eq!(redirect_matches(&r, &p), path == other);
+        }
+    }
+}
