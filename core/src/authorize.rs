@@ -461,12 +461,14 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// Loads a challenge and checks expiry, binding and the client as it is
-    /// now.
+    /// now. `Ok(Err(outcome))` is a final answer: the request became invalid
+    /// after its redirect URI was trusted, so the error goes to the client
+    /// and the challenge is used up.
     async fn load_challenge(
         &self,
         challenge: &str,
         binding: &str,
-    ) -> Result<(ChallengeRecord, ClientRecord), Error> {
+    ) -> Result<Result<(ChallengeRecord, ClientRecord), AuthorizeOutcome>, Error> {
         let invalid =
             || Error::InvalidChallenge("unknown, expired or already used challenge".into());
         let hash = self
@@ -487,14 +489,21 @@ impl<S: Storage + ?Sized> Engine<S> {
             .get_client(&c.request.client_id)
             .await?
             .ok_or_else(|| Error::UntrustedRedirect("the client no longer exists".into()))?;
-        if let Err(e) = still_valid(&client, &c.request, &self.config.scopes) {
-            if matches!(e, Error::UntrustedRedirect(_)) {
-                return Err(e);
+        match still_valid(&client, &c.request, &self.config.scopes) {
+            Ok(()) => Ok(Ok((c, client))),
+            Err(e @ Error::UntrustedRedirect(_)) => Err(e),
+            Err(e) => {
+                if self
+                    .store
+                    .take_challenge(&hash, self.now())
+                    .await?
+                    .is_none()
+                {
+                    return Err(invalid());
+                }
+                Ok(Err(redirect_error(&c.request, &self.config.issuer, &e)))
             }
-            self.store.take_challenge(&hash, self.now()).await?;
-            return Err(e);
         }
-        Ok((c, client))
     }
 
     /// After the host logged the user in: continues a parked request. Gives
@@ -507,9 +516,9 @@ impl<S: Storage + ?Sized> Engine<S> {
         principal: &Principal,
     ) -> AuthorizeOutcome {
         let r = async {
-            let (c, client) = match self.load_challenge(challenge, binding).await {
+            let (c, client) = match self.load_challenge(challenge, binding).await? {
                 Ok(x) => x,
-                Err(e) => return self.error_outcome(challenge, e).await,
+                Err(outcome) => return Ok(outcome),
             };
             let pending = c.request.clone();
             self.decide(
@@ -524,22 +533,6 @@ impl<S: Storage + ?Sized> Engine<S> {
         r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
     }
 
-    /// Errors found after the redirect URI was trusted go back to the client;
-    /// the rest are shown by the host.
-    async fn error_outcome(&self, challenge: &str, e: Error) -> Result<AuthorizeOutcome, Error> {
-        if matches!(
-            e,
-            Error::InvalidScope(_) | Error::InvalidTarget(_) | Error::UnauthorizedClient(_)
-        ) {
-            if let Some(hash) = self.keys.hash(TokenKind::ConsentChallenge, challenge) {
-                if let Some(c) = self.store.get_challenge(&hash).await? {
-                    return Ok(redirect_error(&c.request, &self.config.issuer, &e));
-                }
-            }
-        }
-        Err(e)
-    }
-
     /// The user approved. Issues a code for the approved scopes and returns
     /// the redirect. The challenge is single-use.
     pub async fn accept(
@@ -550,9 +543,9 @@ impl<S: Storage + ?Sized> Engine<S> {
         decision: ConsentDecision,
     ) -> AuthorizeOutcome {
         let r = async {
-            let (c, client) = match self.load_challenge(challenge, binding).await {
+            let (c, client) = match self.load_challenge(challenge, binding).await? {
                 Ok(x) => x,
-                Err(e) => return self.error_outcome(challenge, e).await,
+                Err(outcome) => return Ok(outcome),
             };
             let requested = &c.request.scopes;
             let granted = decision.scopes.unwrap_or_else(|| requested.clone());
@@ -592,7 +585,10 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// The user denied: redirect with `access_denied` (RFC 6749 §4.1.2.1).
     pub async fn reject(&self, challenge: &str, binding: &str) -> AuthorizeOutcome {
         let r = async {
-            let (c, _) = self.load_challenge(challenge, binding).await?;
+            let c = match self.load_challenge(challenge, binding).await? {
+                Ok((c, _)) => c,
+                Err(outcome) => return Ok(outcome),
+            };
             if self
                 .store
                 .take_challenge(&c.hash, self.now())

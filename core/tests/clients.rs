@@ -1,0 +1,308 @@
+//! Client management: registration rules, secrets, rotation, deletion and
+//! domain verification.
+
+mod common;
+
+use common::*;
+use latchkey::clients::{ClientRegistration, ClientUpdate};
+use latchkey::http::HttpRequest;
+use latchkey::model::{AuthMethod, DomainState, EventKind, GrantType, Visibility};
+
+fn reg(name: &str) -> ClientRegistration {
+    ClientRegistration {
+        owner: "acme".into(),
+        name: name.into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scopes: vec!["profile:read".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_generated_shown_once_and_stored_hashed() {
+    let h = harness().await;
+    let r = h.engine.register_client(reg("A")).await.unwrap();
+    let secret = r.secret.unwrap();
+    assert!(secret.expose().starts_with("lk_cs_") && secret.expose().len() == 50);
+    assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+    let stored = h.engine.get_client(&r.client.id).await.unwrap();
+    let dump = serde_json::to_string(&stored).unwrap();
+    assert!(
+        !dump.contains(secret.expose()),
+        "the secret is not stored in the clear"
+    );
+    assert!(stored.secret.is_some());
+}
+
+#[tokio::test]
+async fn registration_rules_are_enforced() {
+    let h = harness().await;
+    let cases: Vec<(ClientRegistration, &str)> = vec![
+        (
+            ClientRegistration {
+                name: "".into(),
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                redirect_uris: vec!["http://app.example/cb".into()],
+                ..reg("x")
+            },
+            "invalid_redirect_uri",
+        ),
+        (
+            ClientRegistration {
+                redirect_uris: vec![],
+                ..reg("x")
+            },
+            "invalid_redirect_uri",
+        ),
+        (
+            ClientRegistration {
+                scopes: vec!["admin".into()],
+                ..reg("x")
+            },
+            "invalid_scope",
+        ),
+        (
+            ClientRegistration {
+                auth_method: Some(AuthMethod::None),
+                grant_types: vec![GrantType::ClientCredentials],
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                grant_types: vec![GrantType::RefreshToken],
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                visibility: Some(Visibility::Public),
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                resources: vec!["not a uri".into()],
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                secret: Some("short".into()),
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            ClientRegistration {
+                auth_method: Some(AuthMethod::None),
+                secret: Some("x".repeat(50)),
+                ..reg("x")
+            },
+            "invalid_client_metadata",
+        ),
+    ];
+    for (r, code) in cases {
+        let e = h.engine.register_client(r.clone()).await.unwrap_err();
+        assert_eq!(e.code(), code, "{r:?}");
+    }
+    assert_eq!(
+        h.engine.list_clients("acme").await.unwrap().len(),
+        2,
+        "only the harness clients exist"
+    );
+    // Seeded clients keep their id and operator secret; the id is unique.
+    let seeded = ClientRegistration {
+        id: Some("first-party".into()),
+        secret: Some("s".repeat(43)),
+        ..reg("Seeded")
+    };
+    h.engine.register_client(seeded.clone()).await.unwrap();
+    assert_eq!(
+        h.engine.register_client(seeded).await.unwrap_err().code(),
+        "invalid_client_metadata"
+    );
+    let ok = h
+        .engine
+        .token(
+            &HttpRequest::form_post(&[
+                ("grant_type", "authorization_code"),
+                ("code", "lk_ac_x"),
+                ("code_verifier", VERIFIER),
+            ])
+            .with_header("Authorization", &basic("first-party", &"s".repeat(43))),
+        )
+        .await;
+    assert_eq!(
+        error_code(&ok),
+        "invalid_grant",
+        "authenticated with the seeded secret"
+    );
+}
+
+#[tokio::test]
+async fn rotated_secret_overlaps_then_stops() {
+    let h = harness().await;
+    let id = h.app.client.id.clone();
+    let old = h.app.secret.as_ref().unwrap().expose().to_owned();
+    let new = h.engine.rotate_client_secret(&id).await.unwrap();
+    let cc = |s: &str| {
+        HttpRequest::form_post(&[("grant_type", "client_credentials")])
+            .with_header("Authorization", &basic(&id, s))
+    };
+    assert_eq!(h.engine.token(&cc(new.expose())).await.status, 200);
+    assert_eq!(h.engine.token(&cc(&old)).await.status, 200, "overlap");
+    h.clock.advance(86_400);
+    assert_eq!(h.engine.token(&cc(&old)).await.status, 401);
+    assert_eq!(h.engine.token(&cc(new.expose())).await.status, 200);
+    assert_eq!(
+        h.engine
+            .rotate_client_secret(&h.cli.client.id)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_client_metadata"
+    );
+    let kinds: Vec<_> = h
+        .engine
+        .poll_events("t", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&EventKind::SecretRotated { client_id: id }));
+}
+
+#[tokio::test]
+async fn deleting_a_client_cuts_every_token() {
+    let h = harness().await;
+    let (at, rt) = h.tokens("profile:read").await;
+    h.engine.delete_client(&h.app.client.id).await.unwrap();
+    assert_eq!(
+        h.engine
+            .delete_client(&h.app.client.id)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
+    assert!(h
+        .engine
+        .verify_bearer(Some(&format!("Bearer {at}")), None, &[])
+        .await
+        .is_err());
+    assert!(h.engine.connected_apps("alice").await.unwrap().is_empty());
+    let cli_auth = HttpRequest::form_post(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", &rt),
+        ("client_id", &h.cli.client.id),
+    ]);
+    assert_eq!(
+        error_code(&h.engine.token(&cli_auth).await),
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn domain_verification_lifecycle() {
+    let h = harness().await;
+    let id = h.app.client.id.clone();
+    assert!(h
+        .engine
+        .start_domain_verification(&id, "not a domain")
+        .await
+        .is_err());
+    assert!(
+        h.engine.confirm_domain(&id, "app.example").await.is_err(),
+        "nothing pending"
+    );
+    h.engine
+        .start_domain_verification(&id, "app.example")
+        .await
+        .unwrap();
+    h.clock.advance(7 * 86_400);
+    assert!(
+        h.engine.confirm_domain(&id, "app.example").await.is_err(),
+        "expired"
+    );
+    let c = h.engine.get_client(&id).await.unwrap();
+    assert_eq!(c.domains[0].state, DomainState::Expired);
+    let d = h
+        .engine
+        .start_domain_verification(&id, "app.example")
+        .await
+        .unwrap();
+    assert!(matches!(d.state, DomainState::Pending { .. }));
+    let c = h.engine.confirm_domain(&id, "app.example").await.unwrap();
+    assert!(c.domains[0].is_verified());
+    assert!(
+        h.engine
+            .start_domain_verification(&id, "app.example")
+            .await
+            .is_err(),
+        "already verified"
+    );
+    h.engine
+        .update_client(
+            &id,
+            ClientUpdate {
+                visibility: Some(Visibility::Public),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // A public client cannot lose the domain its redirect URIs need.
+    assert!(h
+        .engine
+        .expire_domain_verification(&id, "app.example")
+        .await
+        .is_err());
+    // Nor add a redirect URI off its verified domains.
+    let off = ClientUpdate {
+        redirect_uris: Some(vec!["https://elsewhere.example/cb".into()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.engine.update_client(&id, off).await.unwrap_err().code(),
+        "invalid_redirect_uri"
+    );
+}
+
+#[tokio::test]
+async fn listing_and_updates() {
+    let h = harness().await;
+    let listed = h.engine.list_clients("acme").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(h.engine.list_clients("globex").await.unwrap().is_empty());
+    let c = h
+        .engine
+        .update_client(
+            &h.app.client.id,
+            ClientUpdate {
+                name: Some("Renamed".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.name.as_str(), c.revision), ("Renamed", 1));
+    assert_eq!(
+        h.engine
+            .update_client("ghost", ClientUpdate::default())
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
+}

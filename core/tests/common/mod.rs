@@ -1,0 +1,228 @@
+//! Shared harness for the flow tests: an engine on the memory store with a
+//! manual clock, the demo scopes, and two registered clients.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use latchkey::clients::{ClientRegistration, RegisteredClient};
+use latchkey::clock::{ManualClock, Timestamp};
+use latchkey::entropy::SeededEntropy;
+use latchkey::http::{HttpRequest, HttpResponse};
+use latchkey::model::{AuthMethod, GrantType};
+use latchkey::storage::Storage;
+use latchkey::{
+    AuthorizeOutcome, ConsentDecision, Engine, EngineConfig, Keyring, MemoryStore, Principal,
+    ScopeRegistry,
+};
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const REDIRECT: &str = "https://app.example/cb";
+pub const API: &str = "https://api.example/";
+pub const BINDING: &str = "session-123";
+pub const ISSUER: &str = "https://auth.example";
+
+pub fn scopes() -> ScopeRegistry {
+    ScopeRegistry::new()
+        .register("profile:read", "Read your profile", &[])
+        .unwrap()
+        .register("dns:read", "Read DNS records", &[])
+        .unwrap()
+        .register("dns:edit", "Edit DNS records", &["dns:read"])
+        .unwrap()
+        .register("zones:read", "List your zones", &[])
+        .unwrap()
+}
+
+pub struct Harness<S: Storage + ?Sized = MemoryStore> {
+    pub engine: Engine<S>,
+    pub clock: Arc<ManualClock>,
+    /// Confidential, client_secret_basic, account "acme".
+    pub app: RegisteredClient,
+    /// Public (auth method none), account "acme".
+    pub cli: RegisteredClient,
+}
+
+pub fn alice() -> Principal {
+    Principal {
+        subject: "alice".into(),
+        account: "acme".into(),
+    }
+}
+
+pub fn mallory() -> Principal {
+    Principal {
+        subject: "mallory".into(),
+        account: "evil-corp".into(),
+    }
+}
+
+pub fn engine_on<S: Storage + ?Sized>(store: Arc<S>) -> (Engine<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let keys = Keyring::new(&[(1, [42u8; 32])]).unwrap();
+    let engine = Engine::new(store, EngineConfig::new(ISSUER, scopes()), keys)
+        .with_clock(clock.clone())
+        .with_entropy(Arc::new(SeededEntropy::new(7)));
+    (engine, clock)
+}
+
+pub async fn harness() -> Harness {
+    harness_on(Arc::new(MemoryStore::new())).await
+}
+
+pub async fn harness_on<S: Storage + ?Sized>(store: Arc<S>) -> Harness<S> {
+    let (engine, clock) = engine_on(store);
+    let app = engine
+        .register_client(ClientRegistration {
+            owner: "acme".into(),
+            name: "Acme Dashboard".into(),
+            redirect_uris: vec![REDIRECT.into(), "https://app.example/other".into()],
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::ClientCredentials,
+            ],
+            scopes: vec!["profile:read".into(), "dns:read".into(), "dns:edit".into()],
+            resources: vec![API.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let cli = engine
+        .register_client(ClientRegistration {
+            owner: "acme".into(),
+            name: "Acme CLI".into(),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            scopes: vec!["profile:read".into(), "zones:read".into()],
+            auth_method: Some(AuthMethod::None),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    Harness {
+        engine,
+        clock,
+        app,
+        cli,
+    }
+}
+
+pub fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+impl<S: Storage + ?Sized> Harness<S> {
+    pub fn app_auth(&self) -> String {
+        basic(
+            &self.app.client.id,
+            self.app.secret.as_ref().unwrap().expose(),
+        )
+    }
+
+    pub fn authorize_request(&self, client_id: &str, extra: &[(&str, &str)]) -> HttpRequest {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", "st-1"),
+        ];
+        for (k, _) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+        }
+        pairs.extend_from_slice(extra);
+        pairs.retain(|(_, v)| !v.is_empty());
+        HttpRequest::get(&pairs)
+    }
+
+    /// Runs authorize → consent → accept for the confidential app and returns
+    /// the code.
+    pub async fn code_for(&self, scope: &str, remember: bool) -> String {
+        let req = self.authorize_request(
+            &self.app.client.id,
+            &[
+                ("redirect_uri", REDIRECT),
+                ("scope", scope),
+                ("resource", API),
+            ],
+        );
+        let outcome = self.engine.authorize(&req, Some(&alice()), BINDING).await;
+        let location = match outcome {
+            AuthorizeOutcome::ConsentRequired(p) => {
+                match self
+                    .engine
+                    .accept(
+                        p.challenge.expose(),
+                        BINDING,
+                        &alice(),
+                        ConsentDecision {
+                            scopes: None,
+                            remember,
+                        },
+                    )
+                    .await
+                {
+                    AuthorizeOutcome::Redirect(l) => l,
+                    other => panic!("accept gave {other:?}"),
+                }
+            }
+            AuthorizeOutcome::Redirect(l) => l,
+            other => panic!("authorize gave {other:?}"),
+        };
+        query_param(&location, "code").unwrap_or_else(|| panic!("no code in {location}"))
+    }
+
+    pub async fn exchange(&self, code: &str) -> HttpResponse {
+        let req = HttpRequest::form_post(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .with_header("Authorization", &self.app_auth());
+        self.engine.token(&req).await
+    }
+
+    pub async fn tokens(&self, scope: &str) -> (String, String) {
+        let code = self.code_for(scope, false).await;
+        let r = self.exchange(&code).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let j = r.json_body();
+        (
+            j["access_token"].as_str().unwrap().to_owned(),
+            j["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn refresh(&self, rt: &str, extra: &[(&str, &str)]) -> HttpResponse {
+        let mut pairs = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
+        pairs.extend_from_slice(extra);
+        let req = HttpRequest::form_post(&pairs).with_header("Authorization", &self.app_auth());
+        self.engine.token(&req).await
+    }
+
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        let req = HttpRequest::form_post(&[("token", token)])
+            .with_header("Authorization", &self.app_auth());
+        let r = self.engine.introspect(&req).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json_body()
+    }
+
+    pub async fn active(&self, token: &str) -> bool {
+        self.introspect(token).await["active"] == true
+    }
+}
+
+/// The decoded value of `name` in a URL's query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    let p = latchkey::http::Params::parse(q).ok()?;
+    p.single(name).ok().flatten().map(str::to_owned)
+}
+
+pub fn error_code(r: &HttpResponse) -> String {
+    r.json_body()["error"].as_str().unwrap_or("").to_owned()
+}
