@@ -73,8 +73,8 @@ pub struct ConsentPrompt {
     pub expires_at: Timestamp,
 }
 
-/// What the host does next.
-#[derive(Debug)]
+/// What the host does next. `Debug` redacts the redirect URL, which may
+/// carry an authorization code.
 #[non_exhaustive]
 pub enum AuthorizeOutcome {
     /// Redirect the user agent (302/303) to this URL: a code, or an error
@@ -93,6 +93,22 @@ pub enum AuthorizeOutcome {
     /// Show the consent screen, then call [`Engine::accept`] or
     /// [`Engine::reject`].
     ConsentRequired(Box<ConsentPrompt>),
+}
+
+impl std::fmt::Debug for AuthorizeOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthorizeOutcome::Redirect(url) => {
+                let base = url.split('?').next().unwrap_or_default();
+                write!(f, "Redirect({base}?<redacted>)")
+            }
+            AuthorizeOutcome::ShowError(e) => f.debug_tuple("ShowError").field(e).finish(),
+            AuthorizeOutcome::LoginRequired { .. } => f.write_str("LoginRequired"),
+            AuthorizeOutcome::ConsentRequired(p) => {
+                f.debug_tuple("ConsentRequired").field(p).finish()
+            }
+        }
+    }
 }
 
 /// The user's decision on a consent screen.
@@ -206,6 +222,11 @@ pub fn validate_request(
             resources.push(r.clone());
         }
     }
+    if resources.is_empty() {
+        // RFC 8707 §2: without `resource` the server picks a default; the
+        // client's allowed resources keep the token audience-restricted.
+        resources.clone_from(&client.resources);
+    }
     base.code_challenge = challenge.to_owned();
     base.scopes = scopes;
     base.resources = resources;
@@ -245,6 +266,10 @@ fn still_valid(
         ));
     }
     Ok(())
+}
+
+fn private_app() -> Error {
+    Error::AccessDenied("this application is private to another account".into())
 }
 
 fn binding_hash(binding: &str) -> TokenHash {
@@ -379,13 +404,14 @@ impl<S: Storage + ?Sized> Engine<S> {
         parked: Option<(Secret, &ChallengeRecord)>,
         binding: &str,
     ) -> Result<AuthorizeOutcome, Error> {
-        let issuer = &self.config.issuer;
         if client.visibility == Visibility::Private && principal.account != client.owner {
             if let Some((_, c)) = &parked {
                 self.store.take_challenge(&c.hash, self.now()).await?;
             }
-            let e = Error::AccessDenied("this application is private to another account".into());
-            return Ok(redirect_error(&pending, issuer, &e));
+            // Shown, not redirected: anyone can register a private app with
+            // any redirect URI, and an automatic redirect for strangers would
+            // make this server an open redirector (RFC 9700 §4.11.2).
+            return Ok(AuthorizeOutcome::ShowError(private_app()));
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
         if consent_remembered(
@@ -556,9 +582,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             if client.visibility == Visibility::Private && principal.account != client.owner {
                 self.store.take_challenge(&c.hash, self.now()).await?;
-                let e =
-                    Error::AccessDenied("this application is private to another account".into());
-                return Ok(redirect_error(&c.request, &self.config.issuer, &e));
+                return Ok(AuthorizeOutcome::ShowError(private_app()));
             }
             if self
                 .store

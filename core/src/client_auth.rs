@@ -35,7 +35,8 @@ pub(crate) fn presented_credentials(
     let body_id = params.single("client_id")?;
     let body_secret = params.single("client_secret")?;
     let basic = match req.header("authorization")? {
-        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
+        // `get` rather than slicing: a multibyte header must not panic.
+        Some(h) if h.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("basic ")) => {
             Some(parse_basic(&h[6..])?)
         }
         _ => None,
@@ -115,6 +116,14 @@ impl<S: Storage + ?Sized> Engine<S> {
                     _ => "this client is public and has no secret",
                 },
             ));
+        }
+        // Fail closed: a confidential client must have a stored secret and
+        // present one; anything else (e.g. a backend losing the hash) is
+        // refused rather than waved through.
+        match (&p.secret, &client.secret) {
+            (None, None) if client.auth_method == AuthMethod::None => {}
+            (Some(_), Some(_)) => {}
+            _ => return Err(invalid_client(basic, "unknown client or bad credentials")),
         }
         if let (Some(secret), Some(stored)) = (&p.secret, &client.secret) {
             let now = self.now();

@@ -22,8 +22,8 @@ use crate::token::{Secret, TokenKind};
 /// base64 text. Engine-generated secrets are always 256-bit.
 pub const MIN_PROVIDED_SECRET_LEN: usize = 43;
 
-/// What a developer submits to register a client.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a developer submits to register a client. `Debug` redacts `secret`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRegistration {
     /// Fixed client id (operators seeding first-party clients); generated
     /// when `None`.
@@ -61,6 +61,22 @@ pub struct ClientRegistration {
     /// when `None`. Must be at least [`MIN_PROVIDED_SECRET_LEN`] characters.
     #[serde(default, skip_serializing)]
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClientRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRegistration")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("grant_types", &self.grant_types)
+            .field("scopes", &self.scopes)
+            .field("auth_method", &self.auth_method)
+            .field("visibility", &self.visibility)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Changes to a client; `None` leaves a field as it is.

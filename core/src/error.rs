@@ -195,6 +195,7 @@ impl From<crate::entropy::EntropyError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::HttpResponse;
 
     #[test]
     fn internal_cause_is_never_serialised() {
@@ -212,6 +213,12 @@ mod tests {
             basic_attempted: true,
             description: "x".into(),
         };
+        assert_eq!(
+            HttpResponse::error(&e)
+                .header("www-authenticate")
+                .map(|h| &h[..5]),
+            Some("Basic")
+        );
         assert_eq!((e.code(), e.status()), ("invalid_client", 401));
         assert_eq!(Error::InvalidGrant("x".into()).status(), 400);
         let unavailable: Error = StorageError::Unavailable("down".into()).into();

@@ -5,6 +5,7 @@
 //! copies [`HttpResponse`] back. That keeps each adapter a few lines.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::error::Error;
 
@@ -15,8 +16,9 @@ pub const MAX_VALUE_BYTES: usize = 4096;
 /// Most parameters in one request.
 pub const MAX_PARAMS: usize = 64;
 
-/// An incoming request, framework-neutral.
-#[derive(Clone, Debug, Default)]
+/// An incoming request, framework-neutral. `Debug` shows no body and no
+/// credential-bearing header.
+#[derive(Clone, Default)]
 pub struct HttpRequest {
     /// Upper-case method (`GET`, `POST`, …).
     pub method: String,
@@ -119,8 +121,9 @@ impl HttpRequest {
     }
 }
 
-/// An outgoing response, framework-neutral.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An outgoing response, framework-neutral. `Debug` shows no body (it may
+/// hold tokens).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
@@ -145,16 +148,14 @@ impl HttpResponse {
         }
     }
 
-    /// A JSON error response (RFC 6749 §5.2), with `WWW-Authenticate` when
-    /// the client tried HTTP Basic and `Allow` for a wrong method.
+    /// A JSON error response (RFC 6749 §5.2), with `WWW-Authenticate` on
+    /// every 401 (RFC 9110 §15.5.2 requires it; RFC 6749 §5.2 uses it to say
+    /// which scheme is supported) and `Allow` for a wrong method.
     #[must_use]
     pub fn error(err: &Error) -> Self {
         let mut r = HttpResponse::json(err.status(), err.to_json());
         match err {
-            Error::InvalidClient {
-                basic_attempted: true,
-                ..
-            } => r.headers.push((
+            Error::InvalidClient { .. } => r.headers.push((
                 "WWW-Authenticate".into(),
                 "Basic realm=\"latchkey\", charset=\"UTF-8\"".into(),
             )),
@@ -181,7 +182,8 @@ impl HttpResponse {
 }
 
 /// Parsed parameters: each name with every value it had, in order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `Debug` lists names only: values include codes, tokens and secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params(BTreeMap<String, Vec<String>>);
 
 impl Params {
@@ -225,7 +227,7 @@ impl Params {
             None | Some([]) => Ok(None),
             Some([one]) => Ok(Some(one.as_str())),
             Some(_) => Err(Error::InvalidRequest(
-                format!("parameter {name} repeated").into(),
+                format!("parameter {} repeated", safe_name(name)).into(),
             )),
         }
     }
@@ -235,8 +237,9 @@ impl Params {
     /// # Errors
     /// `invalid_request` if absent or repeated.
     pub fn required(&self, name: &str) -> Result<&str, Error> {
-        self.single(name)?
-            .ok_or_else(|| Error::InvalidRequest(format!("missing parameter {name}").into()))
+        self.single(name)?.ok_or_else(|| {
+            Error::InvalidRequest(format!("missing parameter {}", safe_name(name)).into())
+        })
     }
 
     /// Every value of `name` (RFC 8707 `resource` may repeat).
@@ -257,7 +260,7 @@ impl Params {
             .find(|(k, v)| v.len() > 1 && !repeatable.contains(&k.as_str()))
         {
             Some((k, _)) => Err(Error::InvalidRequest(
-                format!("parameter {k} repeated").into(),
+                format!("parameter {} repeated", safe_name(k)).into(),
             )),
             None => Ok(()),
         }
@@ -267,6 +270,63 @@ impl Params {
     #[must_use]
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
+    }
+}
+
+const SENSITIVE_HEADERS: [&str; 4] = ["authorization", "cookie", "set-cookie", "location"];
+
+fn redacted_headers(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter()
+        .map(|(n, v)| {
+            let sensitive = SENSITIVE_HEADERS.iter().any(|s| n.eq_ignore_ascii_case(s));
+            (
+                n.as_str(),
+                if sensitive { "<redacted>" } else { v.as_str() },
+            )
+        })
+        .collect()
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("query_len", &self.query.len())
+            .field("headers", &redacted_headers(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A parameter name fit for `error_description`: RFC 6749 §5.2 allows
+/// only %x20-21 / %x23-5B / %x5D-7E there, and echoing attacker text at
+/// length helps nobody.
+fn safe_name(k: &str) -> String {
+    let clean: String = k
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+        .take(32)
+        .collect();
+    if clean.is_empty() {
+        "(unnamed)".into()
+    } else {
+        clean
     }
 }
 

@@ -31,8 +31,10 @@ pub struct TokenInfo {
     pub aud: Vec<String>,
     /// Issuer.
     pub iss: String,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
-    pub token_type: String,
+    /// `Bearer` for access tokens; absent for refresh tokens, which have no
+    /// RFC 6749 §7.1 token type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
 }
 
 impl TokenInfo {
@@ -93,7 +95,11 @@ impl BearerError {
         if let BearerError::InsufficientScope(s) = self {
             challenge.push_str(&format!(", scope=\"{s}\""));
         }
-        let body = serde_json::json!({ "error": code.unwrap_or("unauthorized"), "error_description": desc });
+        // RFC 6750 §3.1: no error code when the request had no credentials.
+        let body = match code {
+            Some(c) => serde_json::json!({ "error": c, "error_description": desc }),
+            None => serde_json::json!({ "error_description": desc }),
+        };
         let mut r = HttpResponse::json(status, serde_json::to_vec(&body).unwrap_or_default());
         r.headers.push(("WWW-Authenticate".into(), challenge));
         r
@@ -112,6 +118,11 @@ impl<S: Storage + ?Sized> Engine<S> {
             if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
                 return Ok(None);
             }
+            // Family tokens die with their family when a client is deleted;
+            // client_credentials tokens have no family, so ask for the client.
+            if t.family_id.is_none() && self.store.get_client(&t.client_id).await?.is_none() {
+                return Ok(None);
+            }
             return Ok(Some(TokenInfo {
                 active: true,
                 scope: t.scopes.to_string(),
@@ -121,7 +132,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 iat: t.issued_at.0,
                 aud: t.resources,
                 iss: self.config.issuer.clone(),
-                token_type: "Bearer".into(),
+                token_type: Some("Bearer".into()),
             }));
         }
         if let Some(hash) = self.keys.hash(TokenKind::RefreshToken, token) {
@@ -140,7 +151,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 iat: f.current.issued_at.0,
                 aud: f.resources,
                 iss: self.config.issuer.clone(),
-                token_type: "refresh_token".into(),
+                token_type: None,
             }));
         }
         Ok(None)
@@ -207,7 +218,9 @@ impl<S: Storage + ?Sized> Engine<S> {
             .await
             .map_err(BearerError::Unavailable)?
             .ok_or(BearerError::InvalidToken)?;
-        if resource.is_some_and(|r| !info.aud.is_empty() && !info.aud.iter().any(|a| a == r)) {
+        // Audience restriction (RFC 9700 §2.3, RFC 8707): a token without
+        // this resource among its audiences is not for this server.
+        if resource.is_some_and(|r| !info.aud.iter().any(|a| a == r)) {
             return Err(BearerError::InvalidToken);
         }
         let have = info.scopes();
@@ -223,6 +236,9 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 }
 
+/// Resource servers see the access tokens meant for them; refresh tokens
+/// only ever concern the client holding them.
 fn may_see(caller: &ClientRecord, info: &TokenInfo) -> bool {
-    caller.id == info.client_id || info.aud.iter().any(|a| caller.served_resources.contains(a))
+    caller.id == info.client_id
+        || info.token_type.is_some() && info.aud.iter().any(|a| caller.served_resources.contains(a))
 }

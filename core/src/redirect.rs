@@ -72,6 +72,9 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
             None => (authority, None),
         }
     };
+    if !valid_host(host) {
+        return None;
+    }
     if let Some(p) = port {
         if !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err() {
             return None;
@@ -84,6 +87,20 @@ pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
         rest,
         has_fragment,
     })
+}
+
+/// RFC 3986 reg-name restricted to DNS characters, or a bracketed IPv6
+/// literal. Anything else (`\\`, `%`, spaces) is where browsers and
+/// parsers disagree about the host, so it is refused outright.
+fn valid_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    }
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 fn is_loopback_ip(host: &str) -> bool {
@@ -127,6 +144,23 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
     };
     if p.has_fragment {
         return bad("redirect URI must not contain a fragment");
+    }
+    // The server appends these; a registered copy would make them repeat
+    // (RFC 6749 §3.1: parameters must not be included more than once).
+    if let Some((_, q)) = p.rest.split_once('?') {
+        let reserved = [
+            "code",
+            "state",
+            "iss",
+            "error",
+            "error_description",
+            "error_uri",
+        ];
+        if q.split('&')
+            .any(|kv| reserved.contains(&kv.split('=').next().unwrap_or("")))
+        {
+            return bad("redirect URI must not carry code, state, iss or error parameters");
+        }
     }
     match p.scheme {
         "https" if !p.host.is_empty() => Ok(()),
@@ -243,6 +277,10 @@ mod tests {
             "javascript:alert(1)",
             "https:///cb",
             "https://app.example:99999/cb",
+            "https://evil.example\\.app.example/cb",
+            "https://evil.example%2f.app.example/cb",
+            "https://app.example/cb?code=x",
+            "https://app.example/cb?a=1&state=x",
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }

@@ -428,8 +428,12 @@ async fn private_apps_only_for_their_account_and_public_apps_reprompt() {
         &h.app.client.id,
         &[("redirect_uri", REDIRECT), ("scope", "profile:read")],
     );
-    let loc = redirect(h.engine.authorize(&req, Some(&mallory()), BINDING).await);
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
+    // Shown, not redirected: a stranger must not be bounced to any URI a
+    // private app registered.
+    assert_eq!(
+        shown(h.engine.authorize(&req, Some(&mallory()), BINDING).await).code(),
+        "access_denied"
+    );
 
     // Public needs a verified domain covering the redirect URIs.
     let id = h.app.client.id.clone();

@@ -231,7 +231,10 @@ async fn client_authentication_rules() {
         (401, "invalid_client"),
         "registered for Basic, used post"
     );
-    assert!(r.header("www-authenticate").is_none());
+    assert!(
+        r.header("www-authenticate").is_some(),
+        "every 401 names the scheme"
+    );
 
     let r = h
         .engine

@@ -16,8 +16,8 @@ use crate::model::{ClientRecord, EventKind, GrantType, Revocation, RevocationRea
 use crate::scope::ScopeSet;
 use crate::storage::Storage;
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1). `Debug` redacts the tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -30,6 +30,20 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// Granted scopes (RFC 6749 §3.3: always sent, as they may differ).
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// What is sealed for coalesced refresh retries: the whole successor

@@ -95,14 +95,16 @@ impl<S: Storage + ?Sized> Engine<S> {
             // RFC 6749 §6: bound to the client. Not reuse: someone else's token.
             return Err(invalid_grant());
         }
-        let scopes = narrow_scope(params.single("scope")?, &family.scopes)?;
-        let resources = narrow_resources(params.all("resource"), &family.resources)?;
         // One retry: losing the compare-and-swap means a concurrent refresh
         // won, and the re-read family tells us whether we may coalesce.
         for _ in 0..2 {
             let now = self.now();
             match decide(&family, generation, &hash, now, self.config.refresh_grace) {
                 RefreshDecision::Rotate => {
+                    // Narrowing is checked only for the live token, so a
+                    // reused token cannot dodge revocation with a bad scope.
+                    let scopes = narrow_scope(params.single("scope")?, &family.scopes)?;
+                    let resources = narrow_resources(params.all("resource"), &family.resources)?;
                     let (rotation, response) =
                         self.rotation(client, &family, &presented, &scopes, &resources, now)?;
                     match self
