@@ -243,3 +243,117 @@ async fn write_credentials<S: Storage + 'static>(
     engine.store().update_client(&c, &[ev]).await?;
     Ok(generated)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use latchkey::{EngineConfig, MemoryStore};
+
+    const SECRET_A: &str = "seed-secret-a-0123456789-abcdefghijklmnopqrstuvwxyz";
+    const SECRET_B: &str = "seed-secret-b-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+    fn engine() -> (Engine<MemoryStore>, Keyring) {
+        let key = [9u8; 32];
+        let config = EngineConfig::new("http://127.0.0.1:1", crate::config::demo_scopes());
+        let engine = Engine::new(
+            Arc::new(MemoryStore::new()),
+            config,
+            crate::keyfile::keyring(&key),
+        );
+        (engine, crate::keyfile::keyring(&key))
+    }
+
+    fn reg(name: &str, secret: Option<&str>) -> ClientRegistration {
+        ClientRegistration {
+            id: Some("seeded".into()),
+            owner: "demo".into(),
+            name: name.into(),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            scopes: vec!["profile:read".into()],
+            secret: secret.map(str::to_owned),
+            ..ClientRegistration::default()
+        }
+    }
+
+    async fn stored(e: &Engine<MemoryStore>) -> ClientRecord {
+        e.get_client("seeded").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn upsert_creates_then_leaves_alone_then_updates() {
+        let (e, keys) = engine();
+        let r = upsert(&e, &keys, reg("One", Some(SECRET_A))).await.unwrap();
+        assert!(matches!(r, Seeded::Created { secret: None, .. }));
+        let rev = stored(&e).await.revision;
+        let r = upsert(&e, &keys, reg("One", Some(SECRET_A))).await.unwrap();
+        assert!(matches!(r, Seeded::Unchanged { .. }));
+        assert_eq!(
+            stored(&e).await.revision,
+            rev,
+            "no-op restarts bump nothing"
+        );
+
+        let r = upsert(&e, &keys, reg("Two", Some(SECRET_A))).await.unwrap();
+        assert!(matches!(r, Seeded::Updated { secret: None, .. }));
+        assert_eq!(stored(&e).await.name, "Two");
+
+        // A new operator secret replaces the old one at once.
+        upsert(&e, &keys, reg("Two", Some(SECRET_B))).await.unwrap();
+        let c = stored(&e).await;
+        let h = c.secret.unwrap().current;
+        assert!(keys.matches(SECRET_B, &h) && !keys.matches(SECRET_A, &h));
+
+        // Switching to a public client drops the secret.
+        let mut public = reg("Two", None);
+        public.auth_method = Some(AuthMethod::None);
+        upsert(&e, &keys, public).await.unwrap();
+        let c = stored(&e).await;
+        assert_eq!(c.auth_method, AuthMethod::None);
+        assert!(c.secret.is_none());
+
+        // And back to confidential without a secret: one is generated.
+        let r = upsert(&e, &keys, reg("Two", None)).await.unwrap();
+        let Seeded::Updated {
+            secret: Some(s), ..
+        } = r
+        else {
+            panic!("expected a generated secret, got {r:?}")
+        };
+        assert!(keys.matches(s.expose(), &stored(&e).await.secret.unwrap().current));
+    }
+
+    #[tokio::test]
+    async fn invalid_seeds_are_refused() {
+        let (e, keys) = engine();
+        assert!(upsert(&e, &keys, reg("x", Some("short"))).await.is_err());
+        let mut bad = reg("x", Some(SECRET_A));
+        bad.scopes = vec!["nope".into()];
+        assert!(upsert(&e, &keys, bad).await.is_err());
+        upsert(&e, &keys, reg("x", Some(SECRET_A))).await.unwrap();
+        assert!(upsert(&e, &keys, reg("x", Some("short"))).await.is_err());
+    }
+
+    #[test]
+    fn load_rejects_typos_and_missing_ids() {
+        let dir = std::env::temp_dir().join(format!("latchkey-seed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.json");
+        std::fs::write(
+            &f,
+            r#"[{"id":"a","owner":"o","name":"n","redirect_uri":["x"]}]"#,
+        )
+        .unwrap();
+        assert!(load(&f).unwrap_err().contains("redirect_uri"));
+        std::fs::write(&f, r#"[{"owner":"o","name":"n"}]"#).unwrap();
+        assert!(load(&f).unwrap_err().contains("id"));
+        std::fs::write(
+            &f,
+            r#"[{"id":"a","owner":"o","name":"n","auth_method":"none"}]"#,
+        )
+        .unwrap();
+        assert_eq!(load(&f).unwrap()[0].id.as_deref(), Some("a"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
