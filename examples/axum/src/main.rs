@@ -12,15 +12,19 @@ use latchkey_example_axum::{app, prepare};
 /// INTEGRATION POINT: the storage backend.
 ///
 /// The memory store forgets everything (clients, grants, tokens) on exit;
-/// only the server key in `data_dir` persists. Swap in redb with:
+/// only the server key in `data_dir` persists. To switch to redb, add
+/// `latchkey-redb.workspace = true` to Cargo.toml and change this function
+/// to open a file in `data_dir`, along the lines of (the constructor's exact
+/// name is the redb crate's):
 ///
 /// ```ignore
 /// fn open_store(data_dir: &Path) -> Result<Arc<latchkey_redb::RedbStore>, String> {
-///     latchkey_redb::RedbStore::open(data_dir.join("latchkey.redb")).map(Arc::new).map_err(|e| e.to_string())
+///     let store = latchkey_redb::RedbStore::open(data_dir.join("latchkey.redb"))
+///         .map_err(|e| e.to_string())?;
+///     Ok(Arc::new(store))
 /// }
 /// ```
-/// (and `latchkey-redb.workspace = true` in Cargo.toml). Nothing else
-/// changes: the app is generic over the store.
+/// Nothing else changes: the app is generic over the store.
 fn open_store(data_dir: &Path) -> Result<Arc<latchkey::MemoryStore>, String> {
     let _ = data_dir;
     Ok(Arc::new(latchkey::MemoryStore::new()))

@@ -137,6 +137,7 @@ pub fn error_http(e: &Error) -> HttpResponse {
     let title = match e {
         Error::InvalidChallenge(_) => "This request has expired",
         Error::PayloadTooLarge => "Request too large",
+        Error::UntrustedRedirect(_) => "The application sent an invalid request",
         _ => "Something is wrong with this request",
     };
     pages::error_page(e.status(), title, &e.description())

@@ -8,7 +8,7 @@ use latchkey::metadata::{authorization_server_metadata, metadata_response};
 use latchkey::storage::Storage;
 use latchkey::AuthorizeOutcome;
 
-use super::error_page;
+use super::{error_http, error_page};
 use crate::glue::{self, into_response, with_cookie};
 use crate::pages;
 use crate::session::Session;
@@ -53,13 +53,7 @@ pub(crate) fn outcome_page(session: &Session, outcome: AuthorizeOutcome) -> Http
             // The engine only asks for consent when given a principal.
             None => pages::error_page(500, "Unexpected state", "consent without a user"),
         },
-        AuthorizeOutcome::ShowError(e) => {
-            let title = match e {
-                latchkey::Error::InvalidChallenge(_) => "This request has expired",
-                _ => "The application sent an invalid request",
-            };
-            pages::error_page(e.status(), title, &e.description())
-        }
+        AuthorizeOutcome::ShowError(e) => error_http(&e),
         _ => pages::error_page(500, "Unexpected state", "unknown authorization outcome"),
     }
 }
