@@ -1,7 +1,6 @@
+// candidate for core: nothing here knows about axum; an actix example needs
+// exactly the same cookie, CSRF and binding rules.
 //! Browser sessions, CSRF tokens and the user-agent binding.
-//!
-//! // candidate for core: nothing here knows about axum; an actix example
-//! // needs exactly the same cookie, CSRF and binding rules.
 //!
 //! A session is a random 256-bit id in an `HttpOnly; SameSite=Lax` cookie,
 //! mapped in memory to who is signed in. Each session carries:

@@ -1,3 +1,4 @@
+// candidate for core (see pages/mod.rs).
 //! The "connected apps" page: what the user has authorized, and revoke.
 
 use std::fmt::Write as _;

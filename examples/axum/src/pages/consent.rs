@@ -1,3 +1,4 @@
+// candidate for core (see pages/mod.rs).
 //! The consent screen.
 
 use std::fmt::Write as _;

@@ -1,3 +1,4 @@
+// candidate for core (see pages/mod.rs).
 //! The developer console: the account's apps and the forms that manage
 //! them.
 

@@ -1,3 +1,4 @@
+// candidate for core (see pages/mod.rs).
 //! The sign-in form.
 
 use latchkey::http::HttpResponse;

@@ -1,9 +1,7 @@
+// candidate for core: framework-neutral (plain data in, latchkey::http::HttpResponse
+// out); an actix host renders the same screens with the same protections.
 //! HTML pages: escaping, the shared layout, security headers, and one
 //! module per screen.
-//!
-//! // candidate for core: every function here takes plain data and returns a
-//! // `latchkey::http::HttpResponse`, so an actix (or any other) host can
-//! // render the same screens with the same protections.
 //!
 //! Every page is served with `X-Frame-Options: DENY` and a CSP with
 //! `frame-ancestors 'none'` (no clickjacking of the consent button), no
