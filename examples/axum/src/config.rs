@@ -1,0 +1,254 @@
+//! Start-up configuration: flags, environment variables and defaults, plus
+//! the demo's scope registry and accounts.
+//!
+//! The parser is hand-written rather than `clap`: there are eight flags, all
+//! `--name value` or bare switches, and every one also reads an environment
+//! variable. A few dozen lines cover that without adding a proc-macro crate
+//! to every build of the example on small CI machines.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use latchkey::ScopeRegistry;
+
+/// Account (organisation) both demo users belong to. Seeded and console
+/// clients owned by it are private to these users.
+pub const DEMO_ACCOUNT: &str = "demo";
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`--addr`, `LATCHKEY_ADDR`).
+    pub addr: SocketAddr,
+    /// Where the server key and the database live (`--data-dir`,
+    /// `LATCHKEY_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Issuer URL, no trailing slash (`--issuer`, `LATCHKEY_ISSUER`).
+    pub issuer: String,
+    /// JSON file of clients to upsert at start (`--clients`,
+    /// `LATCHKEY_CLIENTS`).
+    pub clients_file: Option<PathBuf>,
+    /// Password of the demo user `alice` (`--alice-password`,
+    /// `LATCHKEY_ALICE_PASSWORD`).
+    pub alice_password: String,
+    /// Password of the demo user `bob` (`--bob-password`,
+    /// `LATCHKEY_BOB_PASSWORD`).
+    pub bob_password: String,
+    /// Let the console mark a domain verified without checking it
+    /// (`--trust-domain-claims`, `LATCHKEY_TRUST_DOMAIN_CLAIMS=1`). The demo
+    /// cannot query DNS, so without this switch domains stay pending.
+    pub trust_domain_claims: bool,
+}
+
+impl Config {
+    /// The defaults: `127.0.0.1:8080`, `./latchkey-data`, issuer
+    /// `http://127.0.0.1:8080`, demo passwords `alice-pass` / `bob-pass`.
+    #[must_use]
+    pub fn defaults() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("latchkey-data"),
+            issuer: "http://127.0.0.1:8080".into(),
+            clients_file: None,
+            alice_password: "alice-pass".into(),
+            bob_password: "bob-pass".into(),
+            trust_domain_claims: false,
+        }
+    }
+
+    /// The resource identifier of the demo API (RFC 8707), `<issuer>/api`.
+    #[must_use]
+    pub fn resource(&self) -> String {
+        format!("{}/api", self.issuer)
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server.
+    Serve(Config),
+    /// Print [`USAGE`] and exit.
+    Help,
+}
+
+/// `--help` text.
+pub const USAGE: &str = "\
+latchkey-example-axum: a demo OAuth 2.1 authorization server
+
+Options (each also read from the environment variable shown):
+  --addr ADDR              listen address [LATCHKEY_ADDR, default 127.0.0.1:8080]
+  --data-dir DIR           server key and database [LATCHKEY_DATA_DIR, default ./latchkey-data]
+  --issuer URL             issuer URL [LATCHKEY_ISSUER, default http://127.0.0.1:8080]
+  --clients FILE           JSON array of clients to upsert at start [LATCHKEY_CLIENTS]
+  --alice-password PW      password of demo user alice [LATCHKEY_ALICE_PASSWORD, default alice-pass]
+  --bob-password PW        password of demo user bob [LATCHKEY_BOB_PASSWORD, default bob-pass]
+  --trust-domain-claims    let the console confirm domains without checking them
+                           [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
+  -h, --help               this text
+";
+
+/// Parses `args` (without the program name); `env` looks up environment
+/// variables. Flags win over the environment, which wins over defaults.
+///
+/// # Errors
+/// A message naming the bad flag or value.
+pub fn parse<I, F>(args: I, env: F) -> Result<Command, String>
+where
+    I: IntoIterator<Item = String>,
+    F: Fn(&str) -> Option<String>,
+{
+    let mut c = Config::defaults();
+    let mut addr = env("LATCHKEY_ADDR");
+    let mut issuer = env("LATCHKEY_ISSUER");
+    if let Some(d) = env("LATCHKEY_DATA_DIR") {
+        c.data_dir = d.into();
+    }
+    c.clients_file = env("LATCHKEY_CLIENTS").map(PathBuf::from);
+    if let Some(p) = env("LATCHKEY_ALICE_PASSWORD") {
+        c.alice_password = p;
+    }
+    if let Some(p) = env("LATCHKEY_BOB_PASSWORD") {
+        c.bob_password = p;
+    }
+    c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS")
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        // `--name=value` and `--name value` are both accepted.
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (flag.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--addr" => addr = Some(value()?),
+            "--data-dir" => c.data_dir = value()?.into(),
+            "--issuer" => issuer = Some(value()?),
+            "--clients" => c.clients_file = Some(value()?.into()),
+            "--alice-password" => c.alice_password = value()?,
+            "--bob-password" => c.bob_password = value()?,
+            "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
+            other => return Err(format!("unknown option {other} (try --help)")),
+        }
+    }
+    if let Some(a) = addr {
+        c.addr = a
+            .parse()
+            .map_err(|_| format!("--addr: {a:?} is not an address like 127.0.0.1:8080"))?;
+    }
+    if let Some(i) = issuer {
+        c.issuer = validate_issuer(&i)?;
+    }
+    if c.alice_password.is_empty() || c.bob_password.is_empty() {
+        return Err("demo passwords must not be empty".into());
+    }
+    Ok(Command::Serve(c))
+}
+
+/// An issuer is an `http(s)` URL without query or fragment (RFC 8414 §2);
+/// plain `http` is allowed because the demo runs on loopback. A trailing
+/// slash is dropped so endpoint URLs join cleanly.
+fn validate_issuer(i: &str) -> Result<String, String> {
+    let rest = i
+        .strip_prefix("https://")
+        .or_else(|| i.strip_prefix("http://"))
+        .ok_or_else(|| format!("--issuer: {i:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') || i.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "--issuer: {i:?} must be a URL with a host and no query or fragment"
+        ));
+    }
+    Ok(i.trim_end_matches('/').to_owned())
+}
+
+/// The demo scope registry, mirroring the demo API's permissions.
+#[must_use]
+pub fn demo_scopes() -> ScopeRegistry {
+    let r = ScopeRegistry::new()
+        .register("profile:read", "Read your name and account", &[])
+        .and_then(|r| r.register("dns:read", "View DNS records of your zones", &[]))
+        .and_then(|r| {
+            r.register(
+                "dns:edit",
+                "Create, change and delete DNS records (includes viewing them)",
+                &["dns:read"],
+            )
+        })
+        .and_then(|r| r.register("zones:read", "List your zones and their settings", &[]))
+        .and_then(|r| {
+            r.register(
+                "offline_access",
+                "Keep access while you are not using the app (refresh tokens)",
+                &[],
+            )
+        });
+    // The names and implications above are constants checked by the tests.
+    r.expect("demo scope registry is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_env_and_flags_layer() {
+        let none = |_: &str| None;
+        assert_eq!(
+            parse(args(&[]), none).unwrap(),
+            Command::Serve(Config::defaults())
+        );
+        let env = |k: &str| match k {
+            "LATCHKEY_ADDR" => Some("127.0.0.1:9000".into()),
+            "LATCHKEY_ISSUER" => Some("https://auth.example/".into()),
+            "LATCHKEY_TRUST_DOMAIN_CLAIMS" => Some("1".into()),
+            _ => None,
+        };
+        let Command::Serve(c) = parse(args(&["--addr=127.0.0.1:9100"]), env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(c.addr.port(), 9100, "flag beats env");
+        assert_eq!(c.issuer, "https://auth.example");
+        assert!(c.trust_domain_claims);
+        assert_eq!(c.resource(), "https://auth.example/api");
+    }
+
+    #[test]
+    fn bad_input_is_reported() {
+        let none = |_: &str| None;
+        assert!(parse(args(&["--addr"]), none).is_err());
+        assert!(parse(args(&["--addr", "nope"]), none).is_err());
+        assert!(parse(args(&["--issuer", "ftp://x"]), none).is_err());
+        assert!(parse(args(&["--issuer", "https://x/?a"]), none).is_err());
+        assert!(parse(args(&["--frobnicate"]), none).is_err());
+        assert_eq!(parse(args(&["-h"]), none).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn demo_scopes_mirror_permissions() {
+        let r = demo_scopes();
+        let names: Vec<&str> = r.names().collect();
+        for s in [
+            "profile:read",
+            "dns:read",
+            "dns:edit",
+            "zones:read",
+            "offline_access",
+        ] {
+            assert!(names.contains(&s), "{s}");
+        }
+        let edit = latchkey::ScopeSet::parse("dns:edit").unwrap();
+        assert!(r.expand(&edit).contains("dns:read"));
+    }
+}

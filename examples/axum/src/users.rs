@@ -1,0 +1,99 @@
+//! The demo's user directory: two users with passwords from the
+//! configuration, both in the account [`DEMO_ACCOUNT`].
+//!
+//! A real host has its own user database; all the engine needs from it is a
+//! [`Principal`] once someone has signed in.
+
+use latchkey::Principal;
+use ring::digest;
+
+use crate::config::DEMO_ACCOUNT;
+use crate::session::ct_eq;
+
+/// One demo user.
+#[derive(Clone)]
+struct User {
+    name: String,
+    account: String,
+    /// SHA-256 of the password: compared in constant time, and fixed length
+    /// so the comparison leaks nothing about the password's length either.
+    password_hash: Vec<u8>,
+}
+
+/// The users who can sign in.
+#[derive(Clone)]
+pub struct Users {
+    users: Vec<User>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
+        f.debug_struct("Users").field("names", &names).finish()
+    }
+}
+
+fn hash(password: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, password.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+impl Users {
+    /// `alice` and `bob` with the given passwords, both in account `demo`.
+    #[must_use]
+    pub fn demo(alice_password: &str, bob_password: &str) -> Self {
+        let user = |name: &str, pw: &str| User {
+            name: name.into(),
+            account: DEMO_ACCOUNT.into(),
+            password_hash: hash(pw),
+        };
+        Users {
+            users: vec![user("alice", alice_password), user("bob", bob_password)],
+        }
+    }
+
+    /// The principal for `username` if `password` is right. Every user's
+    /// hash is compared so timing does not reveal which names exist.
+    #[must_use]
+    pub fn verify(&self, username: &str, password: &str) -> Option<Principal> {
+        let presented = hash(password);
+        let mut found = None;
+        for u in &self.users {
+            let ok = ct_eq(&presented, &u.password_hash);
+            if ok && u.name == username {
+                found = Some(u);
+            }
+        }
+        found.map(|u| Principal {
+            subject: u.name.clone(),
+            account: u.account.clone(),
+        })
+    }
+
+    /// The principal of a signed-in user.
+    #[must_use]
+    pub fn principal(&self, username: &str) -> Option<Principal> {
+        self.users
+            .iter()
+            .find(|u| u.name == username)
+            .map(|u| Principal {
+                subject: u.name.clone(),
+                account: u.account.clone(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_per_user() {
+        let u = Users::demo("a-pw", "b-pw");
+        assert_eq!(u.verify("alice", "a-pw").unwrap().account, "demo");
+        assert!(u.verify("alice", "b-pw").is_none());
+        assert!(u.verify("mallory", "a-pw").is_none());
+        assert_eq!(u.principal("bob").unwrap().subject, "bob");
+    }
+}
