@@ -9,8 +9,8 @@
 
 use latchkey::clock::Timestamp;
 use latchkey::model::{
-    AccessTokenRecord, ChallengeRecord, ClientRecord, CodeRecord, Event, FamilyRecord,
-    GrantRecord, NewEvent, Revocation,
+    AccessTokenRecord, ChallengeRecord, ClientRecord, CodeRecord, Event, FamilyRecord, GrantRecord,
+    NewEvent, Revocation,
 };
 use latchkey::token::TokenHash;
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -493,7 +493,11 @@ impl<'t> Tx<'t> {
     // --- purge ------------------------------------------------------------
 
     /// Removes up to `limit` challenges due at `now`; returns how many.
-    pub(crate) fn purge_challenges(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
+    pub(crate) fn purge_challenges(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<u64, Failure> {
         let due = take_due(&mut self.challenge_expiry, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;

@@ -16,7 +16,11 @@ impl EventStore for RedbStore {
             // A known consumer is served from a snapshot; only the first poll
             // of a new one writes (its cursor, so purges wait for it).
             let known = db.read(|r| {
-                match r.open_table(CURSORS)?.get(consumer.as_str())?.map(|v| v.value()) {
+                match r
+                    .open_table(CURSORS)?
+                    .get(consumer.as_str())?
+                    .map(|v| v.value())
+                {
                     Some(cursor) => Ok(Some(events_after(&r.open_table(EVENTS)?, cursor, limit)?)),
                     None => Ok(None),
                 }

@@ -18,8 +18,12 @@ impl GrantStore for RedbStore {
         code: &CodeRecord,
         events: &[NewEvent],
     ) -> StorageResult<()> {
-        let (grant, expected, code, events) =
-            (grant.clone(), expected.clone(), code.clone(), events.to_vec());
+        let (grant, expected, code, events) = (
+            grant.clone(),
+            expected.clone(),
+            code.clone(),
+            events.to_vec(),
+        );
         self.call(move |db| {
             db.write("approve", |tx| {
                 let current = match tx.grant_id_for(&grant.subject, &grant.client_id)? {

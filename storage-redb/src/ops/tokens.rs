@@ -20,13 +20,10 @@ impl TokenStore for RedbStore {
         self.call(move |db| {
             db.read(|r| {
                 let index = r.open_table(REFRESH_INDEX)?;
-                let Some((family_id, generation)) = index
-                    .get(&hash.0)?
-                    .map(|v| {
-                        let (id, generation) = v.value();
-                        (id.to_owned(), generation)
-                    })
-                else {
+                let Some((family_id, generation)) = index.get(&hash.0)?.map(|v| {
+                    let (id, generation) = v.value();
+                    (id.to_owned(), generation)
+                }) else {
                     return Ok(None);
                 };
                 let family: Option<FamilyRecord> = by_id(&r.open_table(FAMILIES)?, &family_id)?;
