@@ -143,7 +143,7 @@ fn second_process_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("db.redb");
     let store = RedbStore::open(&path).expect("open");
-    let out = common::child("second_process_child", &[(CHILD_DB, &path)])
+    let out = common::child("second_process_child", [(CHILD_DB, &path)])
         .output()
         .expect("run child");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -154,7 +154,7 @@ fn second_process_is_refused() {
     );
     drop(store);
     // Once the owner closed it, another process may open it.
-    let out = common::child("second_process_child", &[(CHILD_DB, &path)])
+    let out = common::child("second_process_child", [(CHILD_DB, &path)])
         .env("LATCHKEY_SCHEMA_CHILD_EXPECT_FREE", "1")
         .output()
         .expect("run child");
