@@ -105,6 +105,7 @@ from_redb!(
     redb::TransactionError,
     redb::CommitError,
     redb::DatabaseError,
+    redb::SetDurabilityError,
 );
 
 impl From<Failure> for StorageError {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use latchkey::storage::{StorageError, StorageResult};
-use redb::{Database, ReadTransaction, ReadableDatabase as _};
+use redb::{ConcurrencyMode, Database, Durability, ReadTransaction, ReadableDatabase as _};
 
 use crate::error::{from_join, panic_message, Failure, OpenError};
 use crate::hooks::Hooks;
@@ -51,12 +51,23 @@ impl RedbStore {
     /// wrote it, [`OpenError::NotLatchkey`] if it holds someone else's redb
     /// tables, [`OpenError::Redb`] for I/O failures and corruption.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
-        Self::from_database(Database::create(path)?)
+        // ExclusiveWriter is redb's default; spelled out because the
+        // one-process-per-file guarantee in the crate docs rests on it.
+        let db = Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::ExclusiveWriter)
+            .create(path)?;
+        Self::from_database(db)
     }
 
     /// Wraps a database opened with custom redb settings (cache size,
     /// repair callback, …; see [`redb::Builder`]), checking or creating the
     /// schema as [`RedbStore::open`] does.
+    ///
+    /// Every call stays one transaction whatever the settings. Only the
+    /// default [`ConcurrencyMode::ExclusiveWriter`] is tested here; the
+    /// multi-process modes should keep the contracts (redb still runs one
+    /// write transaction at a time) but are not covered by this crate's
+    /// tests.
     ///
     /// # Errors
     ///
@@ -122,7 +133,10 @@ impl Inner {
         op: &'static str,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        // Immediate is redb's default; set anyway, since every contract's
+        // "once it returned Ok it happened" depends on it.
+        txn.set_durability(Durability::Immediate)?;
         let (out, changed) = {
             let mut tx = Tx::open(&txn, op, &self.hooks)?;
             let out = f(&mut tx)?;
@@ -175,7 +189,9 @@ fn init_schema(db: &Database) -> Result<(), OpenError> {
         }),
         Some(found) => Err(OpenError::UnsupportedSchema { found }),
         None => {
-            let txn = db.begin_write().map_err(Failure::from)?;
+            let mut txn = db.begin_write().map_err(Failure::from)?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(Failure::from)?;
             {
                 let mut meta = txn.open_table(META).map_err(Failure::from)?;
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION)

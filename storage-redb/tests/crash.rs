@@ -895,7 +895,9 @@ async fn panic_mid_write_rolls_back_and_store_recovers() {
         client_id: s.client(),
         reason: RevocationReason::Requested,
     });
-    let err = store.revoke_family(&s.family(), r, std::slice::from_ref(&e)).await;
+    let err = store
+        .revoke_family(&s.family(), r, std::slice::from_ref(&e))
+        .await;
     assert!(matches!(err, Err(StorageError::Backend(_))), "{err:?}");
 
     // Restart: the panics left pages redb must reclaim on the next open.
