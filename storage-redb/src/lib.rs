@@ -91,6 +91,8 @@
 mod codec;
 mod error;
 mod hooks;
+#[cfg(test)]
+mod index_tests;
 mod ops;
 mod read;
 mod store;

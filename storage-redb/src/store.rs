@@ -22,11 +22,11 @@ use crate::tx::Tx;
 /// Cloning is cheap and shares the open file.
 #[derive(Clone)]
 pub struct RedbStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    db: Database,
+    pub(crate) db: Database,
     hooks: Hooks,
 }
 
