@@ -101,7 +101,14 @@ impl Tx<'_> {
             generations.push((key.value().1, *hash.value()));
         }
         for (generation, hash) in generations {
-            self.refresh_index.remove(&hash)?;
+            // Drop the lookup entry only while it still names this family.
+            let ours = self
+                .refresh_index
+                .get(&hash)?
+                .is_some_and(|v| v.value().0 == id);
+            if ours {
+                self.refresh_index.remove(&hash)?;
+            }
             self.family_refresh.remove((id, generation))?;
         }
         Ok(true)
