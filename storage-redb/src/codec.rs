@@ -1,0 +1,75 @@
+//! How records and index keys become bytes.
+//!
+//! Records are stored as JSON: every model type is already serde-ready, the
+//! format tolerates added optional fields, and a dump stays readable (it
+//! holds only hashes and sealed blobs, never a usable credential). Expiry
+//! index keys are `expires_at` big-endian followed by the record key, so
+//! byte order is time order and a purge is one range scan from the start.
+
+use latchkey::clock::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Failure;
+
+/// A record as stored.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Failure> {
+    Ok(serde_json::to_vec(value)?)
+}
+
+/// A stored record.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// Expiry index key: `expires_at` (big-endian) ++ `key`.
+pub(crate) fn expiry_key(expires_at: Timestamp, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(&expires_at.0.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The first expiry key that is *not* due at `now` (records with
+/// `expires_at <= now` sort before it); `None` when everything is due.
+pub(crate) fn expiry_bound(now: Timestamp) -> Option<[u8; 8]> {
+    now.0.checked_add(1).map(u64::to_be_bytes)
+}
+
+/// The record key part of an expiry index key.
+pub(crate) fn expiry_record_key(index_key: &[u8]) -> Result<&[u8], Failure> {
+    index_key
+        .get(8..)
+        .ok_or_else(|| Failure::Corrupt("expiry index key shorter than its timestamp".into()))
+}
+
+/// A 32-byte token hash from the record-key part of an expiry key.
+pub(crate) fn hash_key(bytes: &[u8]) -> Result<[u8; 32], Failure> {
+    bytes
+        .try_into()
+        .map_err(|_| Failure::Corrupt("expiry index key does not end in a token hash".into()))
+}
+
+/// A string id from the record-key part of an expiry key.
+pub(crate) fn id_key(bytes: &[u8]) -> Result<&str, Failure> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| Failure::Corrupt("expiry index key does not end in a UTF-8 id".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_keys_sort_by_time_then_key() {
+        let a = expiry_key(Timestamp(5), b"zzz");
+        let b = expiry_key(Timestamp(6), b"aaa");
+        let c = expiry_key(Timestamp(256), b"aaa");
+        assert!(a < b && b < c, "big-endian keeps numeric order");
+        let bound = expiry_bound(Timestamp(6)).expect("bound");
+        assert!(a.as_slice() < &bound[..] && b.as_slice() < &bound[..]);
+        assert!(c.as_slice() >= &bound[..]);
+        assert_eq!(expiry_bound(Timestamp(u64::MAX)), None);
+        assert_eq!(expiry_record_key(&b).expect("key"), b"aaa");
+    }
+}

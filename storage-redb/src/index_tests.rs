@@ -1,0 +1,221 @@
+//! Index bookkeeping that the public contracts cannot see: after every
+//! record is gone, no index entry may be left pointing at it.
+
+use latchkey::clock::Timestamp;
+use latchkey::conformance::sample_client;
+use latchkey::model::{
+    AccessTokenRecord, CodeRecord, CodeStatus, FamilyRecord, GrantRecord, RefreshGeneration,
+    Revocation, RevocationReason,
+};
+use latchkey::scope::ScopeSet;
+use latchkey::storage::{
+    ClientStore, CodeStore, EventStore, GrantExpectation, GrantStore, Issuance, PurgeStore,
+    RedeemOutcome, RotateOutcome, Rotation, TokenStore,
+};
+use latchkey::token::TokenHash;
+use redb::{ReadableDatabase as _, ReadableTableMetadata as _, TableHandle as _};
+
+use crate::tables::{versioned_table_names, COUNTERS, CURSORS};
+use crate::RedbStore;
+
+const T0: Timestamp = Timestamp(1_700_000_000);
+
+fn h(n: u8) -> TokenHash {
+    TokenHash([n; 32])
+}
+
+/// Entries in every data table, by name.
+fn table_sizes(store: &RedbStore) -> Vec<(&'static str, u64)> {
+    let txn = store.inner.db.begin_read().expect("read");
+    versioned_table_names()
+        .into_iter()
+        .map(|name| {
+            let handle = txn
+                .list_tables()
+                .expect("list")
+                .find(|t| t.name() == name)
+                .expect("table exists");
+            let len = txn
+                .open_untyped_table(handle)
+                .expect("open")
+                .len()
+                .expect("len");
+            (name, len)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn purging_everything_leaves_no_index_entry_behind() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RedbStore::open(dir.path().join("idx.redb")).expect("open");
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let grant = GrantRecord {
+        id: "g1".into(),
+        subject: "alice".into(),
+        client_id: client.id.clone(),
+        scopes: ScopeSet::parse("profile:read").expect("scopes"),
+        resources: vec![],
+        remembered_scopes: None,
+        created_at: T0,
+        last_used_at: T0,
+        revision: 0,
+    };
+    let code = CodeRecord {
+        hash: h(1),
+        client_id: client.id.clone(),
+        grant_id: grant.id.clone(),
+        subject: "alice".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri_explicit: false,
+        scopes: grant.scopes.clone(),
+        resources: vec![],
+        code_challenge: "x".into(),
+        issued_at: T0,
+        expires_at: T0.plus(600),
+        failed_attempts: 0,
+        status: CodeStatus::Unused,
+    };
+    store
+        .approve(&grant, &GrantExpectation::Absent, &code, &[])
+        .await
+        .expect("approve");
+    let access = |n: u8| AccessTokenRecord {
+        hash: h(n),
+        family_id: Some("f1".into()),
+        client_id: client.id.clone(),
+        subject: "alice".into(),
+        scopes: grant.scopes.clone(),
+        resources: vec![],
+        issued_at: T0,
+        expires_at: T0.plus(300 + u64::from(n)),
+        revoked_at: None,
+    };
+    let family = FamilyRecord {
+        id: "f1".into(),
+        grant_id: grant.id.clone(),
+        client_id: client.id.clone(),
+        subject: "alice".into(),
+        scopes: grant.scopes.clone(),
+        resources: vec![],
+        generation: 0,
+        current: RefreshGeneration {
+            hash: h(10),
+            issued_at: T0,
+            expires_at: T0.plus(1000),
+        },
+        previous: None,
+        created_at: T0,
+        expires_at: T0.plus(1000),
+        revoked: None,
+    };
+    let issuance = Issuance {
+        family: family.clone(),
+        access: access(20),
+        events: vec![],
+    };
+    assert_eq!(
+        store
+            .redeem_code(&h(1), T0, &issuance)
+            .await
+            .expect("redeem"),
+        RedeemOutcome::Issued
+    );
+    for generation in 1..=3u8 {
+        let rotation = Rotation {
+            current: RefreshGeneration {
+                hash: h(10 + generation),
+                issued_at: T0,
+                expires_at: T0.plus(2000 + u64::from(generation)),
+            },
+            previous: latchkey::model::PreviousGeneration {
+                hash: h(9 + generation),
+                rotated_at: T0,
+                sealed_successor: vec![],
+            },
+            access: access(20 + generation),
+            expires_at: T0.plus(2000 + u64::from(generation)),
+            now: T0,
+        };
+        assert_eq!(
+            store
+                .rotate_family("f1", u64::from(generation) - 1, &rotation)
+                .await
+                .expect("rotate"),
+            RotateOutcome::Rotated
+        );
+    }
+    let revocation = Revocation {
+        at: T0,
+        reason: RevocationReason::ClientDeleted,
+    };
+    assert!(store
+        .delete_client(&client.id, revocation, &[])
+        .await
+        .expect("delete"));
+
+    // Drain everything.
+    let mut total = 0;
+    loop {
+        let r = store
+            .purge_expired(T0.plus(100_000), 2)
+            .await
+            .expect("purge");
+        if r.total() == 0 {
+            break;
+        }
+        total += r.total();
+    }
+    assert_eq!(total, 1 + 4 + 1, "the code, four access tokens, the family");
+    for (name, len) in table_sizes(&store) {
+        let kept = name == COUNTERS.name() || name == CURSORS.name();
+        assert!(kept || len == 0, "{name} still holds {len} entries");
+    }
+}
+
+#[tokio::test]
+async fn changing_a_client_owner_moves_it_between_lists() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RedbStore::open(dir.path().join("owner.redb")).expect("open");
+    let mut c = sample_client("acme");
+    store.insert_client(&c, &[]).await.expect("insert");
+    c.owner = "globex".into();
+    c.revision = 1;
+    store.update_client(&c, &[]).await.expect("update");
+    assert!(store.list_clients("acme").await.expect("list").is_empty());
+    assert_eq!(store.list_clients("globex").await.expect("list"), vec![c]);
+}
+
+#[tokio::test]
+async fn a_call_that_changes_nothing_does_not_commit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("noop.redb");
+    let store = RedbStore::open(&path).expect("open");
+    let mtime = || {
+        std::fs::metadata(&path)
+            .expect("meta")
+            .modified()
+            .expect("mtime")
+    };
+    let before = mtime();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Misses decide to do nothing: no commit, so no fsync and no file write.
+    assert_eq!(store.purge_expired(T0, 10).await.expect("purge").total(), 0);
+    let revocation = Revocation {
+        at: T0,
+        reason: RevocationReason::Requested,
+    };
+    assert!(!store
+        .revoke_family("none", revocation, &[])
+        .await
+        .expect("revoke"));
+    assert_eq!(
+        store.record_code_failure(&h(9), 3).await.expect("fail"),
+        latchkey::storage::CodeFailure::NotFound
+    );
+    assert_eq!(mtime(), before, "a no-op call wrote to the file");
+    // A real change does write (so the check above can fail).
+    store.ack_events("c", 1).await.expect("ack");
+    assert_ne!(mtime(), before);
+}

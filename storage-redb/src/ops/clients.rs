@@ -1,0 +1,96 @@
+//! [`ClientStore`] on redb.
+
+use async_trait::async_trait;
+use latchkey::model::{ClientRecord, NewEvent, Revocation};
+use latchkey::storage::{ClientStore, StorageError, StorageResult};
+
+use crate::read::{by_id, with_prefix};
+use crate::tables::{CLIENTS, CLIENTS_BY_OWNER};
+use crate::RedbStore;
+
+#[async_trait]
+impl ClientStore for RedbStore {
+    async fn insert_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+        let (client, events) = (client.clone(), events.to_vec());
+        self.call(move |db| {
+            db.write("insert_client", |tx| {
+                if tx.client(&client.id)?.is_some() {
+                    return Err(StorageError::Conflict.into());
+                }
+                tx.put_client(&client, None)?;
+                tx.append(&events)
+            })
+        })
+        .await
+    }
+
+    async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
+        let id = id.to_owned();
+        self.call(move |db| db.read(|r| by_id(&r.open_table(CLIENTS)?, &id)))
+            .await
+    }
+
+    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+        let (client, events) = (client.clone(), events.to_vec());
+        self.call(move |db| {
+            db.write("update_client", |tx| {
+                let stored = tx.client(&client.id)?.ok_or(StorageError::NotFound)?;
+                if stored.revision.checked_add(1) != Some(client.revision) {
+                    return Err(StorageError::Conflict.into());
+                }
+                tx.put_client(&client, Some(&stored))?;
+                tx.append(&events)
+            })
+        })
+        .await
+    }
+
+    async fn delete_client(
+        &self,
+        id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let (id, events) = (id.to_owned(), events.to_vec());
+        self.call(move |db| {
+            db.write("delete_client", |tx| {
+                if tx.remove_client(&id)?.is_none() {
+                    return Ok(false);
+                }
+                for grant_id in tx.grants_of_client(&id)? {
+                    tx.delete_grant(&grant_id)?;
+                }
+                tx.fault("mid");
+                for family_id in tx.families_of_client(&id)? {
+                    tx.revoke_family(&family_id, revocation)?;
+                }
+                tx.append(&events)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
+        let owner = owner.to_owned();
+        self.call(move |db| {
+            db.read(|r| {
+                let ids = with_prefix(&r.open_table(CLIENTS_BY_OWNER)?, &owner)?;
+                let clients = r.open_table(CLIENTS)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    // The index and the records commit together, so a miss
+                    // here means the file was damaged.
+                    let c: ClientRecord = by_id(&clients, &id)?.ok_or_else(|| {
+                        crate::error::Failure::Corrupt(format!(
+                            "owner index names missing client {id}"
+                        ))
+                    })?;
+                    out.push(c);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,149 @@
+//! [`GrantStore`] on redb.
+
+use async_trait::async_trait;
+use latchkey::model::{CodeRecord, GrantRecord, NewEvent, Revocation};
+use latchkey::storage::{GrantExpectation, GrantStore, StorageError, StorageResult};
+
+use crate::error::Failure;
+use crate::read::by_id;
+use crate::tables::{GRANTS, GRANT_BY_PAIR};
+use crate::RedbStore;
+
+#[async_trait]
+impl GrantStore for RedbStore {
+    async fn approve(
+        &self,
+        grant: &GrantRecord,
+        expected: &GrantExpectation,
+        code: &CodeRecord,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
+        let (grant, expected, code, events) = (
+            grant.clone(),
+            expected.clone(),
+            code.clone(),
+            events.to_vec(),
+        );
+        self.call(move |db| {
+            db.write("approve", |tx| {
+                let current = match tx.grant_id_for(&grant.subject, &grant.client_id)? {
+                    Some(id) => tx.grant(&id)?.map(|g| (g.id, g.revision)),
+                    None => None,
+                };
+                let as_expected = match (&expected, current) {
+                    (GrantExpectation::Absent, None) => true,
+                    (GrantExpectation::Revision { id, revision }, Some((cid, crev))) => {
+                        *id == cid && *revision == crev && grant.id == cid
+                    }
+                    _ => false,
+                };
+                if !as_expected || tx.code(&code.hash)?.is_some() {
+                    return Err(StorageError::Conflict.into());
+                }
+                tx.put_grant(&grant)?;
+                tx.fault("mid");
+                tx.put_code(&code, None)?;
+                tx.append(&events)
+            })
+        })
+        .await
+    }
+
+    async fn get_grant(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StorageResult<Option<GrantRecord>> {
+        let (subject, client_id) = (subject.to_owned(), client_id.to_owned());
+        self.call(move |db| {
+            db.read(|r| {
+                let pairs = r.open_table(GRANT_BY_PAIR)?;
+                let Some(id) = pairs
+                    .get((subject.as_str(), client_id.as_str()))?
+                    .map(|v| v.value().to_owned())
+                else {
+                    return Ok(None);
+                };
+                by_id(&r.open_table(GRANTS)?, &id)
+            })
+        })
+        .await
+    }
+
+    async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
+        let id = id.to_owned();
+        self.call(move |db| db.read(|r| by_id(&r.open_table(GRANTS)?, &id)))
+            .await
+    }
+
+    async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>> {
+        let subject = subject.to_owned();
+        self.call(move |db| {
+            db.read(|r| {
+                let pairs = r.open_table(GRANT_BY_PAIR)?;
+                let grants = r.open_table(GRANTS)?;
+                let mut out = Vec::new();
+                for entry in pairs.range((subject.as_str(), "")..)? {
+                    let (key, id) = entry?;
+                    if key.value().0 != subject {
+                        break;
+                    }
+                    let id = id.value();
+                    let g: GrantRecord = by_id(&grants, id)?.ok_or_else(|| {
+                        Failure::Corrupt(format!("pair index names missing grant {id}"))
+                    })?;
+                    out.push(g);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let (grant_id, events) = (grant_id.to_owned(), events.to_vec());
+        self.call(move |db| {
+            db.write("revoke_grant", |tx| {
+                if tx.delete_grant(&grant_id)?.is_none() {
+                    return Ok(false);
+                }
+                tx.fault("mid");
+                for family_id in tx.families_of_grant(&grant_id)? {
+                    tx.revoke_family(&family_id, revocation)?;
+                }
+                tx.append(&events)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_subject(
+        &self,
+        subject: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<u64> {
+        let (subject, events) = (subject.to_owned(), events.to_vec());
+        self.call(move |db| {
+            db.write("revoke_subject", |tx| {
+                let ids = tx.grants_of_subject(&subject)?;
+                for id in &ids {
+                    tx.delete_grant(id)?;
+                }
+                tx.fault("mid");
+                for family_id in tx.families_of_subject(&subject)? {
+                    tx.revoke_family(&family_id, revocation)?;
+                }
+                tx.append(&events)?;
+                Ok(ids.len() as u64)
+            })
+        })
+        .await
+    }
+}

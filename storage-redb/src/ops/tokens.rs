@@ -1,0 +1,154 @@
+//! [`TokenStore`] on redb.
+
+use async_trait::async_trait;
+use latchkey::clock::Timestamp;
+use latchkey::model::{AccessTokenRecord, AccessTokenView, FamilyRecord, NewEvent, Revocation};
+use latchkey::storage::{RotateOutcome, Rotation, StorageError, StorageResult, TokenStore};
+use latchkey::token::TokenHash;
+
+use crate::read::{by_hash, by_id};
+use crate::tables::{ACCESS, FAMILIES, REFRESH_INDEX};
+use crate::RedbStore;
+
+#[async_trait]
+impl TokenStore for RedbStore {
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> StorageResult<Option<(FamilyRecord, u64)>> {
+        let hash = *hash;
+        self.call(move |db| {
+            db.read(|r| {
+                let index = r.open_table(REFRESH_INDEX)?;
+                let Some((family_id, generation)) = index.get(&hash.0)?.map(|v| {
+                    let (id, generation) = v.value();
+                    (id.to_owned(), generation)
+                }) else {
+                    return Ok(None);
+                };
+                let family: Option<FamilyRecord> = by_id(&r.open_table(FAMILIES)?, &family_id)?;
+                Ok(family.map(|f| (f, generation)))
+            })
+        })
+        .await
+    }
+
+    async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
+        let id = id.to_owned();
+        self.call(move |db| db.read(|r| by_id(&r.open_table(FAMILIES)?, &id)))
+            .await
+    }
+
+    async fn rotate_family(
+        &self,
+        family_id: &str,
+        expected_generation: u64,
+        rotation: &Rotation,
+    ) -> StorageResult<RotateOutcome> {
+        let (family_id, rotation) = (family_id.to_owned(), rotation.clone());
+        self.call(move |db| {
+            db.write("rotate_family", |tx| {
+                let Some(old) = tx.family(&family_id)? else {
+                    return Ok(RotateOutcome::NotFound);
+                };
+                if old.revoked.is_some() {
+                    return Ok(RotateOutcome::Revoked);
+                }
+                if old.generation != expected_generation {
+                    return Ok(RotateOutcome::Stale);
+                }
+                let mut f = old.clone();
+                f.generation += 1;
+                f.current = rotation.current.clone();
+                f.previous = Some(rotation.previous.clone());
+                f.expires_at = rotation.expires_at;
+                tx.index_refresh(&f)?;
+                tx.fault("mid");
+                tx.put_family(&f, Some(&old))?;
+                tx.upsert_access(&rotation.access)?;
+                tx.touch_grant(&f.grant_id, rotation.now)?;
+                Ok(RotateOutcome::Rotated)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        revocation: Revocation,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let (family_id, events) = (family_id.to_owned(), events.to_vec());
+        self.call(move |db| {
+            db.write("revoke_family", |tx| {
+                if !tx.revoke_family(&family_id, revocation)? {
+                    return Ok(false);
+                }
+                tx.fault("mid");
+                tx.append(&events)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {
+        let token = token.clone();
+        self.call(move |db| {
+            db.write("insert_access_token", |tx| {
+                if tx.access(&token.hash)?.is_some() {
+                    return Err(StorageError::Conflict.into());
+                }
+                tx.put_access(&token, None)
+            })
+        })
+        .await
+    }
+
+    async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
+        let hash = *hash;
+        self.call(move |db| {
+            db.read(|r| {
+                let Some(token) = by_hash::<AccessTokenRecord>(&r.open_table(ACCESS)?, &hash.0)?
+                else {
+                    return Ok(None);
+                };
+                // Same snapshot as the token: the view is consistent.
+                let family_revoked = match &token.family_id {
+                    Some(id) => by_id::<FamilyRecord>(&r.open_table(FAMILIES)?, id)?
+                        .is_some_and(|f| f.revoked.is_some()),
+                    None => false,
+                };
+                Ok(Some(AccessTokenView {
+                    token,
+                    family_revoked,
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn revoke_access_token(
+        &self,
+        hash: &TokenHash,
+        at: Timestamp,
+        events: &[NewEvent],
+    ) -> StorageResult<bool> {
+        let (hash, events) = (*hash, events.to_vec());
+        self.call(move |db| {
+            db.write("revoke_access_token", |tx| match tx.access(&hash)? {
+                Some(old) if old.revoked_at.is_none() => {
+                    let mut t = old.clone();
+                    t.revoked_at = Some(at);
+                    tx.put_access(&t, Some(&old))?;
+                    tx.fault("mid");
+                    tx.append(&events)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,34 @@
+//! Consent challenges and their expiry index.
+
+use latchkey::model::ChallengeRecord;
+use latchkey::token::TokenHash;
+
+use super::Tx;
+use crate::codec::{encode, expiry_key};
+use crate::error::Failure;
+use crate::read::by_hash;
+
+impl Tx<'_> {
+    /// The challenge with `hash`.
+    pub(crate) fn challenge(&self, hash: &TokenHash) -> Result<Option<ChallengeRecord>, Failure> {
+        by_hash(&self.challenges, &hash.0)
+    }
+
+    /// Stores a new challenge and its expiry entry.
+    pub(crate) fn insert_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
+        self.touch();
+        self.challenges.insert(&c.hash.0, encode(c)?.as_slice())?;
+        self.challenge_expiry
+            .insert(expiry_key(c.expires_at, &c.hash.0).as_slice(), ())?;
+        Ok(())
+    }
+
+    /// Deletes a challenge and its expiry entry.
+    pub(crate) fn remove_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
+        self.touch();
+        self.challenges.remove(&c.hash.0)?;
+        self.challenge_expiry
+            .remove(expiry_key(c.expires_at, &c.hash.0).as_slice())?;
+        Ok(())
+    }
+}

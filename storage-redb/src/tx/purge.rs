@@ -1,0 +1,83 @@
+//! Expiry-driven removal: each kind is drained from the front of its
+//! expiry index.
+
+use latchkey::clock::Timestamp;
+use redb::ReadableTable;
+
+use super::{Expiry, Tx};
+use crate::codec::{expiry_bound, expiry_record_key, hash_key, id_key};
+use crate::error::Failure;
+
+impl Tx<'_> {
+    /// Removes up to `limit` challenges due at `now`; returns how many.
+    pub(crate) fn purge_challenges(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<u64, Failure> {
+        let due = take_due(&mut self.challenge_expiry, now, limit)?;
+        self.changed |= !due.is_empty();
+        let mut n = 0;
+        for key in due {
+            let hash = hash_key(expiry_record_key(&key)?)?;
+            n += u64::from(self.challenges.remove(&hash)?.is_some());
+        }
+        Ok(n)
+    }
+
+    /// Removes up to `limit` codes due at `now`; returns how many.
+    pub(crate) fn purge_codes(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
+        let due = take_due(&mut self.code_expiry, now, limit)?;
+        self.changed |= !due.is_empty();
+        let mut n = 0;
+        for key in due {
+            let hash = hash_key(expiry_record_key(&key)?)?;
+            n += u64::from(self.codes.remove(&hash)?.is_some());
+        }
+        Ok(n)
+    }
+
+    /// Removes up to `limit` access tokens due at `now`; returns how many.
+    pub(crate) fn purge_access(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
+        let due = take_due(&mut self.access_expiry, now, limit)?;
+        self.changed |= !due.is_empty();
+        let mut n = 0;
+        for key in due {
+            let hash = hash_key(expiry_record_key(&key)?)?;
+            n += u64::from(self.access.remove(&hash)?.is_some());
+        }
+        Ok(n)
+    }
+
+    /// Removes up to `limit` families due at `now`, with their refresh
+    /// index; returns how many.
+    pub(crate) fn purge_families(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
+        let due = take_due(&mut self.family_expiry, now, limit)?;
+        self.changed |= !due.is_empty();
+        let mut n = 0;
+        for key in due {
+            let id = id_key(expiry_record_key(&key)?)?;
+            n += u64::from(self.delete_family(id)?);
+        }
+        Ok(n)
+    }
+}
+
+/// Takes (reads and deletes) up to `limit` expiry entries due at `now`,
+/// oldest first. The scan stops at the first entry not due, so the cost is
+/// proportional to what is removed.
+fn take_due(index: &mut Expiry<'_>, now: Timestamp, limit: usize) -> Result<Vec<Vec<u8>>, Failure> {
+    let bound = expiry_bound(now);
+    let range = match &bound {
+        Some(b) => index.range::<&[u8]>(..&b[..])?,
+        None => index.range::<&[u8]>(..)?,
+    };
+    let due: Vec<Vec<u8>> = range
+        .take(limit)
+        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+        .collect::<Result<_, _>>()?;
+    for key in &due {
+        index.remove(key.as_slice())?;
+    }
+    Ok(due)
+}
