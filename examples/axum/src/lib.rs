@@ -26,6 +26,7 @@ pub mod pages;
 pub mod routes;
 pub mod seed;
 pub mod session;
+pub mod store;
 pub mod users;
 
 use std::sync::Arc;
@@ -135,7 +136,14 @@ pub async fn prepare<S: Storage + 'static>(
     let engine_config = EngineConfig::new(&config.issuer, demo_scopes());
     let engine = Engine::new(store, engine_config, keyfile::keyring(&key));
     if let Some(path) = &config.clients_file {
-        let regs = seed::load(path)?;
+        let mut regs = seed::load(path)?;
+        for reg in &mut regs {
+            // Tokens are audience-bound: a client that names no resource
+            // gets the demo API, the only resource this server protects.
+            if reg.resources.is_empty() {
+                reg.resources = vec![config.resource()];
+            }
+        }
         for s in seed::upsert_all(&engine, &keyfile::keyring(&key), regs).await? {
             match s {
                 seed::Seeded::Created {

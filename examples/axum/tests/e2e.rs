@@ -225,10 +225,21 @@ async fn deny_remember_and_foreign_private_apps() {
         "remembered consent should redirect at once: {at}"
     );
 
-    // A private app of another account is refused, back at the client.
+    // A private app of another account is refused on an error page, never
+    // by redirect: anyone may register a private app with any redirect URI,
+    // so redirecting strangers would make an open redirector.
     let acme = d.client(ACME_ID, None, REDIRECT);
-    let (at, _, _) = code_for(&server, &browser, &acme, &["profile:read"], "allow").await;
-    assert_eq!(query_param(&at, "error").as_deref(), Some("access_denied"));
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = acme
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .add_scope(Scope::new("profile:read".into()))
+        .url();
+    let r = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("location").is_none());
+    let body = r.text().await.unwrap();
+    assert!(body.contains("private to another account"), "{body}");
 }
 
 async fn post_form(url: &str, body: &str) -> reqwest::Response {

@@ -127,6 +127,7 @@ pub async fn register<S: Storage + 'static>(
             .collect(),
         scopes: form.all("scope").to_vec(),
         auth_method: Some(auth_method),
+        resources: vec![st.resource().to_owned()],
         // New apps are private: public needs a verified domain first.
         visibility: Some(Visibility::Private),
         ..ClientRegistration::default()

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use latchkey_example_axum::config::Config;
 use oauth2::basic::BasicClient;
@@ -98,7 +97,8 @@ impl Server {
         config.data_dir = dir.path().join("data");
         config.clients_file = Some(clients);
         tweak(&mut config);
-        let store = Arc::new(latchkey::MemoryStore::new());
+        latchkey_example_axum::keyfile::ensure_data_dir(&config.data_dir).expect("data dir");
+        let store = latchkey_example_axum::store::open_redb(&config.data_dir).expect("redb");
         let state = latchkey_example_axum::prepare(&config, store)
             .await
             .expect("prepare");
