@@ -100,6 +100,8 @@ pub struct ClientUpdate {
     pub lifetimes: Option<ClientLifetimes>,
 }
 
+const ID_TAKEN: &str = "client id already registered";
+
 fn meta(why: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(why.into().into())
 }
@@ -208,6 +210,43 @@ pub fn validate_client(c: &ClientRecord, registry: &ScopeRegistry) -> Result<(),
     Ok(())
 }
 
+impl ClientRegistration {
+    /// The grant types, with the default (authorization code + refresh)
+    /// for an empty list.
+    #[must_use]
+    pub fn grant_types_or_default(&self) -> Vec<GrantType> {
+        if self.grant_types.is_empty() {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            self.grant_types.clone()
+        }
+    }
+}
+
+/// What [`Engine::upsert_client`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpsertOutcome {
+    /// The client did not exist and was registered.
+    Created,
+    /// The client existed and was changed to match.
+    Updated,
+    /// The client already matched; nothing was written.
+    Unchanged,
+}
+
+/// The result of [`Engine::upsert_client`].
+#[derive(Debug)]
+pub struct Upserted {
+    /// The client as stored.
+    pub client: ClientRecord,
+    /// A secret the engine generated now (shown this once); `None` when the
+    /// operator provided one or the old one was kept.
+    pub secret: Option<Secret>,
+    /// What happened.
+    pub outcome: UpsertOutcome,
+}
+
 /// What a registration returns: the record and, for confidential clients,
 /// the secret. The secret is shown this once and stored only as a hash.
 #[derive(Debug)]
@@ -255,6 +294,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         } else {
             (None, None)
         };
+        let grant_types = reg.grant_types_or_default();
         let id = match reg.id {
             Some(id) => id,
             None => self.new_id("lkc_")?,
@@ -264,11 +304,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             owner: reg.owner,
             name: reg.name,
             redirect_uris: reg.redirect_uris,
-            grant_types: if reg.grant_types.is_empty() {
-                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-            } else {
-                reg.grant_types
-            },
+            grant_types,
             scopes: ScopeSet::from_tokens(reg.scopes)?,
             resources: reg.resources,
             served_resources: reg.served_resources,
@@ -286,10 +322,107 @@ impl<S: Storage + ?Sized> Engine<S> {
             client_id: client.id.clone(),
         });
         match self.store.insert_client(&client, &[ev]).await {
-            Err(StorageError::Conflict) => Err(meta("client id already registered")),
+            Err(StorageError::Conflict) => Err(meta(ID_TAKEN)),
             r => r.map_err(Error::from),
         }?;
         Ok(RegisteredClient { client, secret })
+    }
+
+    /// Makes the client with `reg.id` match `reg` (operators seeding
+    /// first-party clients from configuration): registers it if missing,
+    /// otherwise updates every field `reg` states, including owner, auth
+    /// method and an operator-provided secret, and writes nothing when it
+    /// already matches. A confidential client without a provided secret keeps
+    /// its secret, or gets a generated one if it had none. Domains and their
+    /// verification are kept.
+    ///
+    /// # Errors
+    /// `invalid_client_metadata` without a fixed id; validation errors;
+    /// storage failures.
+    pub async fn upsert_client(&self, reg: ClientRegistration) -> Result<Upserted, Error> {
+        let id = reg
+            .id
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| meta("upserting needs a fixed client id"))?;
+        for _ in 0..3 {
+            let Some(existing) = self.store.get_client(&id).await? else {
+                let generated = reg.secret.is_none();
+                match self.register_client(reg.clone()).await {
+                    Ok(r) => {
+                        return Ok(Upserted {
+                            client: r.client,
+                            secret: r.secret.filter(|_| generated),
+                            outcome: UpsertOutcome::Created,
+                        })
+                    }
+                    // Registered concurrently: update it instead.
+                    Err(Error::InvalidClientMetadata(d)) if d == ID_TAKEN => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            let auth = reg.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+            let mut generated = None;
+            let secret = match (
+                auth.is_confidential(),
+                reg.secret.as_deref(),
+                &existing.secret,
+            ) {
+                (false, Some(_), _) => {
+                    return Err(meta("public clients (auth method none) have no secret"))
+                }
+                (false, None, _) => None,
+                (true, Some(s), Some(h)) if self.keys.matches(s, &h.current) => Some(h.clone()),
+                (true, Some(s), _) => Some(self.secret_for(Some(s))?.1),
+                (true, None, Some(h)) => Some(h.clone()),
+                (true, None, None) => {
+                    let (s, h) = self.secret_for(None)?;
+                    generated = Some(s);
+                    Some(h)
+                }
+            };
+            let mut c = ClientRecord {
+                owner: reg.owner.clone(),
+                name: reg.name.clone(),
+                redirect_uris: reg.redirect_uris.clone(),
+                grant_types: reg.grant_types_or_default(),
+                scopes: ScopeSet::from_tokens(reg.scopes.clone())?,
+                resources: reg.resources.clone(),
+                served_resources: reg.served_resources.clone(),
+                auth_method: auth,
+                secret,
+                visibility: reg.visibility.unwrap_or(Visibility::Private),
+                lifetimes: reg.lifetimes,
+                ..existing.clone()
+            };
+            if c == existing {
+                return Ok(Upserted {
+                    client: c,
+                    secret: None,
+                    outcome: UpsertOutcome::Unchanged,
+                });
+            }
+            c.updated_at = self.now();
+            c.revision += 1;
+            validate_client(&c, &self.config.scopes)?;
+            let ev = self.event(EventKind::ClientUpdated {
+                client_id: c.id.clone(),
+            });
+            match self.store.update_client(&c, &[ev]).await {
+                Ok(()) => {
+                    return Ok(Upserted {
+                        client: c,
+                        secret: generated,
+                        outcome: UpsertOutcome::Updated,
+                    })
+                }
+                Err(StorageError::Conflict | StorageError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::TemporarilyUnavailable(
+            "client changed concurrently; retry".into(),
+        ))
     }
 
     /// The client with `id`.

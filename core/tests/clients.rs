@@ -306,3 +306,106 @@ async fn listing_and_updates() {
         "invalid_request"
     );
 }
+
+const SEED_A: &str = "seed-secret-a-0123456789-abcdefghijklmnopqrstuvwxyz";
+const SEED_B: &str = "seed-secret-b-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+fn seed(name: &str, secret: Option<&str>) -> ClientRegistration {
+    ClientRegistration {
+        id: Some("seeded".into()),
+        secret: secret.map(str::to_owned),
+        ..reg(name)
+    }
+}
+
+async fn authenticates(h: &Harness, secret: &str) -> bool {
+    let req = HttpRequest::form_post(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "lk_rt_x"),
+    ])
+    .with_header("Authorization", &basic("seeded", secret));
+    h.engine.token(&req).await.status != 401
+}
+
+#[tokio::test]
+async fn upsert_creates_leaves_alone_and_updates_every_field() {
+    use latchkey::clients::UpsertOutcome::*;
+    let h = harness().await;
+    let r = h
+        .engine
+        .upsert_client(seed("One", Some(SEED_A)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.secret.is_none()),
+        (Created, true),
+        "the operator's secret is not echoed"
+    );
+    let rev = h.engine.get_client("seeded").await.unwrap().revision;
+    let events = h.engine.poll_events("t", 100).await.unwrap().len();
+    let r = h
+        .engine
+        .upsert_client(seed("One", Some(SEED_A)))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Unchanged);
+    assert_eq!(
+        h.engine.get_client("seeded").await.unwrap().revision,
+        rev,
+        "no-op restarts write nothing"
+    );
+    assert_eq!(h.engine.poll_events("t", 100).await.unwrap().len(), events);
+
+    assert_eq!(
+        h.engine
+            .upsert_client(seed("Two", Some(SEED_A)))
+            .await
+            .unwrap()
+            .outcome,
+        Updated
+    );
+    assert_eq!(h.engine.get_client("seeded").await.unwrap().name, "Two");
+    // A new operator secret replaces the old one at once.
+    h.engine
+        .upsert_client(seed("Two", Some(SEED_B)))
+        .await
+        .unwrap();
+    assert!(authenticates(&h, SEED_B).await && !authenticates(&h, SEED_A).await);
+    // Owner changes too.
+    let moved = ClientRegistration {
+        owner: "globex".into(),
+        ..seed("Two", Some(SEED_B))
+    };
+    h.engine.upsert_client(moved).await.unwrap();
+    assert_eq!(h.engine.list_clients("globex").await.unwrap().len(), 1);
+    // Public: the secret goes.
+    let public = ClientRegistration {
+        auth_method: Some(AuthMethod::None),
+        ..seed("Two", None)
+    };
+    h.engine.upsert_client(public).await.unwrap();
+    assert!(h
+        .engine
+        .get_client("seeded")
+        .await
+        .unwrap()
+        .secret
+        .is_none());
+    // Back to confidential without a secret: one is generated and shown once.
+    let r = h.engine.upsert_client(seed("Two", None)).await.unwrap();
+    let s = r.secret.expect("generated");
+    assert!(authenticates(&h, s.expose()).await);
+    // Invalid seeds change nothing.
+    assert!(h
+        .engine
+        .upsert_client(seed("Two", Some("short")))
+        .await
+        .is_err());
+    let bad = ClientRegistration {
+        scopes: vec!["nope".into()],
+        ..seed("Two", None)
+    };
+    assert!(h.engine.upsert_client(bad).await.is_err());
+    assert!(authenticates(&h, s.expose()).await);
+    assert!(h.engine.upsert_client(reg("no id")).await.is_err());
+}

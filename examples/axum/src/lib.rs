@@ -144,7 +144,7 @@ pub async fn prepare<S: Storage + 'static>(
                 reg.resources = vec![config.resource()];
             }
         }
-        for s in seed::upsert_all(&engine, &keyfile::keyring(&key), regs).await? {
+        for s in seed::upsert_all(&engine, regs).await? {
             match s {
                 seed::Seeded::Created {
                     id,
