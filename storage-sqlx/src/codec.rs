@@ -347,10 +347,7 @@ where
 }
 
 /// Binds the values of `access_cols!()` (in that order).
-pub(crate) fn bind_access<'q, DB>(
-    q: Q<'q, DB>,
-    a: &AccessTokenRecord,
-) -> Result<Q<'q, DB>, DbError>
+pub(crate) fn bind_access<'q, DB>(q: Q<'q, DB>, a: &AccessTokenRecord) -> Result<Q<'q, DB>, DbError>
 where
     DB: sqlx::Database,
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

@@ -15,7 +15,12 @@ pub mod migrate;
 pub mod postgres;
 
 pub use migrate::{MigrateOptions, MigrateReport, Migration};
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 /// The sqlx version this crate is built on, for pool and connection options.
 pub use sqlx;

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use latchkey::clock::Timestamp;
-use latchkey::model::{ChallengeRecord, ClientRecord, CodeRecord, GrantRecord, NewEvent, Revocation};
+use latchkey::model::{
+    ChallengeRecord, ClientRecord, CodeRecord, GrantRecord, NewEvent, Revocation,
+};
 use latchkey::storage::{
     ChallengeStore, ClientStore, CodeFailure, CodeStore, GrantExpectation, GrantStore, Issuance,
     RedeemOutcome, StorageError, StorageResult,
@@ -12,10 +14,9 @@ use sqlx::Row;
 
 use super::{append_events, PgStore};
 use crate::codec::{
-    access_fields, bind_access, bind_challenge, bind_code, bind_family, bind_grant,
-    challenge_cols, challenge_from, client_cols, client_from, code_cols, code_from,
-    event_columns, family_fields, grant_cols, grant_from, int, json, reason, ts, CODE_BURNED,
-    CODE_REDEEMED,
+    access_fields, bind_access, bind_challenge, bind_code, bind_family, bind_grant, challenge_cols,
+    challenge_from, client_cols, client_from, code_cols, code_from, event_columns, family_fields,
+    grant_cols, grant_from, int, json, reason, ts, CODE_BURNED, CODE_REDEEMED,
 };
 use crate::error::{retrying, DbError};
 
@@ -24,7 +25,11 @@ fn count(n: usize) -> i64 {
 }
 
 impl PgStore {
-    async fn insert_client_once(&self, c: &ClientRecord, events: &[NewEvent]) -> Result<(), DbError> {
+    async fn insert_client_once(
+        &self,
+        c: &ClientRecord,
+        events: &[NewEvent],
+    ) -> Result<(), DbError> {
         let (at, kind) = event_columns(events)?;
         sqlx::query(concat!(
             "WITH c AS (INSERT INTO lk_clients (id, owner, revision, body) VALUES ($1, $2, $3, $4) RETURNING id), ",
@@ -43,7 +48,11 @@ impl PgStore {
         Ok(())
     }
 
-    async fn update_client_once(&self, c: &ClientRecord, events: &[NewEvent]) -> Result<(), DbError> {
+    async fn update_client_once(
+        &self,
+        c: &ClientRecord,
+        events: &[NewEvent],
+    ) -> Result<(), DbError> {
         let (at, kind) = event_columns(events)?;
         let row = sqlx::query(concat!(
             "WITH u AS (UPDATE lk_clients SET owner = $2, revision = $3, body = $4 ",
@@ -79,10 +88,12 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         // Families first, then the client's grants: the same lock order as
         // rotation (family, then grant), so the two cannot deadlock.
-        sqlx::query("SELECT id FROM lk_families WHERE client_id = $1 AND revoked_at IS NULL FOR UPDATE")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+        sqlx::query(
+            "SELECT id FROM lk_families WHERE client_id = $1 AND revoked_at IS NULL FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
         let deleted = sqlx::query("DELETE FROM lk_clients WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -260,10 +271,14 @@ impl ClientStore for PgStore {
 
     async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
         retrying!(async {
-            let row = sqlx::query(concat!("SELECT ", client_cols!(), " FROM lk_clients WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                client_cols!(),
+                " FROM lk_clients WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
             row.as_ref().map(client_from).transpose()
         })
     }
@@ -284,7 +299,9 @@ impl ClientStore for PgStore {
     async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
         retrying!(async {
             let rows = sqlx::query(concat!(
-                "SELECT ", client_cols!(), " FROM lk_clients WHERE owner = $1 ORDER BY id COLLATE \"C\""
+                "SELECT ",
+                client_cols!(),
+                " FROM lk_clients WHERE owner = $1 ORDER BY id COLLATE \"C\""
             ))
             .bind(owner)
             .fetch_all(&self.pool)
@@ -299,7 +316,9 @@ impl ChallengeStore for PgStore {
     async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StorageResult<()> {
         retrying!(async {
             let q = sqlx::query(concat!(
-                "INSERT INTO lk_challenges (", challenge_cols!(), ") VALUES ($1, $2, $3, $4, $5)"
+                "INSERT INTO lk_challenges (",
+                challenge_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5)"
             ));
             bind_challenge(q, challenge)?.execute(&self.pool).await?;
             Ok::<_, DbError>(())
@@ -308,10 +327,14 @@ impl ChallengeStore for PgStore {
 
     async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
         retrying!(async {
-            let row = sqlx::query(concat!("SELECT ", challenge_cols!(), " FROM lk_challenges WHERE hash = $1"))
-                .bind(hash.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                challenge_cols!(),
+                " FROM lk_challenges WHERE hash = $1"
+            ))
+            .bind(hash.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
             row.as_ref().map(challenge_from).transpose()
         })
     }
@@ -348,10 +371,16 @@ impl GrantStore for PgStore {
         retrying!(self.approve_once(grant, expected, code, events))
     }
 
-    async fn get_grant(&self, subject: &str, client_id: &str) -> StorageResult<Option<GrantRecord>> {
+    async fn get_grant(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StorageResult<Option<GrantRecord>> {
         retrying!(async {
             let row = sqlx::query(concat!(
-                "SELECT ", grant_cols!(), " FROM lk_grants WHERE subject = $1 AND client_id = $2"
+                "SELECT ",
+                grant_cols!(),
+                " FROM lk_grants WHERE subject = $1 AND client_id = $2"
             ))
             .bind(subject)
             .bind(client_id)
@@ -363,10 +392,14 @@ impl GrantStore for PgStore {
 
     async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
         retrying!(async {
-            let row = sqlx::query(concat!("SELECT ", grant_cols!(), " FROM lk_grants WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                grant_cols!(),
+                " FROM lk_grants WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
             row.as_ref().map(grant_from).transpose()
         })
     }
@@ -374,7 +407,9 @@ impl GrantStore for PgStore {
     async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>> {
         retrying!(async {
             let rows = sqlx::query(concat!(
-                "SELECT ", grant_cols!(), " FROM lk_grants WHERE subject = $1 ORDER BY client_id COLLATE \"C\""
+                "SELECT ",
+                grant_cols!(),
+                " FROM lk_grants WHERE subject = $1 ORDER BY client_id COLLATE \"C\""
             ))
             .bind(subject)
             .fetch_all(&self.pool)
@@ -406,10 +441,14 @@ impl GrantStore for PgStore {
 impl CodeStore for PgStore {
     async fn get_code(&self, hash: &TokenHash) -> StorageResult<Option<CodeRecord>> {
         retrying!(async {
-            let row = sqlx::query(concat!("SELECT ", code_cols!(), " FROM lk_codes WHERE hash = $1"))
-                .bind(hash.0.to_vec())
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                code_cols!(),
+                " FROM lk_codes WHERE hash = $1"
+            ))
+            .bind(hash.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
             row.as_ref().map(code_from).transpose()
         })
     }

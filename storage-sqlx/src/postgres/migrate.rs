@@ -110,13 +110,18 @@ async fn apply_one(
             Ok::<_, DbError>(())
         };
         let result = run.await;
-        sqlx::raw_sql("RESET lock_timeout").execute(&mut *conn).await?;
+        sqlx::raw_sql("RESET lock_timeout")
+            .execute(&mut *conn)
+            .await?;
         result
     } else {
         let mut tx = conn.begin().await?;
-        sqlx::raw_sql(&format!("SET LOCAL lock_timeout = '{}ms'", lock_timeout_ms(opts)))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            lock_timeout_ms(opts)
+        ))
+        .execute(&mut *tx)
+        .await?;
         sqlx::raw_sql(&m.sql).execute(&mut *tx).await?;
         sqlx::query(record)
             .bind(m.version)
@@ -128,4 +133,3 @@ async fn apply_one(
         Ok(())
     }
 }
-

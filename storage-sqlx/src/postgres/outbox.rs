@@ -35,7 +35,9 @@ impl EventStore for PgStore {
             let rows = sqlx::query(concat!(
                 "WITH reg AS (INSERT INTO lk_event_cursors (consumer, seq) VALUES ($1, 0) ",
                 "ON CONFLICT (consumer) DO NOTHING RETURNING seq) ",
-                "SELECT ", event_cols!(), " FROM lk_events WHERE seq > ",
+                "SELECT ",
+                event_cols!(),
+                " FROM lk_events WHERE seq > ",
                 "COALESCE((SELECT seq FROM lk_event_cursors WHERE consumer = $1), 0) ",
                 "ORDER BY seq LIMIT $2"
             ))
@@ -133,12 +135,14 @@ impl PgStore {
         let seqs: Vec<i64> = seqs.iter().map(|s| int(*s)).collect();
         retrying!(async {
             Ok::<_, DbError>(
-                sqlx::query("DELETE FROM lk_event_deliveries WHERE group_name = $1 AND seq = ANY($2)")
-                    .bind(group)
-                    .bind(&seqs)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected(),
+                sqlx::query(
+                    "DELETE FROM lk_event_deliveries WHERE group_name = $1 AND seq = ANY($2)",
+                )
+                .bind(group)
+                .bind(&seqs)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
             )
         })
     }

@@ -52,10 +52,11 @@ impl PgStore {
             return Ok(RotateOutcome::Rotated);
         }
         // Not applied: a fresh read tells why (rare path).
-        let row = sqlx::query("SELECT revoked_at IS NOT NULL AS revoked FROM lk_families WHERE id = $1")
-            .bind(family_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT revoked_at IS NOT NULL AS revoked FROM lk_families WHERE id = $1")
+                .bind(family_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             None => RotateOutcome::NotFound,
             Some(r) if r.try_get::<bool, _>("revoked")? => RotateOutcome::Revoked,
@@ -129,7 +130,8 @@ impl TokenStore for PgStore {
                 None => Ok::<_, DbError>(None),
                 Some(r) => {
                     let g: i64 = r.try_get("token_generation")?;
-                    let g = u64::try_from(g).map_err(|_| crate::error::corrupt("negative generation"))?;
+                    let g = u64::try_from(g)
+                        .map_err(|_| crate::error::corrupt("negative generation"))?;
                     Ok(Some((family_from(&r)?, g)))
                 }
             }
@@ -138,10 +140,14 @@ impl TokenStore for PgStore {
 
     async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
         retrying!(async {
-            let row = sqlx::query(concat!("SELECT ", family_cols!(), " FROM lk_families f WHERE f.id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                family_cols!(),
+                " FROM lk_families f WHERE f.id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
             row.as_ref().map(family_from).transpose()
         })
     }
@@ -167,7 +173,9 @@ impl TokenStore for PgStore {
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {
         retrying!(async {
             let q = sqlx::query(concat!(
-                "INSERT INTO lk_access_tokens (", access_fields!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "INSERT INTO lk_access_tokens (",
+                access_fields!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ));
             bind_access(q, token)?.execute(&self.pool).await?;
             Ok::<_, DbError>(())
@@ -188,7 +196,9 @@ impl TokenStore for PgStore {
                 None => Ok::<_, DbError>(None),
                 Some(r) => Ok(Some(AccessTokenView {
                     token: access_from(&r)?,
-                    family_revoked: r.try_get::<Option<bool>, _>("family_revoked")?.unwrap_or(false),
+                    family_revoked: r
+                        .try_get::<Option<bool>, _>("family_revoked")?
+                        .unwrap_or(false),
                 })),
             }
         })

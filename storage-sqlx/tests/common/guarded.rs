@@ -130,7 +130,10 @@ impl<S: CodeStore> CodeStore for Guarded<S> {
 
 #[async_trait]
 impl<S: TokenStore> TokenStore for Guarded<S> {
-    async fn find_refresh_token(&self, h: &TokenHash) -> StorageResult<Option<(FamilyRecord, u64)>> {
+    async fn find_refresh_token(
+        &self,
+        h: &TokenHash,
+    ) -> StorageResult<Option<(FamilyRecord, u64)>> {
         self.inner().find_refresh_token(h).await
     }
     async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {

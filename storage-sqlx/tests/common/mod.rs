@@ -177,3 +177,26 @@ pub mod my {
         Arc::new(Guarded::new(store, move || drop_db(name)))
     }
 }
+
+#[cfg(feature = "sqlite")]
+pub mod lite {
+    use std::sync::Arc;
+
+    use latchkey_sqlx::SqliteStore;
+
+    use super::guarded::Guarded;
+
+    /// A migrated store on a new temporary file, removed with the store.
+    pub async fn fresh() -> Arc<Guarded<SqliteStore>> {
+        let path = std::env::temp_dir().join(format!("{}.sqlite", super::unique_name()));
+        let store = SqliteStore::open(&path).await.expect("open");
+        store.migrate().await.expect("migrate");
+        Arc::new(Guarded::new(store, move || {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }))
+    }
+}
