@@ -15,9 +15,13 @@ pub mod migrate;
 pub mod postgres;
 
 pub use migrate::{MigrateOptions, MigrateReport, Migration};
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]

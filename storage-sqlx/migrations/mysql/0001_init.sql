@@ -1,9 +1,11 @@
 -- Initial schema (MySQL 8, MariaDB 10.11+). Every table is new, so plain
 -- CREATE INDEX is fine here; see MIGRATIONS.md for later migrations.
+-- MySQL DDL commits implicitly, so this file is idempotent (IF NOT EXISTS,
+-- INSERT IGNORE): a run interrupted half-way can simply be repeated.
 -- Binary collation: ids compare and sort byte-wise, as on PostgreSQL.
 -- Credential columns hold keyed hashes (32 bytes), never a usable token.
 
-CREATE TABLE lk_clients (
+CREATE TABLE IF NOT EXISTS lk_clients (
     id VARCHAR(255) NOT NULL PRIMARY KEY,
     owner VARCHAR(255) NOT NULL,
     revision BIGINT NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE lk_clients (
     INDEX lk_clients_owner (owner, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_challenges (
+CREATE TABLE IF NOT EXISTS lk_challenges (
     hash BINARY(32) NOT NULL PRIMARY KEY,
     binding BINARY(32) NOT NULL,
     request LONGTEXT NOT NULL,
@@ -20,7 +22,7 @@ CREATE TABLE lk_challenges (
     INDEX lk_challenges_expiry (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_grants (
+CREATE TABLE IF NOT EXISTS lk_grants (
     id VARCHAR(255) NOT NULL PRIMARY KEY,
     subject VARCHAR(255) NOT NULL,
     client_id VARCHAR(255) NOT NULL,
@@ -34,7 +36,7 @@ CREATE TABLE lk_grants (
     INDEX lk_grants_client (client_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_codes (
+CREATE TABLE IF NOT EXISTS lk_codes (
     hash BINARY(32) NOT NULL PRIMARY KEY,
     client_id VARCHAR(255) NOT NULL,
     grant_id VARCHAR(255) NOT NULL,
@@ -52,7 +54,7 @@ CREATE TABLE lk_codes (
     INDEX lk_codes_expiry (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_families (
+CREATE TABLE IF NOT EXISTS lk_families (
     id VARCHAR(255) NOT NULL PRIMARY KEY,
     grant_id VARCHAR(255) NOT NULL,
     client_id VARCHAR(255) NOT NULL,
@@ -76,14 +78,14 @@ CREATE TABLE lk_families (
     INDEX lk_families_expiry (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_refresh_tokens (
+CREATE TABLE IF NOT EXISTS lk_refresh_tokens (
     hash BINARY(32) NOT NULL PRIMARY KEY,
     family_id VARCHAR(255) NOT NULL,
     generation BIGINT NOT NULL,
     INDEX lk_refresh_tokens_family (family_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_access_tokens (
+CREATE TABLE IF NOT EXISTS lk_access_tokens (
     hash BINARY(32) NOT NULL PRIMARY KEY,
     family_id VARCHAR(255) NULL,
     client_id VARCHAR(255) NOT NULL,
@@ -98,20 +100,20 @@ CREATE TABLE lk_access_tokens (
 
 -- The outbox. `lk_event_counter` is the one-row sequence: appenders update
 -- it last in their transaction, so its row lock orders them by commit.
-CREATE TABLE lk_events (
+CREATE TABLE IF NOT EXISTS lk_events (
     seq BIGINT NOT NULL PRIMARY KEY,
     at BIGINT NOT NULL,
     kind LONGTEXT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE lk_event_counter (
+CREATE TABLE IF NOT EXISTS lk_event_counter (
     id SMALLINT NOT NULL PRIMARY KEY,
     last_seq BIGINT NOT NULL,
     CHECK (id = 1)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-INSERT INTO lk_event_counter (id, last_seq) VALUES (1, 0);
+INSERT IGNORE INTO lk_event_counter (id, last_seq) VALUES (1, 0);
 
-CREATE TABLE lk_event_cursors (
+CREATE TABLE IF NOT EXISTS lk_event_cursors (
     consumer VARCHAR(255) NOT NULL PRIMARY KEY,
     seq BIGINT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
