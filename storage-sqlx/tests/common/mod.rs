@@ -160,11 +160,19 @@ pub mod my {
     /// Drops a database made by [`create_db`].
     pub fn drop_db(name: String) {
         super::block_on_thread(move || async move {
-            if let Ok(mut admin) = sqlx::MySqlConnection::connect(&super::mysql_url()).await {
-                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+            let result = async {
+                let mut admin = sqlx::MySqlConnection::connect(&super::mysql_url()).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
                     .execute(&mut admin)
-                    .await;
-                let _ = admin.close().await;
+                    .await?;
+                admin.close().await
+            }
+            .await;
+            if let Err(e) = result {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("warning: could not drop test database {name}: {e}\n").as_bytes(),
+                );
             }
         });
     }
