@@ -1,7 +1,9 @@
 //! Test support: server URLs, a database per case, loud skips.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod guarded;
+pub mod proxy;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
