@@ -292,11 +292,12 @@ impl MySqlStore {
             0
         };
         if touched == 0 {
-            tx.rollback().await?;
+            // READ COMMITTED: this read sees the winner's commit.
             let row = sqlx::query("SELECT status, family_id FROM lk_codes WHERE hash = ?")
                 .bind(hash.0.to_vec())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+            tx.rollback().await?;
             return Ok(match row {
                 Some(r) if Cols::text(&r, "status")? == CODE_REDEEMED => {
                     RedeemOutcome::AlreadyRedeemed {
@@ -356,12 +357,12 @@ impl MySqlStore {
         .await?
         .rows_affected();
         if n == 0 {
-            tx.rollback().await?;
             let revoked: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT revoked_at FROM lk_families WHERE id = ?")
                     .bind(family_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
+            tx.rollback().await?;
             return Ok(match revoked {
                 None => RotateOutcome::NotFound,
                 Some(Some(_)) => RotateOutcome::Revoked,
@@ -839,9 +840,10 @@ impl TokenStore for MySqlStore {
 impl EventStore for MySqlStore {
     async fn poll_events(&self, consumer: &str, limit: usize) -> StorageResult<Vec<Event>> {
         retrying!(async {
+            let mut conn = self.pool.acquire().await?;
             sqlx::query("INSERT INTO lk_event_cursors (consumer, seq) VALUES (?, 0) ON DUPLICATE KEY UPDATE seq = seq")
                 .bind(consumer)
-                .execute(&self.pool)
+                .execute(&mut *conn)
                 .await?;
             let rows = sqlx::query(concat!(
                 "SELECT ", event_cols!(), " FROM lk_events WHERE seq > ",
@@ -849,7 +851,7 @@ impl EventStore for MySqlStore {
             ))
             .bind(consumer)
             .bind(n64(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
             rows.iter().map(event_from).collect::<Result<Vec<_>, _>>()
         })

@@ -242,14 +242,15 @@ impl PgStore {
             .bind(count(iss.events.len()))
             .bind(at)
             .bind(kind);
-        let row = q.fetch_one(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        let row = q.fetch_one(&mut *conn).await?;
         if row.try_get::<i64, _>("issued")? == 1 {
             return Ok(RedeemOutcome::Issued);
         }
         // Lost or invalid: a fresh read tells which (rare path).
         let row = sqlx::query("SELECT status, family_id FROM lk_codes WHERE hash = $1")
             .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
         Ok(match row {
             Some(r) if r.try_get::<String, _>("status")? == CODE_REDEEMED => {

@@ -47,7 +47,9 @@ impl PgStore {
         .bind(r.previous.sealed_successor.clone())
         .bind(ts(r.expires_at))
         .bind(ts(r.now));
-        let row = bind_access(q, &r.access)?.fetch_one(&self.pool).await?;
+        // One checkout for both statements of the rare path too.
+        let mut conn = self.pool.acquire().await?;
+        let row = bind_access(q, &r.access)?.fetch_one(&mut *conn).await?;
         if row.try_get::<i64, _>("rotated")? == 1 {
             return Ok(RotateOutcome::Rotated);
         }
@@ -55,7 +57,7 @@ impl PgStore {
         let row =
             sqlx::query("SELECT revoked_at IS NOT NULL AS revoked FROM lk_families WHERE id = $1")
                 .bind(family_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         Ok(match row {
             None => RotateOutcome::NotFound,

@@ -210,3 +210,28 @@ pub mod lite {
         }))
     }
 }
+
+/// `host:port` of a database URL (`scheme://user@host:port/db`).
+pub fn host_port(url: &str) -> std::net::SocketAddr {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hp = rest.split(['/', '?']).next().unwrap_or(rest);
+    let hp = if hp.contains(':') {
+        hp.to_owned()
+    } else {
+        format!("{hp}:5432")
+    };
+    let hp = hp.replace("localhost", "127.0.0.1");
+    hp.parse().unwrap_or_else(|e| panic!("{hp}: {e}"))
+}
+
+/// `url` pointed at `addr` instead of its own host and port.
+pub fn via(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((u, r)) => (format!("{u}@"), r),
+        None => (String::new(), rest),
+    };
+    let tail = rest.find(['/', '?']).map_or("", |i| &rest[i..]);
+    format!("{scheme}://{user}{addr}{tail}")
+}
