@@ -291,7 +291,12 @@ impl MySqlStore {
         } else {
             0
         };
-        if touched == 0 {
+        if n == 1 && touched == 0 {
+            // The grant was revoked: the code is void.
+            tx.rollback().await?;
+            return Ok(RedeemOutcome::Invalid);
+        }
+        if n == 0 {
             // READ COMMITTED: this read sees the winner's commit.
             let row = sqlx::query("SELECT status, family_id FROM lk_codes WHERE hash = ?")
                 .bind(hash.0.to_vec())
