@@ -3,6 +3,8 @@
 
 pub mod fixtures;
 pub mod guarded;
+#[cfg(feature = "postgres")]
+pub mod load;
 pub mod proxy;
 
 use std::io::Write as _;
