@@ -31,6 +31,7 @@ pub(crate) trait Cols {
 }
 
 /// Implements [`Cols`] for a concrete row type.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 macro_rules! impl_cols {
     ($row:ty) => {
         impl $crate::codec::Cols for $row {
@@ -58,6 +59,7 @@ macro_rules! impl_cols {
         }
     };
 }
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use impl_cols;
 
 /// A timestamp as a signed column value. `u64` seconds beyond `i64::MAX`
@@ -300,6 +302,7 @@ pub(crate) fn event_from(r: &impl Cols) -> Result<Event, DbError> {
 }
 
 /// Event payloads as parallel column vectors, for batch inserts.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn event_columns(
     events: &[latchkey::model::NewEvent],
 ) -> Result<(Vec<i64>, Vec<String>), DbError> {

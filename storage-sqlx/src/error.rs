@@ -81,7 +81,7 @@ fn db_class(db: &dyn sqlx::error::DatabaseError) -> Class {
     #[cfg(feature = "sqlite")]
     if let Some(code) = db
         .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-        .and_then(|e| sqlx::error::DatabaseError::code(e))
+        .and_then(sqlx::error::DatabaseError::code)
     {
         return sqlite_class(&code);
     }

@@ -58,12 +58,15 @@ impl LoadReport {
     }
 }
 
+/// Timed calls of one worker: (operation, started at ms, took ms).
+type Timings = Vec<(&'static str, f64, f64)>;
+
 /// A running workload; [`Workload::stop`] ends it and collects the report.
 pub struct Workload {
     /// When the workload began (for placing slow calls in time).
     pub began: Instant,
     stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<Vec<(&'static str, f64, f64)>>>,
+    tasks: Vec<tokio::task::JoinHandle<Timings>>,
     sampler: tokio::task::JoinHandle<(f64, String)>,
 }
 
