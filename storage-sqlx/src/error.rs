@@ -176,3 +176,62 @@ macro_rules! retrying {
     }};
 }
 pub(crate) use retrying;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_errors_map_to_storage_errors() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(class_of(&io), Class::Unavailable);
+        assert_eq!(class_of(&sqlx::Error::PoolTimedOut), Class::Unavailable);
+        assert_eq!(class_of(&sqlx::Error::RowNotFound), Class::Backend);
+        assert!(matches!(
+            into_storage(DbError::Sql(sqlx::Error::PoolTimedOut)),
+            StorageError::Unavailable(_)
+        ));
+        assert!(matches!(
+            into_storage(DbError::Sql(sqlx::Error::RowNotFound)),
+            StorageError::Backend(_)
+        ));
+        assert!(matches!(
+            into_storage(StorageError::Conflict.into()),
+            StorageError::Conflict
+        ));
+        assert!(!should_retry(&DbError::Sql(sqlx::Error::PoolTimedOut)));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_codes() {
+        for c in ["40001", "40P01", "55P03"] {
+            assert_eq!(pg_class(c), Class::Retry, "{c}");
+        }
+        for c in ["08006", "08001", "53300", "57P01", "57014"] {
+            assert_eq!(pg_class(c), Class::Unavailable, "{c}");
+        }
+        for c in ["42601", "22P02"] {
+            assert_eq!(pg_class(c), Class::Backend, "{c}");
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_numbers() {
+        assert_eq!(mysql_class(1213), Class::Retry);
+        assert_eq!(mysql_class(1205), Class::Retry);
+        assert_eq!(mysql_class(2013), Class::Unavailable);
+        assert_eq!(mysql_class(1040), Class::Unavailable);
+        assert_eq!(mysql_class(1064), Class::Backend);
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_codes() {
+        assert_eq!(sqlite_class("5"), Class::Unavailable);
+        assert_eq!(sqlite_class("517"), Class::Unavailable);
+        assert_eq!(sqlite_class("6"), Class::Unavailable);
+        assert_eq!(sqlite_class("2067"), Class::Backend);
+    }
+}

@@ -120,6 +120,7 @@
 mod codec;
 mod error;
 pub mod migrate;
+mod send_check;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;

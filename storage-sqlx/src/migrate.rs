@@ -168,3 +168,54 @@ pub(crate) fn edited(m: &Migration) -> latchkey::storage::StorageError {
         .into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_line_ending_semicolons() {
+        let m = Migration::new(
+            1,
+            "x",
+            "-- no-transaction\n-- a comment; not a statement\nALTER TABLE t\n  ADD COLUMN IF NOT EXISTS c TEXT;\n\nDROP INDEX CONCURRENTLY IF EXISTS i;\n",
+        );
+        assert!(m.no_transaction());
+        assert_eq!(
+            m.statements(),
+            vec![
+                "ALTER TABLE t\n  ADD COLUMN IF NOT EXISTS c TEXT;".to_owned(),
+                "DROP INDEX CONCURRENTLY IF EXISTS i;".to_owned()
+            ]
+        );
+        assert!(!Migration::new(2, "y", "CREATE TABLE t (a INT);").no_transaction());
+    }
+
+    #[test]
+    fn checksums_ignore_line_endings_only() {
+        let lf = Migration::new(1, "x", "SELECT 1;\n");
+        let crlf = Migration::new(1, "x", "SELECT 1;\r\n");
+        assert_eq!(lf.checksum(), crlf.checksum());
+        assert_ne!(
+            lf.checksum(),
+            Migration::new(1, "x", "SELECT 2;\n").checksum()
+        );
+    }
+
+    #[test]
+    fn embedded_migrations_are_ordered_and_extras_must_follow() {
+        for list in [
+            postgres_migrations(),
+            mysql_migrations(),
+            sqlite_migrations(),
+        ] {
+            assert!(!list.is_empty());
+            assert!(list.windows(2).all(|w| w[0].version < w[1].version));
+        }
+        let opts = MigrateOptions {
+            extra: vec![Migration::new(1, "dup", "SELECT 1;")],
+            ..MigrateOptions::default()
+        };
+        assert!(plan(postgres_migrations(), &opts).is_err());
+    }
+}

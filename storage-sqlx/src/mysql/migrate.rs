@@ -41,13 +41,13 @@ async fn apply(
     all: &[Migration],
     opts: &MigrateOptions,
 ) -> Result<MigrateReport, DbError> {
-    sqlx::raw_sql(
+    sqlx::Executor::execute(
+        &mut *conn,
         "CREATE TABLE IF NOT EXISTS lk_schema_migrations (\
            version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
            checksum VARBINARY(32) NOT NULL, \
            applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB",
     )
-    .execute(&mut *conn)
     .await?;
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query("SELECT version, checksum FROM lk_schema_migrations ORDER BY version")
@@ -58,9 +58,11 @@ async fn apply(
             .collect::<Result<_, sqlx::Error>>()?;
     // Metadata-lock wait, in whole seconds (MySQL's unit).
     let secs = opts.lock_timeout.as_secs().max(1);
-    sqlx::raw_sql(&format!("SET SESSION lock_wait_timeout = {secs}"))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::Executor::execute(
+        &mut *conn,
+        format!("SET SESSION lock_wait_timeout = {secs}").as_str(),
+    )
+    .await?;
     let mut report = MigrateReport::default();
     for m in all {
         if let Some((_, sum)) = applied.iter().find(|(v, _)| *v == m.version) {
@@ -88,7 +90,7 @@ async fn apply(
 
 async fn apply_one(conn: &mut sqlx::MySqlConnection, m: &Migration) -> Result<(), DbError> {
     for stmt in m.statements() {
-        sqlx::raw_sql(&stmt).execute(&mut *conn).await?;
+        sqlx::Executor::execute(&mut *conn, stmt.as_str()).await?;
     }
     sqlx::query("INSERT INTO lk_schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
         .bind(m.version)

@@ -38,12 +38,12 @@ async fn apply(
     all: &[Migration],
     opts: &MigrateOptions,
 ) -> Result<MigrateReport, DbError> {
-    sqlx::raw_sql(
+    sqlx::Executor::execute(
+        &mut *conn,
         "CREATE TABLE IF NOT EXISTS lk_schema_migrations (\
            version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum BYTEA NOT NULL, \
            applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )
-    .execute(&mut *conn)
     .await?;
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query("SELECT version, checksum FROM lk_schema_migrations ORDER BY version")
@@ -94,12 +94,14 @@ async fn apply_one(
         // multi-statement simple query (an implicit transaction): one
         // statement at a time. Files of this kind are idempotent (see
         // MIGRATIONS.md), so a retry after a partial run is safe.
-        sqlx::raw_sql(&format!("SET lock_timeout = '{}ms'", lock_timeout_ms(opts)))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::Executor::execute(
+            &mut *conn,
+            format!("SET lock_timeout = '{}ms'", lock_timeout_ms(opts)).as_str(),
+        )
+        .await?;
         let run = async {
             for stmt in m.statements() {
-                sqlx::raw_sql(&stmt).execute(&mut *conn).await?;
+                sqlx::Executor::execute(&mut *conn, stmt.as_str()).await?;
             }
             sqlx::query(record)
                 .bind(m.version)
@@ -110,19 +112,16 @@ async fn apply_one(
             Ok::<_, DbError>(())
         };
         let result = run.await;
-        sqlx::raw_sql("RESET lock_timeout")
-            .execute(&mut *conn)
-            .await?;
+        sqlx::Executor::execute(&mut *conn, "RESET lock_timeout").await?;
         result
     } else {
         let mut tx = conn.begin().await?;
-        sqlx::raw_sql(&format!(
-            "SET LOCAL lock_timeout = '{}ms'",
-            lock_timeout_ms(opts)
-        ))
-        .execute(&mut *tx)
+        sqlx::Executor::execute(
+            &mut *tx,
+            format!("SET LOCAL lock_timeout = '{}ms'", lock_timeout_ms(opts)).as_str(),
+        )
         .await?;
-        sqlx::raw_sql(&m.sql).execute(&mut *tx).await?;
+        sqlx::Executor::execute(&mut *tx, m.sql.as_str()).await?;
         sqlx::query(record)
             .bind(m.version)
             .bind(&m.name)

@@ -14,12 +14,12 @@ pub(super) async fn run(pool: &SqlitePool, opts: &MigrateOptions) -> StorageResu
 
 async fn apply(pool: &SqlitePool, opts: &MigrateOptions) -> Result<MigrateReport, DbError> {
     let all = plan(sqlite_migrations(), opts)?;
-    sqlx::raw_sql(
+    sqlx::Executor::execute(
+        pool,
         "CREATE TABLE IF NOT EXISTS lk_schema_migrations (\
            version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum BLOB NOT NULL, \
            applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     )
-    .execute(pool)
     .await?;
     let mut report = MigrateReport::default();
     for m in &all {
@@ -36,7 +36,7 @@ async fn apply(pool: &SqlitePool, opts: &MigrateOptions) -> Result<MigrateReport
             Some(_) => return Err(edited(m).into()),
             None => {}
         }
-        sqlx::raw_sql(&m.sql).execute(&mut *tx).await?;
+        sqlx::Executor::execute(&mut *tx, m.sql.as_str()).await?;
         sqlx::query("INSERT INTO lk_schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
             .bind(m.version)
             .bind(&m.name)
