@@ -35,6 +35,7 @@ where
 /// pings a connection again when it is returned, in the background.
 async fn round_trips_mysql(check_on_acquire: bool) -> Vec<(&'static str, u64, u64)> {
     let (name, url) = common::my::create_db().await;
+    let _db = common::my::DropDb(name.clone());
     MySqlStore::connect(&url)
         .await
         .expect("connect")
@@ -141,7 +142,6 @@ async fn round_trips_mysql(check_on_acquire: bool) -> Vec<(&'static str, u64, u6
     out.push(("poll_events", a, b));
     drop(store);
     drop(proxy);
-    common::my::drop_db(name);
     out
 }
 

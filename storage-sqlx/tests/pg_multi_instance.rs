@@ -16,19 +16,20 @@ use latchkey::storage::{ChallengeStore, CodeStore, RedeemOutcome, RotateOutcome,
 use latchkey::token::TokenHash;
 use latchkey_sqlx::PgStore;
 
-async fn two_stores() -> (String, Arc<PgStore>, Arc<PgStore>) {
+async fn two_stores() -> (common::pg::DropDb, Arc<PgStore>, Arc<PgStore>) {
     let (name, url) = common::pg::create_db().await;
+    let db = common::pg::DropDb(name);
     let a = PgStore::connect(&url).await.expect("connect a");
     a.migrate().await.expect("migrate");
     let b = PgStore::connect(&url).await.expect("connect b");
     // Migrating again from the second instance is a no-op.
     assert!(b.migrate().await.expect("migrate b").applied.is_empty());
-    (name, Arc::new(a), Arc::new(b))
+    (db, Arc::new(a), Arc::new(b))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_race_on_rotation_and_redemption() {
-    let (name, a, b) = two_stores().await;
+    let (_db, a, b) = two_stores().await;
 
     // 32 rotations of one generation, split across both instances.
     let (_, iss) = issued_family(&*a, "alice").await;
@@ -79,12 +80,11 @@ async fn two_pools_race_on_rotation_and_redemption() {
     assert!(reported.iter().all(|f| *f == winners[0]));
 
     drop((a, b));
-    common::pg::drop_db(name);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocation_and_challenges_cross_instances() {
-    let (name, a, b) = two_stores().await;
+    let (_db, a, b) = two_stores().await;
     let (_, iss) = issued_family(&*a, "carol").await;
     let seen = b
         .find_access_token(&iss.access.hash)
@@ -144,7 +144,6 @@ async fn revocation_and_challenges_cross_instances() {
     );
 
     drop((a, b));
-    common::pg::drop_db(name);
 }
 
 /// Tallies printed by a child process.
@@ -206,6 +205,7 @@ async fn race(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_race_on_one_code_and_one_family() {
     let (name, url) = common::pg::create_db().await;
+    let _db = common::pg::DropDb(name.clone());
     let store = Arc::new(PgStore::connect(&url).await.expect("connect"));
     store.migrate().await.expect("migrate");
     let (_, code) = approved_code(&*store, "dave").await;
@@ -258,7 +258,6 @@ async fn two_processes_race_on_one_code_and_one_family() {
         "exactly one rotation across two processes"
     );
     drop(store);
-    common::pg::drop_db(name);
 }
 
 /// The child side of `two_processes_race_on_one_code_and_one_family`; run

@@ -34,6 +34,7 @@ fn assert_unavailable<T: std::fmt::Debug>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outage_reports_unavailable_and_recovers_without_a_new_store() {
     let (name, url) = common::pg::create_db().await;
+    let _db = common::pg::DropDb(name.clone());
     PgStore::connect(&url)
         .await
         .expect("connect")
@@ -126,7 +127,6 @@ async fn outage_reports_unavailable_and_recovers_without_a_new_store() {
 
     drop(store);
     drop(proxy);
-    common::pg::drop_db(name);
 }
 
 /// Round trips of one call, counted once the pool's background release
@@ -150,6 +150,7 @@ where
 /// pings a connection again when it is returned, in the background.
 async fn round_trips_pg(check_on_acquire: bool) -> Vec<(&'static str, u64, u64)> {
     let (name, url) = common::pg::create_db().await;
+    let _db = common::pg::DropDb(name.clone());
     PgStore::connect(&url)
         .await
         .expect("connect")
@@ -256,7 +257,6 @@ async fn round_trips_pg(check_on_acquire: bool) -> Vec<(&'static str, u64, u64)>
     out.push(("poll_events", a, b));
     drop(store);
     drop(proxy);
-    common::pg::drop_db(name);
     out
 }
 

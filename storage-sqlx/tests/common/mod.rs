@@ -114,6 +114,16 @@ pub mod pg {
         (name, url)
     }
 
+    /// Drops the named database when it goes out of scope, also when the
+    /// test panics. Declare it before the stores using the database.
+    pub struct DropDb(pub String);
+
+    impl Drop for DropDb {
+        fn drop(&mut self) {
+            drop_db(std::mem::take(&mut self.0));
+        }
+    }
+
     /// Drops a database made by [`create_db`], disconnecting its users.
     pub fn drop_db(name: String) {
         super::block_on_thread(move || async move {
@@ -159,6 +169,16 @@ pub mod my {
         let _ = admin.close().await;
         let url = super::with_db(&base, &name);
         (name, url)
+    }
+
+    /// Drops the named database when it goes out of scope, also when the
+    /// test panics. Declare it before the stores using the database.
+    pub struct DropDb(pub String);
+
+    impl Drop for DropDb {
+        fn drop(&mut self) {
+            drop_db(std::mem::take(&mut self.0));
+        }
     }
 
     /// Drops a database made by [`create_db`].
