@@ -1,2 +1,140 @@
-//! SQL storage backend for Latchkey (see issue: SQL backend).
+//! # latchkey-sqlx
+//!
+//! SQL storage for [Latchkey](latchkey) through sqlx 0.8: one store type per
+//! dialect, each implementing every [`latchkey::storage`] trait (and so
+//! [`latchkey::storage::Storage`]).
+//!
+//! | feature    | type            | servers                         |
+//! |------------|-----------------|---------------------------------|
+//! | `postgres` | [`PgStore`]     | PostgreSQL 13+                  |
+//! | `mysql`    | `MySqlStore`    | MySQL 8, MariaDB 10.11+         |
+//! | `sqlite`   | `SqliteStore`   | SQLite 3.35+ (bundled)          |
+//!
+//! ```ignore
+//! let store = latchkey_sqlx::PgStore::connect("postgres://app@db/latchkey").await?;
+//! store.migrate().await?; // explicit: never implicit on connect
+//! let store = std::sync::Arc::new(store); // hand it to the engine
+//! ```
+//!
+//! ## SQL or redb?
+//!
+//! Choose **redb** (`latchkey-redb`) for a single process with its own disk:
+//! no server to run, the lowest latency, but one writer process and no
+//! sharing. Choose **SQL** when several instances serve one issuer (load
+//! balancing, rolling deploys, failover), when the database is already
+//! operated and backed up, or when other tools must read the data
+//! (connected-apps pages, audits, the outbox). PostgreSQL is the first
+//! choice: every hot call is one statement. MySQL/MariaDB works with the
+//! same guarantees at more round trips. SQLite suits a single host that
+//! wants SQL tooling; several processes may share its file, one writer at a
+//! time.
+//!
+//! ## Several instances on one database
+//!
+//! Nothing is cached and no contract uses process memory: compare-and-swap
+//! updates checked by matched-row counts, row locks, and unique constraints
+//! decide every race (one winner among concurrent code redemptions, refresh
+//! rotations, challenge takes), whichever instance or process the callers
+//! run in. A revocation through one instance is seen by the next read
+//! through any other. To run several:
+//!
+//! * point every instance at the same database; give each its own pool
+//!   (size pools so that instances × `max_connections` stays under the
+//!   server's limit);
+//! * call `migrate()` from each at start-up, or from a deploy step: runners
+//!   serialise on a database lock and skip what is applied. Migrations are
+//!   expand/contract (see `MIGRATIONS.md`), so the old and the new release
+//!   run side by side during a rolling deploy;
+//! * consume the outbox either with one cursor per consumer
+//!   (`poll_events` / `ack_events`: every consumer sees every event, in
+//!   order), or, on PostgreSQL, with a shared group
+//!   ([`PgStore::claim_events`] / [`PgStore::complete_events`]: several
+//!   workers split the events, `FOR UPDATE SKIP LOCKED`, under a lease);
+//! * run `purge_expired` from any instance (or all): batches skip rows
+//!   others hold and are bounded by `limit`.
+//!
+//! ## The outbox
+//!
+//! Events are appended in the same transaction (or statement) as the change.
+//! `seq` comes from a one-row counter table that the appending transaction
+//! updates as its last write: the row lock is held to commit, so sequence
+//! numbers are handed out in commit order and every reader sees a gap-free
+//! prefix. A consumer reading `seq > cursor` therefore never skips an event
+//! that commits later with a lower number (which a `SEQUENCE` or
+//! `AUTO_INCREMENT` would allow). The cost: event-appending transactions
+//! serialise for their tail, including the commit flush — on the 2-core test
+//! machine about 550 appends per second; operations that append nothing
+//! never touch the counter.
+//!
+//! ## Errors
+//!
+//! Connection loss, pool timeouts, server shutdown, too many connections,
+//! and statement timeouts are [`StorageError::Unavailable`]; deadlocks,
+//! serialization failures and lock timeouts are retried internally (the
+//! database rolled the attempt back) and reported as `Unavailable` if they
+//! persist. Unique violations are `Conflict`; anything else is `Backend`.
+//! Nothing panics on bad data: undecodable rows are `Backend`. The pool
+//! replaces broken connections, so calls succeed again as soon as the
+//! database is back, with the same store.
+//!
+//! ## Round trips (measured by `tests/pg_recovery.rs` and
+//! `tests/mysql_round_trips.rs` through a counting proxy)
+//!
+//! | call                     | PostgreSQL | MySQL/MariaDB |
+//! |--------------------------|-----------:|--------------:|
+//! | `redeem_code` (issued)   | 1          | 9             |
+//! | `rotate_family` (rotated)| 1          | 6             |
+//! | `find_access_token`      | 1          | 1             |
+//! | `find_refresh_token`     | 1          | 1             |
+//! | `revoke_family` + event  | 1          | 5             |
+//! | `poll_events`            | 1          | 2             |
+//!
+//! Statement round trips only. sqlx 0.8 also pings a connection when it is
+//! returned to the pool (in the background), and before handing it out when
+//! `test_before_acquire` is on (the default pools here turn it on, so a
+//! connection cut while idle is replaced instead of failing a call; turn it
+//! off with `PgStore::pool_options().test_before_acquire(false)` to save a
+//! round trip per call).
+//!
+//! ## Tests and their environment
+//!
+//! `cargo test -p latchkey-sqlx --all-features` runs against real servers:
+//! `LATCHKEY_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `LATCHKEY_TEST_MYSQL_URL`
+//! (default `mysql://root@127.0.0.1:3306/test`); the user must be allowed to
+//! create databases (each case makes and drops `lk_t…`). With `CI=true` an
+//! unreachable server fails the run; otherwise the affected test binary is
+//! skipped with a loud banner on stderr. `scripts/ensure-databases.sh`
+//! starts and waits for both servers.
+//!
+//! [`StorageError::Unavailable`]: latchkey::storage::StorageError::Unavailable
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Without a dialect only the migration types remain; the shared codec is
+// used by the dialect modules.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+
+mod codec;
+mod error;
+pub mod migrate;
+mod send_check;
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use migrate::{MigrateOptions, MigrateReport, Migration};
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+/// The sqlx this crate is built on, for pool and connection options.
+pub use sqlx;

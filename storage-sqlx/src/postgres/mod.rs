@@ -1,0 +1,133 @@
+//! PostgreSQL (13+) store.
+//!
+//! Hot paths are single statements: data-modifying CTEs do the
+//! compare-and-swap, the inserts, the grant touch and the event append in
+//! one round trip, atomically (a statement outside a transaction block is
+//! its own transaction). Operations that must see rows committed while they
+//! waited for a lock (cascading revocations) use a short transaction of
+//! several statements, because under READ COMMITTED each statement takes a
+//! new snapshot but a CTE shares one.
+
+#[macro_use]
+mod sql;
+mod grants;
+mod migrate;
+mod outbox;
+mod tokens;
+
+use std::time::Duration;
+
+use latchkey::storage::StorageResult;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use crate::codec::impl_cols;
+use crate::error::into_storage;
+use crate::migrate::{MigrateOptions, MigrateReport};
+
+impl_cols!(PgRow);
+
+/// Latchkey storage on PostgreSQL. Cheap to clone (shares the pool).
+///
+/// Several processes may use one database at once: every contract is
+/// enforced by the database (row locks, conditional updates, unique
+/// constraints), never by process memory.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with default pool settings (see [`PgStore::pool_options`]).
+    /// The schema is not touched: call [`PgStore::migrate`].
+    ///
+    /// # Errors
+    /// [`latchkey::storage::StorageError::Unavailable`] when the server
+    /// cannot be reached, `Backend` for a malformed URL.
+    pub async fn connect(url: &str) -> StorageResult<Self> {
+        let opts: PgConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| into_storage(e.into()))?;
+        Self::connect_with(Self::pool_options(), opts).await
+    }
+
+    /// Connects with the given pool and connection settings.
+    ///
+    /// # Errors
+    /// As [`PgStore::connect`].
+    pub async fn connect_with(pool: PgPoolOptions, opts: PgConnectOptions) -> StorageResult<Self> {
+        let pool = pool
+            .connect_with(opts)
+            .await
+            .map_err(|e| into_storage(e.into()))?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// The default pool settings: 16 connections, 5 s acquire timeout (then
+    /// calls fail with `Unavailable`), idle connections recycled after 10
+    /// minutes, and a liveness check on acquire so a connection cut while
+    /// idle is replaced instead of failing a call.
+    #[must_use]
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(600))
+            .test_before_acquire(true)
+    }
+
+    /// A store over an existing pool.
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// The pool, for health checks or shutdown.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the embedded migrations that are not applied yet. Safe to
+    /// call from several instances at once (they serialise on an advisory
+    /// lock).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is unreachable or a schema change
+    /// kept timing out on its lock; `Backend` when a migration fails or an
+    /// applied migration was edited.
+    pub async fn migrate(&self) -> StorageResult<MigrateReport> {
+        self.migrate_with(&MigrateOptions::default()).await
+    }
+
+    /// [`PgStore::migrate`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`PgStore::migrate`].
+    pub async fn migrate_with(&self, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
+        migrate::run(&self.pool, opts).await
+    }
+}
+
+/// Appends events inside a transaction: a single statement that bumps the
+/// one-row counter (its row lock, held to commit, orders appenders by
+/// commit) and inserts the events numbered from it.
+pub(crate) async fn append_events(
+    conn: &mut sqlx::PgConnection,
+    events: &[latchkey::model::NewEvent],
+) -> Result<(), crate::error::DbError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (at, kind) = crate::codec::event_columns(events)?;
+    sqlx::query(concat!(
+        "WITH ",
+        pg_events!("$1", "$2", "$3", "TRUE"),
+        "SELECT count(*) FROM ev"
+    ))
+    .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+    .bind(at)
+    .bind(kind)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

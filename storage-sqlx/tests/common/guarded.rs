@@ -1,0 +1,179 @@
+//! A store that runs a cleanup (drop its database) when the last handle
+//! goes, delegating every storage trait to the inner store.
+
+use async_trait::async_trait;
+use latchkey::clock::Timestamp;
+use latchkey::model::{
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
+    FamilyRecord, GrantRecord, NewEvent, Revocation,
+};
+use latchkey::storage::{
+    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
+    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageResult,
+    TokenStore,
+};
+use latchkey::token::TokenHash;
+
+type Cleanup = Box<dyn FnOnce() + Send + Sync>;
+
+/// The inner store plus a cleanup run on drop (after the store is gone).
+pub struct Guarded<S> {
+    inner: Option<S>,
+    cleanup: Option<Cleanup>,
+}
+
+impl<S> Guarded<S> {
+    /// Wraps `inner`; `cleanup` runs when this is dropped.
+    pub fn new(inner: S, cleanup: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Guarded {
+            inner: Some(inner),
+            cleanup: Some(Box::new(cleanup)),
+        }
+    }
+
+    /// The inner store.
+    pub fn inner(&self) -> &S {
+        self.inner.as_ref().expect("present until drop")
+    }
+}
+
+impl<S> Drop for Guarded<S> {
+    fn drop(&mut self) {
+        drop(self.inner.take());
+        if let Some(c) = self.cleanup.take() {
+            c();
+        }
+    }
+}
+
+#[async_trait]
+impl<S: ClientStore> ClientStore for Guarded<S> {
+    async fn insert_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()> {
+        self.inner().insert_client(c, e).await
+    }
+    async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
+        self.inner().get_client(id).await
+    }
+    async fn update_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()> {
+        self.inner().update_client(c, e).await
+    }
+    async fn delete_client(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool> {
+        self.inner().delete_client(id, r, e).await
+    }
+    async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
+        self.inner().list_clients(owner).await
+    }
+}
+
+#[async_trait]
+impl<S: ChallengeStore> ChallengeStore for Guarded<S> {
+    async fn insert_challenge(&self, c: &ChallengeRecord) -> StorageResult<()> {
+        self.inner().insert_challenge(c).await
+    }
+    async fn get_challenge(&self, h: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
+        self.inner().get_challenge(h).await
+    }
+    async fn take_challenge(
+        &self,
+        h: &TokenHash,
+        now: Timestamp,
+    ) -> StorageResult<Option<ChallengeRecord>> {
+        self.inner().take_challenge(h, now).await
+    }
+}
+
+#[async_trait]
+impl<S: GrantStore> GrantStore for Guarded<S> {
+    async fn approve(
+        &self,
+        g: &GrantRecord,
+        x: &GrantExpectation,
+        c: &CodeRecord,
+        e: &[NewEvent],
+    ) -> StorageResult<()> {
+        self.inner().approve(g, x, c, e).await
+    }
+    async fn get_grant(&self, s: &str, c: &str) -> StorageResult<Option<GrantRecord>> {
+        self.inner().get_grant(s, c).await
+    }
+    async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
+        self.inner().get_grant_by_id(id).await
+    }
+    async fn list_grants(&self, s: &str) -> StorageResult<Vec<GrantRecord>> {
+        self.inner().list_grants(s).await
+    }
+    async fn revoke_grant(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool> {
+        self.inner().revoke_grant(id, r, e).await
+    }
+    async fn revoke_subject(&self, s: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<u64> {
+        self.inner().revoke_subject(s, r, e).await
+    }
+}
+
+#[async_trait]
+impl<S: CodeStore> CodeStore for Guarded<S> {
+    async fn get_code(&self, h: &TokenHash) -> StorageResult<Option<CodeRecord>> {
+        self.inner().get_code(h).await
+    }
+    async fn record_code_failure(&self, h: &TokenHash, max: u32) -> StorageResult<CodeFailure> {
+        self.inner().record_code_failure(h, max).await
+    }
+    async fn redeem_code(
+        &self,
+        h: &TokenHash,
+        now: Timestamp,
+        i: &Issuance,
+    ) -> StorageResult<RedeemOutcome> {
+        self.inner().redeem_code(h, now, i).await
+    }
+}
+
+#[async_trait]
+impl<S: TokenStore> TokenStore for Guarded<S> {
+    async fn find_refresh_token(
+        &self,
+        h: &TokenHash,
+    ) -> StorageResult<Option<(FamilyRecord, u64)>> {
+        self.inner().find_refresh_token(h).await
+    }
+    async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
+        self.inner().get_family(id).await
+    }
+    async fn rotate_family(&self, id: &str, g: u64, r: &Rotation) -> StorageResult<RotateOutcome> {
+        self.inner().rotate_family(id, g, r).await
+    }
+    async fn revoke_family(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool> {
+        self.inner().revoke_family(id, r, e).await
+    }
+    async fn insert_access_token(&self, t: &AccessTokenRecord) -> StorageResult<()> {
+        self.inner().insert_access_token(t).await
+    }
+    async fn find_access_token(&self, h: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
+        self.inner().find_access_token(h).await
+    }
+    async fn revoke_access_token(
+        &self,
+        h: &TokenHash,
+        at: Timestamp,
+        e: &[NewEvent],
+    ) -> StorageResult<bool> {
+        self.inner().revoke_access_token(h, at, e).await
+    }
+}
+
+#[async_trait]
+impl<S: EventStore> EventStore for Guarded<S> {
+    async fn poll_events(&self, c: &str, limit: usize) -> StorageResult<Vec<Event>> {
+        self.inner().poll_events(c, limit).await
+    }
+    async fn ack_events(&self, c: &str, seq: u64) -> StorageResult<()> {
+        self.inner().ack_events(c, seq).await
+    }
+}
+
+#[async_trait]
+impl<S: PurgeStore> PurgeStore for Guarded<S> {
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport> {
+        self.inner().purge_expired(now, limit).await
+    }
+}

@@ -1,0 +1,219 @@
+//! A token workload for load tests on PostgreSQL: tasks that rotate,
+//! look up and redeem through the store, timing every call, and a sampler
+//! that watches `pg_stat_activity` for workload queries waiting on a lock.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey::storage::{
+    CodeStore, GrantExpectation, GrantStore, RedeemOutcome, RotateOutcome, TokenStore,
+};
+use latchkey_sqlx::{sqlx, PgStore};
+
+use super::fixtures::{code, issuance, issued_family, rotation, summary, T0};
+
+/// Latencies (ms) per operation name, and the longest lock wait seen.
+#[derive(Default, Debug)]
+pub struct LoadReport {
+    pub latencies: BTreeMap<&'static str, Vec<f64>>,
+    /// Calls over 50 ms: (op, started at ms after the workload began, ms).
+    pub slow: Vec<(&'static str, f64, f64)>,
+    pub max_lock_wait_ms: f64,
+    pub lock_wait_query: String,
+}
+
+impl LoadReport {
+    /// Prints count, p50, p99, max per operation.
+    pub fn print(&self, title: &str) {
+        println!("{title}");
+        for (op, v) in &self.latencies {
+            let (n, p50, p99, max) = summary(v.clone());
+            println!("  {op:<20} n={n:<6} p50={p50:>7.2} ms  p99={p99:>7.2} ms  max={max:>7.2} ms");
+        }
+        let mut slow = self.slow.clone();
+        slow.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (op, at, ms) in slow {
+            println!("  slow: {op} at +{at:.0} ms took {ms:.1} ms");
+        }
+        println!(
+            "  longest lock wait of a workload query: {:.1} ms {}",
+            self.max_lock_wait_ms, self.lock_wait_query
+        );
+    }
+
+    /// Worst latency over every operation.
+    pub fn max_ms(&self) -> f64 {
+        self.latencies
+            .values()
+            .flatten()
+            .copied()
+            .fold(0.0, f64::max)
+    }
+
+    /// p99 over every operation.
+    pub fn p99_ms(&self) -> f64 {
+        summary(self.latencies.values().flatten().copied().collect()).2
+    }
+}
+
+/// Timed calls of one worker: (operation, started at ms, took ms).
+type Timings = Vec<(&'static str, f64, f64)>;
+
+/// A running workload; [`Workload::stop`] ends it and collects the report.
+pub struct Workload {
+    /// When the workload began (for placing slow calls in time).
+    pub began: Instant,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Timings>>,
+    sampler: tokio::task::JoinHandle<(f64, String)>,
+}
+
+impl Workload {
+    /// Starts `tasks` workers on `store` and a lock-wait sampler on its own
+    /// connection.
+    pub async fn start(store: Arc<PgStore>, tasks: usize) -> Workload {
+        let stop = Arc::new(AtomicBool::new(false));
+        let began = Instant::now();
+        let mut handles = Vec::new();
+        for t in 0..tasks {
+            let s = store.clone();
+            let stop = stop.clone();
+            let (mut grant, iss) = issued_family(&*s, &format!("user{t}")).await;
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut family = iss.family;
+                let mut current = family.current.hash;
+                let mut generation = 0u64;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let r = rotation(&family, current, (i % 250) as u8);
+                    let t0 = Instant::now();
+                    let out = s
+                        .rotate_family(&family.id, generation, &r)
+                        .await
+                        .expect("rotate under load");
+                    lat.push((
+                        "rotate_family",
+                        (t0 - began).as_secs_f64() * 1e3,
+                        t0.elapsed().as_secs_f64() * 1e3,
+                    ));
+                    assert_eq!(out, RotateOutcome::Rotated);
+                    generation += 1;
+                    current = r.current.hash;
+                    let t0 = Instant::now();
+                    let v = s
+                        .find_access_token(&r.access.hash)
+                        .await
+                        .expect("find under load");
+                    lat.push((
+                        "find_access_token",
+                        (t0 - began).as_secs_f64() * 1e3,
+                        t0.elapsed().as_secs_f64() * 1e3,
+                    ));
+                    assert!(v.is_some());
+                    let t0 = Instant::now();
+                    let f = s
+                        .find_refresh_token(&current)
+                        .await
+                        .expect("find rt under load");
+                    lat.push((
+                        "find_refresh_token",
+                        (t0 - began).as_secs_f64() * 1e3,
+                        t0.elapsed().as_secs_f64() * 1e3,
+                    ));
+                    assert!(f.is_some());
+                    if i % 5 == 0 {
+                        // A new authorization on the same grant, then its exchange.
+                        let mut g2 = grant.clone();
+                        g2.revision += 1;
+                        let c = code(&g2);
+                        let expect = GrantExpectation::Revision {
+                            id: grant.id.clone(),
+                            revision: grant.revision,
+                        };
+                        let t0 = Instant::now();
+                        s.approve(&g2, &expect, &c, &[])
+                            .await
+                            .expect("approve under load");
+                        lat.push((
+                            "approve",
+                            (t0 - began).as_secs_f64() * 1e3,
+                            t0.elapsed().as_secs_f64() * 1e3,
+                        ));
+                        grant = g2;
+                        let iss = issuance(&c);
+                        let t0 = Instant::now();
+                        let out = s
+                            .redeem_code(&c.hash, T0, &iss)
+                            .await
+                            .expect("redeem under load");
+                        lat.push((
+                            "redeem_code",
+                            (t0 - began).as_secs_f64() * 1e3,
+                            t0.elapsed().as_secs_f64() * 1e3,
+                        ));
+                        assert_eq!(out, RedeemOutcome::Issued);
+                        family = iss.family;
+                        current = family.current.hash;
+                        generation = 0;
+                    }
+                }
+                lat
+            }));
+        }
+        let s = store.clone();
+        let st = stop.clone();
+        let sampler = tokio::spawn(async move {
+            let mut worst = (0.0f64, String::new());
+            let mut conn = s.pool().acquire().await.expect("sampler connection");
+            while !st.load(Ordering::Relaxed) {
+                // Workload statements waiting on a heavyweight lock (the
+                // migration's own waits are excluded: they are bounded by
+                // lock_timeout and wait for it, not for the workload).
+                let rows: Vec<(f64, String)> = sqlx::query_as(
+                    "SELECT EXTRACT(EPOCH FROM (clock_timestamp() - query_start))::float8 * 1000, left(query, 60) \
+                     FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                     AND wait_event_type = 'Lock' AND query NOT ILIKE '%INDEX%' AND query NOT ILIKE 'ALTER TABLE%' \
+                     AND query NOT ILIKE '%lk_schema_migrations%'",
+                )
+                .fetch_all(&mut *conn)
+                .await
+                .expect("sample");
+                for (ms, q) in rows {
+                    if ms > worst.0 {
+                        worst = (ms, q);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            worst
+        });
+        Workload {
+            began,
+            stop,
+            tasks: handles,
+            sampler,
+        }
+    }
+
+    /// Stops every worker (a worker that failed panics here) and reports.
+    pub async fn stop(self) -> LoadReport {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut report = LoadReport::default();
+        for t in self.tasks {
+            for (op, at, ms) in t.await.expect("a workload task failed") {
+                report.latencies.entry(op).or_default().push(ms);
+                if ms > 50.0 {
+                    report.slow.push((op, at, ms));
+                }
+            }
+        }
+        let (ms, q) = self.sampler.await.expect("sampler");
+        report.max_lock_wait_ms = ms;
+        report.lock_wait_query = q;
+        report
+    }
+}
