@@ -38,6 +38,10 @@ pub struct Config {
     /// (`--trust-domain-claims`, `LATCHKEY_TRUST_DOMAIN_CLAIMS=1`). The demo
     /// cannot query DNS, so without this switch domains stay pending.
     pub trust_domain_claims: bool,
+    /// SQL database instead of the embedded redb file (`--database-url`,
+    /// `LATCHKEY_DATABASE_URL`): `postgres://…`, `mysql://…` or
+    /// `sqlite://PATH`. Migrations are applied at start.
+    pub database_url: Option<String>,
 }
 
 impl Config {
@@ -53,6 +57,7 @@ impl Config {
             alice_password: "alice-pass".into(),
             bob_password: "bob-pass".into(),
             trust_domain_claims: false,
+            database_url: None,
         }
     }
 
@@ -85,6 +90,8 @@ Options (each also read from the environment variable shown):
   --bob-password PW        password of demo user bob [LATCHKEY_BOB_PASSWORD, default bob-pass]
   --trust-domain-claims    let the console confirm domains without checking them
                            [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
+  --database-url URL       use SQL storage instead of redb: postgres://…, mysql://…
+                           or sqlite://PATH; migrations run at start [LATCHKEY_DATABASE_URL]
   -h, --help               this text
 ";
 
@@ -105,6 +112,7 @@ where
         c.data_dir = d.into();
     }
     c.clients_file = env("LATCHKEY_CLIENTS").map(PathBuf::from);
+    c.database_url = env("LATCHKEY_DATABASE_URL");
     if let Some(p) = env("LATCHKEY_ALICE_PASSWORD") {
         c.alice_password = p;
     }
@@ -133,6 +141,7 @@ where
             "--data-dir" => c.data_dir = value()?.into(),
             "--issuer" => issuer = Some(value()?),
             "--clients" => c.clients_file = Some(value()?.into()),
+            "--database-url" => c.database_url = Some(value()?),
             "--alice-password" => c.alice_password = value()?,
             "--bob-password" => c.bob_password = value()?,
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,

@@ -31,19 +31,39 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: config::Config) -> Result<(), String> {
-    // The data dir must exist before the store opens a file in it.
+    use latchkey_example_axum::store::{self, SqlKind};
+    // The data dir must exist before a store opens a file in it.
     latchkey_example_axum::keyfile::ensure_data_dir(&config.data_dir)
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let store = latchkey_example_axum::store::open_redb(&config.data_dir)?;
+    match config.database_url.clone() {
+        None => {
+            let redb = store::open_redb(&config.data_dir)?;
+            serve(config, redb).await
+        }
+        Some(url) => match store::sql_kind(&url)? {
+            SqlKind::Postgres => serve(config, store::open_postgres(&url).await?).await,
+            SqlKind::MySql => serve(config, store::open_mysql(&url).await?).await,
+            SqlKind::Sqlite => serve(config, store::open_sqlite(&url).await?).await,
+        },
+    }
+}
+
+async fn serve<S: latchkey::storage::Storage + 'static>(
+    config: config::Config,
+    store: std::sync::Arc<S>,
+) -> Result<(), String> {
     let state = prepare(&config, store).await?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("listening on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let storage = match &config.database_url {
+        None => format!("redb in {}", config.data_dir.display()),
+        Some(url) => format!("{} database", url.split(':').next().unwrap_or("SQL")),
+    };
     eprintln!(
-        "latchkey demo listening on http://{addr} (issuer {}, data in {})",
-        config.issuer,
-        config.data_dir.display()
+        "latchkey demo listening on http://{addr} (issuer {}, storage: {storage})",
+        config.issuer
     );
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async {

@@ -43,7 +43,9 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: a committed revocation must survive a power cut, not only
+            // a process crash (NORMAL in WAL mode only promises the latter).
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5));
         Self::connect_with(SqlitePoolOptions::new().max_connections(8), opts).await
     }
