@@ -372,26 +372,44 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
         match principal {
             None => {
-                let challenge = self.park(&pending, binding).await?;
+                let (challenge, _) = self.park(&pending, binding).await?;
                 Ok(AuthorizeOutcome::LoginRequired { challenge })
             }
             Some(p) => self.decide(&client, pending, p, None, binding).await,
         }
     }
 
-    async fn park(&self, pending: &PendingAuthorization, binding: &str) -> Result<Secret, Error> {
+    /// Stores the validated request behind a new challenge; returns the
+    /// challenge and its expiry.
+    async fn park(
+        &self,
+        pending: &PendingAuthorization,
+        binding: &str,
+    ) -> Result<(Secret, Timestamp), Error> {
         let (challenge, hash) = self.mint(TokenKind::ConsentChallenge)?;
         let now = self.now();
+        let expires_at = now.plus(self.config.challenge_ttl);
         self.store
             .insert_challenge(&ChallengeRecord {
                 hash,
                 binding: binding_hash(binding),
                 request: pending.clone(),
                 created_at: now,
-                expires_at: now.plus(self.config.challenge_ttl),
+                expires_at,
             })
             .await?;
-        Ok(challenge)
+        Ok((challenge, expires_at))
+    }
+
+    /// Takes a challenge for good; a challenge someone else took first
+    /// (a double submit, a race) is an error for the host to show.
+    async fn consume(&self, hash: &TokenHash) -> Result<(), Error> {
+        match self.store.take_challenge(hash, self.now()).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::InvalidChallenge(
+                "challenge already used or expired".into(),
+            )),
+        }
     }
 
     /// With a known user: refuse private clients of other accounts, skip the
@@ -421,16 +439,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             self.config.reprompt_public_clients,
         ) {
             if let Some((_, c)) = &parked {
-                if self
-                    .store
-                    .take_challenge(&c.hash, self.now())
-                    .await?
-                    .is_none()
-                {
-                    return Err(Error::InvalidChallenge(
-                        "challenge already used or expired".into(),
-                    ));
-                }
+                self.consume(&c.hash).await?;
             }
             let scopes = pending.scopes.clone();
             let remember = true;
@@ -440,10 +449,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
         let (challenge, expires_at) = match parked {
             Some((s, c)) => (s, c.expires_at),
-            None => {
-                let s = self.park(&pending, binding).await?;
-                (s, self.now().plus(self.config.challenge_ttl))
-            }
+            None => self.park(&pending, binding).await?,
         };
         Ok(AuthorizeOutcome::ConsentRequired(Box::new(
             self.prompt(client, &pending, challenge, expires_at),
@@ -519,14 +525,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             Ok(()) => Ok(Ok((c, client))),
             Err(e @ Error::UntrustedRedirect(_)) => Err(e),
             Err(e) => {
-                if self
-                    .store
-                    .take_challenge(&hash, self.now())
-                    .await?
-                    .is_none()
-                {
-                    return Err(invalid());
-                }
+                self.consume(&hash).await?;
                 Ok(Err(redirect_error(&c.request, &self.config.issuer, &e)))
             }
         }
@@ -584,16 +583,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 self.store.take_challenge(&c.hash, self.now()).await?;
                 return Ok(AuthorizeOutcome::ShowError(private_app()));
             }
-            if self
-                .store
-                .take_challenge(&c.hash, self.now())
-                .await?
-                .is_none()
-            {
-                return Err(Error::InvalidChallenge(
-                    "challenge already used or expired".into(),
-                ));
-            }
+            self.consume(&c.hash).await?;
             self.issue_code(
                 &client,
                 &c.request,
@@ -613,16 +603,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 Ok((c, _)) => c,
                 Err(outcome) => return Ok(outcome),
             };
-            if self
-                .store
-                .take_challenge(&c.hash, self.now())
-                .await?
-                .is_none()
-            {
-                return Err(Error::InvalidChallenge(
-                    "challenge already used or expired".into(),
-                ));
-            }
+            self.consume(&c.hash).await?;
             let e = Error::AccessDenied("the user denied the request".into());
             Ok(redirect_error(&c.request, &self.config.issuer, &e))
         };
