@@ -6,6 +6,7 @@ pub mod guarded;
 #[cfg(feature = "postgres")]
 pub mod load;
 pub mod proxy;
+pub mod round_trips;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
