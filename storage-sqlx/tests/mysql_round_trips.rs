@@ -38,22 +38,8 @@ async fn round_trips_mysql(check_on_acquire: bool) -> Vec<(&'static str, u64, u6
 async fn round_trips_per_hot_operation() {
     let lean = round_trips_mysql(false).await;
     let default = round_trips_mysql(true).await;
-    println!("MySQL/MariaDB round trips per call (statements = total minus the pool's own pings):");
-    println!(
-        "  {:<28} {:>10} {:>11} {:>24} {:>30}",
-        "operation",
-        "checkouts",
-        "statements",
-        "total, no acquire check",
-        "total, default (check+release)"
-    );
-    for ((op, _, total), (_, _, total_default)) in lean.iter().zip(&default) {
-        // Each call checks one connection out of the pool, which sqlx 0.8
-        // pings again when it is returned.
-        let checkouts = 1;
-        let statements = total - checkouts;
-        println!("  {op:<28} {checkouts:>10} {statements:>11} {total:>24} {total_default:>30}");
-        if ["find_access_token", "find_refresh_token"].contains(op) {
+    for (op, statements, _, _) in common::round_trips::table("MySQL/MariaDB", &lean, &default) {
+        if ["find_access_token", "find_refresh_token"].contains(&op) {
             assert_eq!(statements, 1, "{op} must be one round trip");
         }
     }

@@ -155,35 +155,23 @@ async fn round_trips_pg(check_on_acquire: bool) -> Vec<(&'static str, u64, u64)>
 async fn round_trips_per_hot_operation() {
     let lean = round_trips_pg(false).await;
     let default = round_trips_pg(true).await;
-    println!("PostgreSQL round trips per call (statements = total minus the pool's own pings):");
-    println!(
-        "  {:<28} {:>10} {:>11} {:>24} {:>30}",
-        "operation",
-        "checkouts",
-        "statements",
-        "total, no acquire check",
-        "total, default (check+release)"
-    );
-    for ((op, _, total), (_, _, total_default)) in lean.iter().zip(&default) {
-        // Each call checks one connection out of the pool, which sqlx 0.8
-        // pings again when it is returned.
-        let checkouts = 1;
-        let statements = total - checkouts;
-        println!("  {op:<28} {checkouts:>10} {statements:>11} {total:>24} {total_default:>30}");
+    for (op, statements, total, total_default) in
+        common::round_trips::table("PostgreSQL", &lean, &default)
+    {
         if [
             "redeem_code (Issued)",
             "find_access_token",
             "find_refresh_token",
             "rotate_family (Rotated)",
         ]
-        .contains(op)
+        .contains(&op)
         {
             assert_eq!(
                 statements, 1,
                 "{op} must be one statement round trip on PostgreSQL"
             );
             assert_eq!(
-                *total_default,
+                total_default,
                 total + 1,
                 "{op}: default adds one acquire check"
             );

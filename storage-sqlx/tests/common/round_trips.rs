@@ -125,3 +125,32 @@ pub async fn hot_operations<S: Storage + ?Sized>(
     out.push(("poll_events", a, b));
     out
 }
+
+/// Prints the counts of [`hot_operations`] run without (`lean`) and with
+/// (`default`) the pool's acquire check, titled `dialect`; returns per
+/// operation `(operation, statements, total, total with the check)`.
+pub fn table(
+    dialect: &str,
+    lean: &[(&'static str, u64, u64)],
+    default: &[(&'static str, u64, u64)],
+) -> Vec<(&'static str, u64, u64, u64)> {
+    println!("{dialect} round trips per call (statements = total minus the pool's own pings):");
+    println!(
+        "  {:<28} {:>10} {:>11} {:>24} {:>30}",
+        "operation",
+        "checkouts",
+        "statements",
+        "total, no acquire check",
+        "total, default (check+release)"
+    );
+    let mut rows = Vec::new();
+    for ((op, _, total), (_, _, total_default)) in lean.iter().zip(default) {
+        // Each call checks one connection out of the pool, which sqlx 0.8
+        // pings again when it is returned.
+        let checkouts = 1;
+        let statements = total - checkouts;
+        println!("  {op:<28} {checkouts:>10} {statements:>11} {total:>24} {total_default:>30}");
+        rows.push((*op, statements, *total, *total_default));
+    }
+    rows
+}
