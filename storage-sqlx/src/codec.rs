@@ -12,6 +12,7 @@ use latchkey::model::{
     GrantRecord, PreviousGeneration, RefreshGeneration, Revocation, RevocationReason,
 };
 use latchkey::scope::ScopeSet;
+use latchkey::storage::CodeFailure;
 use latchkey::token::TokenHash;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -28,6 +29,8 @@ pub(crate) trait Cols {
     fn bytes(&self, col: &str) -> Result<Vec<u8>, DbError>;
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, DbError>;
     fn boolean(&self, col: &str) -> Result<bool, DbError>;
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    fn opt_boolean(&self, col: &str) -> Result<Option<bool>, DbError>;
 }
 
 /// Implements [`Cols`] for a concrete row type.
@@ -54,6 +57,9 @@ macro_rules! impl_cols {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
             fn boolean(&self, col: &str) -> Result<bool, $crate::error::DbError> {
+                Ok(sqlx::Row::try_get(self, col)?)
+            }
+            fn opt_boolean(&self, col: &str) -> Result<Option<bool>, $crate::error::DbError> {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
         }
@@ -283,6 +289,51 @@ pub(crate) fn access_from(r: &impl Cols) -> Result<AccessTokenRecord, DbError> {
         issued_at: time(r.i64("issued_at")?)?,
         expires_at: time(r.i64("expires_at")?)?,
         revoked_at: r.opt_i64("revoked_at")?.map(time).transpose()?,
+    })
+}
+
+/// A refresh-token lookup: the family (`family_cols!()`) and the token's own
+/// generation, selected as `token_generation`.
+pub(crate) fn refresh_from(r: &impl Cols) -> Result<(FamilyRecord, u64), DbError> {
+    let g =
+        u64::try_from(r.i64("token_generation")?).map_err(|_| corrupt("negative generation"))?;
+    Ok((family_from(r)?, g))
+}
+
+/// An access-token lookup: `access_cols!()` plus `family_revoked`, a
+/// boolean that is NULL when the token has no family.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn access_view_from(r: &impl Cols) -> Result<latchkey::model::AccessTokenView, DbError> {
+    Ok(latchkey::model::AccessTokenView {
+        token: access_from(r)?,
+        family_revoked: r.opt_boolean("family_revoked")?.unwrap_or(false),
+    })
+}
+
+/// A counted failure, from the code row's `status` and `failed_attempts`
+/// after the increment.
+pub(crate) fn code_failure_from(r: &impl Cols) -> Result<CodeFailure, DbError> {
+    Ok(if r.text("status")? == CODE_BURNED {
+        CodeFailure::Burned
+    } else {
+        CodeFailure::Counted(u32::try_from(r.i64("failed_attempts")?).unwrap_or(u32::MAX))
+    })
+}
+
+/// Why a code was not redeemed, from its `status` and `family_id` (or its
+/// absence): a repeated exchange learns the family to revoke.
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub(crate) fn not_redeemed_from(
+    r: Option<&impl Cols>,
+) -> Result<latchkey::storage::RedeemOutcome, DbError> {
+    use latchkey::storage::RedeemOutcome;
+    Ok(match r {
+        Some(r) if r.text("status")? == CODE_REDEEMED => RedeemOutcome::AlreadyRedeemed {
+            family_id: r
+                .opt_text("family_id")?
+                .ok_or_else(|| corrupt("redeemed code without family"))?,
+        },
+        _ => RedeemOutcome::Invalid,
     })
 }
 

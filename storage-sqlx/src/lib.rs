@@ -126,6 +126,8 @@ mod send_check;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+mod qmark;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

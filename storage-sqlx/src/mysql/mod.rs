@@ -46,6 +46,10 @@ impl Cols for MySqlRow {
     fn boolean(&self, col: &str) -> Result<bool, DbError> {
         Ok(sqlx::Row::try_get(self, col)?)
     }
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    fn opt_boolean(&self, col: &str) -> Result<Option<bool>, DbError> {
+        Ok(sqlx::Row::try_get(self, col)?)
+    }
 }
 
 /// Latchkey storage on MySQL or MariaDB. Cheap to clone (shares the pool).

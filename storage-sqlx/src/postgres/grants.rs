@@ -15,8 +15,9 @@ use sqlx::Row;
 use super::{append_events, PgStore};
 use crate::codec::{
     access_fields, bind_access, bind_challenge, bind_code, bind_family, bind_grant, challenge_cols,
-    challenge_from, client_cols, client_from, code_cols, code_from, event_columns, family_fields,
-    grant_cols, grant_from, int, json, reason, ts, CODE_BURNED, CODE_REDEEMED,
+    challenge_from, client_cols, client_from, code_cols, code_failure_from, code_from,
+    event_columns, family_fields, grant_cols, grant_from, int, json, reason, ts, CODE_BURNED,
+    CODE_REDEEMED,
 };
 use crate::error::{retrying, DbError};
 
@@ -470,13 +471,8 @@ impl CodeStore for PgStore {
             .bind(CODE_BURNED)
             .fetch_optional(&self.pool)
             .await?;
-            Ok::<_, DbError>(match row {
-                None => CodeFailure::NotFound,
-                Some(r) if r.try_get::<String, _>("status")? == CODE_BURNED => CodeFailure::Burned,
-                Some(r) => CodeFailure::Counted(
-                    u32::try_from(r.try_get::<i64, _>("failed_attempts")?).unwrap_or(u32::MAX),
-                ),
-            })
+            row.as_ref()
+                .map_or(Ok(CodeFailure::NotFound), code_failure_from)
         })
     }
 

@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use super::PgStore;
 use crate::codec::{
-    access_cols, access_fields, access_from, bind_access, event_columns, family_cols, family_from,
-    int, reason, ts,
+    access_cols, access_fields, access_view_from, bind_access, event_columns, family_cols,
+    family_from, int, reason, refresh_from, ts,
 };
 use crate::error::{retrying, DbError};
 
@@ -128,15 +128,7 @@ impl TokenStore for PgStore {
             .bind(hash.0.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-            match row {
-                None => Ok::<_, DbError>(None),
-                Some(r) => {
-                    let g: i64 = r.try_get("token_generation")?;
-                    let g = u64::try_from(g)
-                        .map_err(|_| crate::error::corrupt("negative generation"))?;
-                    Ok(Some((family_from(&r)?, g)))
-                }
-            }
+            row.as_ref().map(refresh_from).transpose()
         })
     }
 
@@ -194,15 +186,7 @@ impl TokenStore for PgStore {
             .bind(hash.0.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-            match row {
-                None => Ok::<_, DbError>(None),
-                Some(r) => Ok(Some(AccessTokenView {
-                    token: access_from(&r)?,
-                    family_revoked: r
-                        .try_get::<Option<bool>, _>("family_revoked")?
-                        .unwrap_or(false),
-                })),
-            }
+            row.as_ref().map(access_view_from).transpose()
         })
     }
 

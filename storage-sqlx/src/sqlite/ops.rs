@@ -16,24 +16,16 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::SqliteStore;
 use crate::codec::{
-    access_cols, access_fields, access_from, bind_access, bind_challenge, bind_code, bind_family,
-    bind_grant, challenge_cols, challenge_from, client_cols, client_from, code_cols, code_from,
-    event_cols, event_from, family_cols, family_fields, family_from, grant_cols, grant_from, int,
-    json, reason, ts, CODE_BURNED, CODE_REDEEMED,
+    access_cols, access_view_from, challenge_cols, challenge_from, code_failure_from, int, json,
+    not_redeemed_from, reason, ts, CODE_BURNED,
 };
-use crate::error::{corrupt, retrying, DbError};
+use crate::error::{retrying, DbError};
+use crate::qmark::{n64, Qmark};
 
 type Tx = Transaction<'static, Sqlite>;
 
-/// The key of a single-row revocation.
-enum Key {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-fn n64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
+/// The statements SQLite shares with MySQL.
+type S = Qmark<Sqlite>;
 
 /// Appends events at the end of a write transaction: the counter is bumped
 /// under the database write lock, so `seq` follows commit order.
@@ -59,6 +51,17 @@ async fn append(tx: &mut Tx, events: &[NewEvent]) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Ends a single-row revocation: appends and commits when the row changed;
+/// otherwise dropping `tx` rolls it back.
+async fn finish_revocation(mut tx: Tx, n: u64, events: &[NewEvent]) -> Result<bool, DbError> {
+    if n == 0 {
+        return Ok(false);
+    }
+    append(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 impl SqliteStore {
     async fn write(&self) -> Result<Tx, DbError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
@@ -70,13 +73,7 @@ impl SqliteStore {
         events: &[NewEvent],
     ) -> Result<(), DbError> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO lk_clients (id, owner, revision, body) VALUES (?, ?, ?, ?)")
-            .bind(&c.id)
-            .bind(&c.owner)
-            .bind(int(c.revision))
-            .bind(json(c)?)
-            .execute(&mut *tx)
-            .await?;
+        S::insert_client(&mut *tx, c).await?;
         append(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -155,46 +152,18 @@ impl SqliteStore {
     ) -> Result<(), DbError> {
         let mut tx = self.write().await?;
         match expected {
-            GrantExpectation::Absent => {
-                let q = sqlx::query(concat!(
-                    "INSERT INTO lk_grants (",
-                    grant_cols!(),
-                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ));
-                bind_grant(q, grant)?.execute(&mut *tx).await?;
-            }
+            GrantExpectation::Absent => S::insert_grant(&mut *tx, grant).await?,
             GrantExpectation::Revision { id, revision } => {
                 if *id != grant.id {
                     return Err(StorageError::Conflict.into());
                 }
-                let n = sqlx::query(
-                    "UPDATE lk_grants SET scopes = ?, resources = ?, remembered_scopes = ?, created_at = ?, \
-                     last_used_at = ?, revision = ? WHERE id = ? AND subject = ? AND client_id = ? AND revision = ?",
-                )
-                .bind(crate::codec::scopes(&grant.scopes))
-                .bind(json(&grant.resources)?)
-                .bind(grant.remembered_scopes.as_ref().map(crate::codec::scopes))
-                .bind(ts(grant.created_at))
-                .bind(ts(grant.last_used_at))
-                .bind(int(grant.revision))
-                .bind(&grant.id)
-                .bind(&grant.subject)
-                .bind(&grant.client_id)
-                .bind(int(*revision))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
+                let n = S::update_grant(&mut *tx, grant, *revision).await?;
+                if n.rows_affected() == 0 {
                     return Err(StorageError::Conflict.into());
                 }
             }
         }
-        let q = sqlx::query(concat!(
-            "INSERT INTO lk_codes (",
-            code_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        bind_code(q, code)?.execute(&mut *tx).await?;
+        S::insert_code(&mut *tx, code).await?;
         append(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -259,36 +228,10 @@ impl SqliteStore {
                 .bind(hash.0.to_vec())
                 .fetch_optional(&mut *tx)
                 .await?;
-            return Ok(match row {
-                Some(r) if r.try_get::<String, _>("status")? == CODE_REDEEMED => {
-                    RedeemOutcome::AlreadyRedeemed {
-                        family_id: r
-                            .try_get::<Option<String>, _>("family_id")?
-                            .ok_or_else(|| corrupt("redeemed code without family"))?,
-                    }
-                }
-                _ => RedeemOutcome::Invalid,
-            });
+            return not_redeemed_from(row.as_ref());
         };
-        let f = &iss.family;
-        let q = sqlx::query(concat!(
-            "INSERT INTO lk_families (",
-            family_fields!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        bind_family(q, f)?.execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO lk_refresh_tokens (hash, family_id, generation) VALUES (?, ?, ?)")
-            .bind(f.current.hash.0.to_vec())
-            .bind(&f.id)
-            .bind(int(f.generation))
-            .execute(&mut *tx)
-            .await?;
-        let q = sqlx::query(concat!(
-            "INSERT INTO lk_access_tokens (",
-            access_fields!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        bind_access(q, &iss.access)?.execute(&mut *tx).await?;
+        S::insert_family(&mut tx, &iss.family).await?;
+        S::insert_access(&mut *tx, &iss.access).await?;
         sqlx::query("UPDATE lk_grants SET last_used_at = ? WHERE id = ? AND last_used_at < ?")
             .bind(ts(now))
             .bind(&grant_id)
@@ -343,12 +286,7 @@ impl SqliteStore {
             .bind(generation)
             .execute(&mut *tx)
             .await?;
-        let q = sqlx::query(concat!(
-            "INSERT INTO lk_access_tokens (",
-            access_fields!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        bind_access(q, &r.access)?.execute(&mut *tx).await?;
+        S::insert_access(&mut *tx, &r.access).await?;
         sqlx::query("UPDATE lk_grants SET last_used_at = ? WHERE id = ? AND last_used_at < ?")
             .bind(ts(r.now))
             .bind(&grant_id)
@@ -359,30 +297,26 @@ impl SqliteStore {
         Ok(RotateOutcome::Rotated)
     }
 
-    async fn revoke_one_once(
+    async fn revoke_family_once(
         &self,
-        sql: &'static str,
-        key: Key,
-        at: i64,
-        reason: Option<String>,
+        family_id: &str,
+        r: Revocation,
         events: &[NewEvent],
     ) -> Result<bool, DbError> {
         let mut tx = self.write().await?;
-        let mut q = sqlx::query(sql).bind(at);
-        if let Some(r) = reason {
-            q = q.bind(r);
-        }
-        let q = match key {
-            Key::Text(k) => q.bind(k),
-            Key::Bytes(k) => q.bind(k),
-        };
-        let n = q.execute(&mut *tx).await?.rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        append(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(true)
+        let n = S::revoke_family(&mut *tx, family_id, r).await?;
+        finish_revocation(tx, n.rows_affected(), events).await
+    }
+
+    async fn revoke_access_once(
+        &self,
+        hash: &TokenHash,
+        at: Timestamp,
+        events: &[NewEvent],
+    ) -> Result<bool, DbError> {
+        let mut tx = self.write().await?;
+        let n = S::revoke_access(&mut *tx, hash, at).await?;
+        finish_revocation(tx, n.rows_affected(), events).await
     }
 
     async fn purge_once(&self, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
@@ -424,17 +358,7 @@ impl ClientStore for SqliteStore {
     }
 
     async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                client_cols!(),
-                " FROM lk_clients WHERE id = ?"
-            ))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(client_from).transpose()
-        })
+        retrying!(S::client(&self.pool, id))
     }
 
     async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
@@ -451,46 +375,18 @@ impl ClientStore for SqliteStore {
     }
 
     async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
-        retrying!(async {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                client_cols!(),
-                " FROM lk_clients WHERE owner = ? ORDER BY id"
-            ))
-            .bind(owner)
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(client_from).collect::<Result<Vec<_>, _>>()
-        })
+        retrying!(S::clients_of(&self.pool, owner))
     }
 }
 
 #[async_trait]
 impl ChallengeStore for SqliteStore {
     async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StorageResult<()> {
-        retrying!(async {
-            let q = sqlx::query(concat!(
-                "INSERT INTO lk_challenges (",
-                challenge_cols!(),
-                ") VALUES (?, ?, ?, ?, ?)"
-            ));
-            bind_challenge(q, challenge)?.execute(&self.pool).await?;
-            Ok::<_, DbError>(())
-        })
+        retrying!(S::insert_challenge(&self.pool, challenge))
     }
 
     async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                challenge_cols!(),
-                " FROM lk_challenges WHERE hash = ?"
-            ))
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(challenge_from).transpose()
-        })
+        retrying!(S::challenge(&self.pool, hash))
     }
 
     async fn take_challenge(
@@ -529,46 +425,15 @@ impl GrantStore for SqliteStore {
         subject: &str,
         client_id: &str,
     ) -> StorageResult<Option<GrantRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                grant_cols!(),
-                " FROM lk_grants WHERE subject = ? AND client_id = ?"
-            ))
-            .bind(subject)
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(grant_from).transpose()
-        })
+        retrying!(S::grant(&self.pool, subject, client_id))
     }
 
     async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                grant_cols!(),
-                " FROM lk_grants WHERE id = ?"
-            ))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(grant_from).transpose()
-        })
+        retrying!(S::grant_by_id(&self.pool, id))
     }
 
     async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>> {
-        retrying!(async {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                grant_cols!(),
-                " FROM lk_grants WHERE subject = ? ORDER BY client_id"
-            ))
-            .bind(subject)
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(grant_from).collect::<Result<Vec<_>, _>>()
-        })
+        retrying!(S::grants_of(&self.pool, subject))
     }
 
     async fn revoke_grant(
@@ -593,17 +458,7 @@ impl GrantStore for SqliteStore {
 #[async_trait]
 impl CodeStore for SqliteStore {
     async fn get_code(&self, hash: &TokenHash) -> StorageResult<Option<CodeRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                code_cols!(),
-                " FROM lk_codes WHERE hash = ?"
-            ))
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(code_from).transpose()
-        })
+        retrying!(S::code(&self.pool, hash))
     }
 
     async fn record_code_failure(
@@ -622,13 +477,8 @@ impl CodeStore for SqliteStore {
             .bind(hash.0.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-            Ok::<_, DbError>(match row {
-                None => CodeFailure::NotFound,
-                Some(r) if r.try_get::<String, _>("status")? == CODE_BURNED => CodeFailure::Burned,
-                Some(r) => CodeFailure::Counted(
-                    u32::try_from(r.try_get::<i64, _>("failed_attempts")?).unwrap_or(u32::MAX),
-                ),
-            })
+            row.as_ref()
+                .map_or(Ok(CodeFailure::NotFound), code_failure_from)
         })
     }
 
@@ -648,37 +498,11 @@ impl TokenStore for SqliteStore {
         &self,
         hash: &TokenHash,
     ) -> StorageResult<Option<(FamilyRecord, u64)>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT r.generation AS token_generation, ", family_cols!(),
-                " FROM lk_refresh_tokens r JOIN lk_families f ON f.id = r.family_id WHERE r.hash = ?"
-            ))
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-            match row {
-                None => Ok::<_, DbError>(None),
-                Some(r) => {
-                    let g = u64::try_from(r.try_get::<i64, _>("token_generation")?)
-                        .map_err(|_| corrupt("negative generation"))?;
-                    Ok(Some((family_from(&r)?, g)))
-                }
-            }
-        })
+        retrying!(S::refresh_token(&self.pool, hash))
     }
 
     async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
-        retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                family_cols!(),
-                " FROM lk_families f WHERE f.id = ?"
-            ))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(family_from).transpose()
-        })
+        retrying!(S::family(&self.pool, id))
     }
 
     async fn rotate_family(
@@ -696,26 +520,11 @@ impl TokenStore for SqliteStore {
         revocation: Revocation,
         events: &[NewEvent],
     ) -> StorageResult<bool> {
-        let why = reason(revocation.reason).map_err(crate::error::into_storage)?;
-        retrying!(self.revoke_one_once(
-            "UPDATE lk_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
-            Key::Text(family_id.to_owned()),
-            ts(revocation.at),
-            Some(why.clone()),
-            events,
-        ))
+        retrying!(self.revoke_family_once(family_id, revocation, events))
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {
-        retrying!(async {
-            let q = sqlx::query(concat!(
-                "INSERT INTO lk_access_tokens (",
-                access_fields!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ));
-            bind_access(q, token)?.execute(&self.pool).await?;
-            Ok::<_, DbError>(())
-        })
+        retrying!(S::insert_access(&self.pool, token))
     }
 
     async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
@@ -727,15 +536,7 @@ impl TokenStore for SqliteStore {
             .bind(hash.0.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-            match row {
-                None => Ok::<_, DbError>(None),
-                Some(r) => Ok(Some(AccessTokenView {
-                    token: access_from(&r)?,
-                    family_revoked: r
-                        .try_get::<Option<bool>, _>("family_revoked")?
-                        .unwrap_or(false),
-                })),
-            }
+            row.as_ref().map(access_view_from).transpose()
         })
     }
 
@@ -745,13 +546,7 @@ impl TokenStore for SqliteStore {
         at: Timestamp,
         events: &[NewEvent],
     ) -> StorageResult<bool> {
-        retrying!(self.revoke_one_once(
-            "UPDATE lk_access_tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
-            Key::Bytes(hash.0.to_vec()),
-            ts(at),
-            None,
-            events,
-        ))
+        retrying!(self.revoke_access_once(hash, at, events))
     }
 }
 
@@ -763,15 +558,7 @@ impl EventStore for SqliteStore {
                 .bind(consumer)
                 .execute(&self.pool)
                 .await?;
-            let rows = sqlx::query(concat!(
-                "SELECT ", event_cols!(), " FROM lk_events WHERE seq > ",
-                "COALESCE((SELECT seq FROM lk_event_cursors WHERE consumer = ?), 0) ORDER BY seq LIMIT ?"
-            ))
-            .bind(consumer)
-            .bind(n64(limit))
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(event_from).collect::<Result<Vec<_>, _>>()
+            S::events_after(&self.pool, consumer, limit).await
         })
     }
 

@@ -6,6 +6,7 @@ pub mod guarded;
 #[cfg(feature = "postgres")]
 pub mod load;
 pub mod proxy;
+pub mod round_trips;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,6 +89,30 @@ where
     .join();
 }
 
+/// Creates an empty database on the server at `base` through an admin
+/// connection of type `C` (skipping, or failing in CI, when `what` is
+/// unreachable); returns its name and URL.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn create_db_on<C>(base: &str, what: &str) -> (String, String)
+where
+    C: latchkey_sqlx::sqlx::Connection,
+    for<'c> &'c mut C: latchkey_sqlx::sqlx::Executor<'c, Database = C::Database>,
+{
+    use latchkey_sqlx::sqlx;
+    let mut admin = match C::connect(base).await {
+        Ok(c) => c,
+        Err(e) => unreachable(what, &e),
+    };
+    let name = unique_name();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let _ = admin.close().await;
+    let url = with_db(base, &name);
+    (name, url)
+}
+
 #[cfg(feature = "postgres")]
 pub mod pg {
     use std::sync::Arc;
@@ -99,19 +124,7 @@ pub mod pg {
 
     /// Creates an empty database; returns its name and URL.
     pub async fn create_db() -> (String, String) {
-        let base = super::pg_url();
-        let mut admin = match sqlx::PgConnection::connect(&base).await {
-            Ok(c) => c,
-            Err(e) => super::unreachable("PostgreSQL", &e),
-        };
-        let name = super::unique_name();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create database");
-        let _ = admin.close().await;
-        let url = super::with_db(&base, &name);
-        (name, url)
+        super::create_db_on::<sqlx::PgConnection>(&super::pg_url(), "PostgreSQL").await
     }
 
     /// Drops the named database when it goes out of scope, also when the
@@ -156,19 +169,7 @@ pub mod my {
 
     /// Creates an empty database; returns its name and URL.
     pub async fn create_db() -> (String, String) {
-        let base = super::mysql_url();
-        let mut admin = match sqlx::MySqlConnection::connect(&base).await {
-            Ok(c) => c,
-            Err(e) => super::unreachable("MySQL/MariaDB", &e),
-        };
-        let name = super::unique_name();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create database");
-        let _ = admin.close().await;
-        let url = super::with_db(&base, &name);
-        (name, url)
+        super::create_db_on::<sqlx::MySqlConnection>(&super::mysql_url(), "MySQL/MariaDB").await
     }
 
     /// Drops the named database when it goes out of scope, also when the
