@@ -168,13 +168,20 @@ impl Workload {
         let st = stop.clone();
         let sampler = tokio::spawn(async move {
             let mut worst = (0.0f64, String::new());
+            // (pid, statement start) -> when this sampler first saw it waiting.
+            // The wait is measured from that first sighting, not from the
+            // statement's start: under CPU load a statement can run a while
+            // before it queues on a lock, and that time is not lock waiting.
+            let mut waiting: std::collections::HashMap<(i32, String), Instant> =
+                std::collections::HashMap::new();
             let mut conn = s.pool().acquire().await.expect("sampler connection");
             while !st.load(Ordering::Relaxed) {
                 // Workload statements waiting on a heavyweight lock (the
                 // migration's own waits are excluded: they are bounded by
-                // lock_timeout and wait for it, not for the workload).
-                let rows: Vec<(f64, String)> = sqlx::query_as(
-                    "SELECT EXTRACT(EPOCH FROM (clock_timestamp() - query_start))::float8 * 1000, left(query, 60) \
+                // lock_timeout and wait for it, not for the workload). Waits that
+                // end before a second sample (5 ms apart) read as 0 ms.
+                let rows: Vec<(i32, String, String)> = sqlx::query_as(
+                    "SELECT pid, query_start::text, left(query, 60) \
                      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
                      AND wait_event_type = 'Lock' AND query NOT ILIKE '%INDEX%' AND query NOT ILIKE 'ALTER TABLE%' \
                      AND query NOT ILIKE '%lk_schema_migrations%'",
@@ -182,11 +189,17 @@ impl Workload {
                 .fetch_all(&mut *conn)
                 .await
                 .expect("sample");
-                for (ms, q) in rows {
+                let now = Instant::now();
+                let mut seen = std::collections::HashSet::new();
+                for (pid, started, q) in rows {
+                    let since = *waiting.entry((pid, started.clone())).or_insert(now);
+                    seen.insert((pid, started));
+                    let ms = now.duration_since(since).as_secs_f64() * 1000.0;
                     if ms > worst.0 {
                         worst = (ms, q);
                     }
                 }
+                waiting.retain(|k, _| seen.contains(k));
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             worst
