@@ -287,9 +287,19 @@ pub fn consent_remembered(
     grant: Option<&GrantRecord>,
     p: &PendingAuthorization,
     client: &ClientRecord,
-    reprompt_public: bool,
+    config: &crate::config::EngineConfig,
 ) -> bool {
-    if reprompt_public && client.visibility == Visibility::Public {
+    if config.reprompt_public_clients && client.visibility == Visibility::Public {
+        return false;
+    }
+    // RFC 8252 §8.6: without a secret, a loopback or private-use-scheme
+    // redirect proves nothing about which app is asking, so an impostor
+    // could ride on remembered consent. Only an https redirect (a claimed
+    // domain) identifies a public client.
+    if config.reprompt_unverifiable_native_clients
+        && !client.auth_method.is_confidential()
+        && !p.redirect_uri.starts_with("https://")
+    {
         return false;
     }
     grant.is_some_and(|g| {
@@ -432,12 +442,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             return Ok(AuthorizeOutcome::ShowError(private_app()));
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
-        if consent_remembered(
-            grant.as_ref(),
-            &pending,
-            client,
-            self.config.reprompt_public_clients,
-        ) {
+        if consent_remembered(grant.as_ref(), &pending, client, &self.config) {
             if let Some((_, c)) = &parked {
                 self.consume(&c.hash).await?;
             }

@@ -49,6 +49,10 @@ pub struct EngineConfig {
     /// Ask again for consent on every request to a public-visibility client
     /// even when the user chose "remember" (third-party apps).
     pub reprompt_public_clients: bool,
+    /// Ask again for consent on every request from a client without a secret
+    /// whose redirect URI is loopback or a private-use scheme, whose identity
+    /// therefore cannot be proven (RFC 8252 §8.6).
+    pub reprompt_unverifiable_native_clients: bool,
 }
 
 /// Longest authorization code lifetime accepted (RFC 6749 §4.1.2).
@@ -78,6 +82,7 @@ impl EngineConfig {
             secret_rotation_overlap: 86_400,
             domain_verification_ttl: 7 * 86_400,
             reprompt_public_clients: true,
+            reprompt_unverifiable_native_clients: true,
         }
     }
 }

@@ -531,3 +531,37 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
             .await,
     );
 }
+
+#[tokio::test]
+async fn native_clients_without_a_secret_are_asked_again() {
+    // RFC 8252 §8.6: a loopback redirect does not identify the app.
+    let h = harness().await;
+    let req = h.authorize_request(&h.cli.client.id, &[("scope", "zones:read")]);
+    let AuthorizeOutcome::ConsentRequired(p) =
+        h.engine.authorize(&req, Some(&alice()), BINDING).await
+    else {
+        panic!()
+    };
+    redirect(
+        h.engine
+            .accept(
+                p.challenge.expose(),
+                BINDING,
+                &alice(),
+                ConsentDecision {
+                    scopes: None,
+                    remember: true,
+                },
+            )
+            .await,
+    );
+    assert!(matches!(
+        h.engine.authorize(&req, Some(&alice()), BINDING).await,
+        AuthorizeOutcome::ConsentRequired(_)
+    ));
+    assert_eq!(
+        h.engine.connected_apps("alice").await.unwrap().len(),
+        1,
+        "the grant itself is remembered"
+    );
+}
