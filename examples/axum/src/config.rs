@@ -15,8 +15,9 @@ use latchkey::ScopeRegistry;
 /// clients owned by it are private to these users.
 pub const DEMO_ACCOUNT: &str = "demo";
 
-/// Everything the server needs to start.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything the server needs to start. `Debug` hides the passwords and
+/// the database URL (which may carry one).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// Address to listen on (`--addr`, `LATCHKEY_ADDR`).
     pub addr: SocketAddr,
@@ -42,6 +43,22 @@ pub struct Config {
     /// `LATCHKEY_DATABASE_URL`): `postgres://…`, `mysql://…` or
     /// `sqlite://PATH`. Migrations are applied at start.
     pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("issuer", &self.issuer)
+            .field("clients_file", &self.clients_file)
+            .field("trust_domain_claims", &self.trust_domain_claims)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {

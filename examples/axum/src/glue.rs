@@ -47,6 +47,20 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Every `Cookie` header joined into one (HTTP/2 clients may split them),
+/// non-ASCII bytes replaced rather than the whole header dropped: another
+/// app's odd cookie on the same host must not cost us our session.
+#[must_use]
+pub fn cookies(req: &Request) -> Option<String> {
+    let all: Vec<String> = req
+        .headers()
+        .get_all("cookie")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!all.is_empty()).then(|| all.join("; "))
+}
+
 /// Copies status, headers and body of an [`HttpResponse`] into axum's.
 #[must_use]
 pub fn into_response(r: HttpResponse) -> Response {
@@ -73,4 +87,28 @@ pub fn with_cookie(r: HttpResponse, set_cookie: Option<String>) -> Response {
         r.headers.push(("Set-Cookie".into(), c));
     }
     into_response(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_non_ascii_cookie_headers_still_find_the_session() {
+        let req = Request::builder()
+            .header(
+                "cookie",
+                HeaderValue::from_bytes(b"other=caf\xc3\xa9").unwrap(),
+            )
+            .header("cookie", "latchkey_session=abc")
+            .body(Body::empty())
+            .unwrap();
+        let joined = cookies(&req).unwrap();
+        assert_eq!(
+            crate::session::cookie_value(&joined, crate::session::COOKIE_NAME),
+            Some("abc")
+        );
+        let none = Request::builder().body(Body::empty()).unwrap();
+        assert_eq!(cookies(&none), None);
+    }
 }

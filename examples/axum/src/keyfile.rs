@@ -33,7 +33,19 @@ pub fn ensure_data_dir(dir: &Path) -> io::Result<()> {
 /// I/O failures, a key file of the wrong size, or a failing CSPRNG.
 pub fn load_or_create(dir: &Path) -> io::Result<[u8; 32]> {
     let path = dir.join(KEY_FILE);
-    match fs::read(&path) {
+    // A second try reads the key another instance created a moment ago.
+    for _ in 0..2 {
+        if let Some(key) = load_or_try_create(dir, &path)? {
+            return Ok(key);
+        }
+    }
+    Err(io::Error::other("server key appeared and vanished; retry"))
+}
+
+/// `Ok(None)` when another process created the key between our read and
+/// our write: read it again rather than overwrite it.
+fn load_or_try_create(dir: &Path, path: &Path) -> io::Result<Option<[u8; 32]>> {
+    match fs::read(path) {
         Ok(bytes) => {
             let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
                 io::Error::new(
@@ -45,7 +57,7 @@ pub fn load_or_create(dir: &Path) -> io::Result<[u8; 32]> {
                     ),
                 )
             })?;
-            let mode = fs::metadata(&path)?.permissions().mode();
+            let mode = fs::metadata(path)?.permissions().mode();
             if mode & 0o077 != 0 {
                 eprintln!(
                     "warning: {} is readable by others (mode {:o}); chmod 600 it",
@@ -53,17 +65,25 @@ pub fn load_or_create(dir: &Path) -> io::Result<[u8; 32]> {
                     mode & 0o777
                 );
             }
-            Ok(key)
+            Ok(Some(key))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             SystemEntropy::new()
                 .fill(&mut key)
                 .map_err(|e| io::Error::other(e.to_string()))?;
-            // Write a temporary file and rename it, so a crash never leaves a
-            // half-written key that the next start would refuse.
-            let tmp = dir.join(format!("{KEY_FILE}.tmp"));
-            let _ = fs::remove_file(&tmp);
+            // Write a private temporary file, then hard-link it into place:
+            // a crash never leaves a half-written key, and the link fails if
+            // another instance (SQL backends have no file lock) won the race,
+            // so two instances never run with different keys.
+            // A random name: concurrent starters (processes or threads) must
+            // never share, or delete, each other's temporary file.
+            let mut nonce = [0u8; 8];
+            SystemEntropy::new()
+                .fill(&mut nonce)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+            let tmp = dir.join(format!("{KEY_FILE}.{suffix}.tmp"));
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -71,8 +91,13 @@ pub fn load_or_create(dir: &Path) -> io::Result<[u8; 32]> {
                 .open(&tmp)?;
             f.write_all(&key)?;
             f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            Ok(key)
+            let linked = fs::hard_link(&tmp, path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => Ok(Some(key)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     }
@@ -105,6 +130,24 @@ mod tests {
             load_or_create(&dir).is_err(),
             "a damaged key is never replaced"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn racing_first_starts_agree_on_one_key() {
+        let dir = std::env::temp_dir().join(format!("latchkey-keyrace-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create(&dir).unwrap()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(load_or_create(&dir).unwrap(), keys[0]);
+        let leftovers = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary files left behind");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -11,7 +11,7 @@
 //!   the first cookie the browser got and survives the id rotation at login,
 //!   so a challenge started before login still matches after it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,13 @@ use ring::digest;
 pub const COOKIE_NAME: &str = "latchkey_session";
 /// Sessions idle longer than this are forgotten.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
-/// Most sessions kept at once. Anonymous sessions are created by every
-/// authorization request, so the map must be bounded.
-pub const MAX_SESSIONS: usize = 10_000;
+/// Most anonymous sessions kept at once. Anyone can create them (every
+/// first visit does), so they are bounded and evicted oldest first, in
+/// constant time, and never at the expense of a signed-in session.
+pub const MAX_ANONYMOUS: usize = 10_000;
+/// Most signed-in sessions kept at once. Only valid credentials create
+/// them; past the bound the least recently used one goes.
+pub const MAX_SIGNED_IN: usize = 10_000;
 
 /// A snapshot of one session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,9 +53,18 @@ struct Entry {
     last_seen: Instant,
 }
 
+#[derive(Default)]
+struct Store {
+    map: HashMap<String, Entry>,
+    /// Anonymous session ids in creation order. Ids that signed in, out or
+    /// expired stay until popped; popping them removes nothing.
+    anonymous: VecDeque<String>,
+    signed_in: usize,
+}
+
 /// The in-memory session map.
 pub struct Sessions {
-    map: Mutex<HashMap<String, Entry>>,
+    map: Mutex<Store>,
     entropy: SystemEntropy,
     secure: bool,
 }
@@ -71,7 +84,7 @@ impl Sessions {
     #[must_use]
     pub fn new(secure: bool) -> Self {
         Sessions {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Store::default()),
             entropy: SystemEntropy::new(),
             secure,
         }
@@ -83,7 +96,7 @@ impl Sessions {
         Ok(URL_SAFE_NO_PAD.encode(b))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic elsewhere while holding the lock leaves the map usable:
         // every entry is valid on its own.
         self.map
@@ -95,10 +108,10 @@ impl Sessions {
     #[must_use]
     pub fn load(&self, cookie_header: Option<&str>) -> Option<Session> {
         let id = cookie_value(cookie_header?, COOKIE_NAME)?;
-        let mut map = self.lock();
-        let e = map.get_mut(id)?;
+        let mut store = self.lock();
+        let e = store.map.get_mut(id)?;
         if e.last_seen.elapsed() > IDLE_TIMEOUT {
-            map.remove(id);
+            store.remove(id);
             return None;
         }
         e.last_seen = Instant::now();
@@ -135,21 +148,33 @@ impl Sessions {
     }
 
     fn insert(&self, s: &Session, flash: Option<String>) {
-        let mut map = self.lock();
-        if map.len() >= MAX_SESSIONS {
-            map.retain(|_, e| e.last_seen.elapsed() <= IDLE_TIMEOUT);
-        }
-        if map.len() >= MAX_SESSIONS {
-            // Still full of live sessions: drop the least recently used.
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.last_seen)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
+        let mut store = self.lock();
+        if s.user.is_some() {
+            if store.signed_in >= MAX_SIGNED_IN {
+                // Runs only at sign-in, which needs valid credentials.
+                let oldest = store
+                    .map
+                    .iter()
+                    .filter(|(_, e)| e.user.is_some())
+                    .min_by_key(|(_, e)| e.last_seen)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    store.remove(&k);
+                }
+            }
+            store.signed_in += 1;
+        } else {
+            store.anonymous.push_back(s.id.clone());
+            while store.anonymous.len() > MAX_ANONYMOUS {
+                let Some(k) = store.anonymous.pop_front() else {
+                    break;
+                };
+                if store.map.get(&k).is_some_and(|e| e.user.is_none()) {
+                    store.remove(&k);
+                }
             }
         }
-        map.insert(
+        store.map.insert(
             s.id.clone(),
             Entry {
                 user: s.user.clone(),
@@ -162,18 +187,27 @@ impl Sessions {
     }
 
     /// Signs `user` in: the old id is dropped and a new one issued (so a
-    /// session id planted before login is worthless after it), keeping the
-    /// binding so pending consent challenges still match. Returns the new
+    /// session id planted before login is worthless after it), keeping an
+    /// anonymous session's binding so pending consent challenges still
+    /// match. Returns the new
     /// session and its `Set-Cookie` value.
     ///
     /// # Errors
     /// When the CSPRNG fails.
     pub fn login(&self, old: &Session, user: &str) -> Result<(Session, String), RandomnessFailed> {
+        let id = self.random()?;
+        let fresh_binding_seed = id.clone();
         let s = Session {
-            id: self.random()?,
+            id,
             user: Some(user.to_owned()),
             csrf: self.random()?,
-            binding: old.binding.clone(),
+            // Carried over only from an anonymous session: a challenge a
+            // previous user started must not follow a different user in.
+            binding: if old.user.is_none() {
+                old.binding.clone()
+            } else {
+                binding_for(&fresh_binding_seed)
+            },
         };
         self.lock().remove(&old.id);
         self.insert(&s, None);
@@ -190,7 +224,7 @@ impl Sessions {
 
     /// Stores a one-time message shown on the next page of this session.
     pub fn set_flash(&self, s: &Session, message: impl Into<String>) {
-        if let Some(e) = self.lock().get_mut(&s.id) {
+        if let Some(e) = self.lock().map.get_mut(&s.id) {
             e.flash = Some(message.into());
         }
     }
@@ -198,12 +232,22 @@ impl Sessions {
     /// Takes the one-time message, if any.
     #[must_use]
     pub fn take_flash(&self, s: &Session) -> Option<String> {
-        self.lock().get_mut(&s.id).and_then(|e| e.flash.take())
+        self.lock().map.get_mut(&s.id).and_then(|e| e.flash.take())
     }
 
     fn set_cookie(&self, id: &str) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax{secure}")
+    }
+}
+
+impl Store {
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.map.remove(id) {
+            if e.user.is_some() {
+                self.signed_in -= 1;
+            }
+        }
     }
 }
 
@@ -282,5 +326,30 @@ mod tests {
     fn cookie_parsing() {
         assert_eq!(cookie_value("a=1; b=2", "b"), Some("2"));
         assert_eq!(cookie_value("ab=1", "a"), None);
+    }
+
+    #[test]
+    fn an_anonymous_flood_never_signs_anyone_out() {
+        let s = Sessions::new(false);
+        let (anon, _) = s.load_or_create(None).unwrap();
+        let (user, set) = s.login(&anon, "alice").unwrap();
+        for _ in 0..MAX_ANONYMOUS + 50 {
+            s.load_or_create(None).unwrap();
+        }
+        assert_eq!(s.load(Some(&header(&set))).unwrap(), user);
+        assert!(s.lock().map.len() <= MAX_ANONYMOUS + 1);
+    }
+
+    #[test]
+    fn a_new_user_does_not_inherit_the_previous_users_binding() {
+        let s = Sessions::new(false);
+        let (anon, _) = s.load_or_create(None).unwrap();
+        let (alice, _) = s.login(&anon, "alice").unwrap();
+        assert_eq!(
+            alice.binding, anon.binding,
+            "anonymous → signed in keeps it"
+        );
+        let (bob, _) = s.login(&alice, "bob").unwrap();
+        assert_ne!(bob.binding, alice.binding);
     }
 }

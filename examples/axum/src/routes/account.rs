@@ -13,7 +13,7 @@ const PATH: &str = "/account/apps";
 
 /// `GET /account/apps`.
 pub async fn list<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
-    let (session, principal) = match signed_in(&st, glue::header(&req, "cookie"), PATH) {
+    let (session, principal) = match signed_in(&st, glue::cookies(&req).as_deref(), PATH) {
         Ok(x) => x,
         Err(r) => return into_response(r),
     };

@@ -19,7 +19,7 @@ pub async fn show<S: Storage + 'static>(State(st): State<AppState<S>>, req: Requ
     let Some(challenge) = params.single("challenge").ok().flatten() else {
         return error_page(&Error::invalid_request("missing challenge"));
     };
-    let session = st.sessions().load(glue::header(&req, "cookie"));
+    let session = st.sessions().load(glue::cookies(&req).as_deref());
     let user = session.as_ref().and_then(|s| s.user.as_deref());
     let (Some(session), Some(principal)) =
         (session.as_ref(), user.and_then(|u| st.users().principal(u)))

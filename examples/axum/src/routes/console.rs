@@ -96,7 +96,7 @@ async fn owned<S: Storage + 'static>(
 
 /// `GET /console`.
 pub async fn show<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
-    match signed_in(&st, glue::header(&req, "cookie"), PATH) {
+    match signed_in(&st, glue::cookies(&req).as_deref(), PATH) {
         Ok((session, principal)) => render(&st, &session, &principal, Extra::default()).await,
         Err(r) => into_response(r),
     }

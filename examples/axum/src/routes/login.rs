@@ -42,7 +42,7 @@ fn after_login(t: &LoginTarget) -> String {
 pub async fn show<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
     let params = Params::parse(req.uri().query().unwrap_or("")).unwrap_or_default();
     let t = target(&params);
-    let Ok((session, set_cookie)) = st.sessions().load_or_create(glue::header(&req, "cookie"))
+    let Ok((session, set_cookie)) = st.sessions().load_or_create(glue::cookies(&req).as_deref())
     else {
         return error_page(&latchkey::Error::internal("randomness failed"));
     };

@@ -111,7 +111,7 @@ async fn method_not_allowed(uri: Uri) -> Response {
 async fn home<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
     let user = st
         .sessions()
-        .load(glue::header(&req, "cookie"))
+        .load(glue::cookies(&req).as_deref())
         .and_then(|s| s.user.clone().map(|u| (u, s.csrf)));
     let body = "<p>A demo OAuth 2.1 authorization server built on Latchkey.</p><ul>\
         <li><a href=\"/account/apps\">Connected apps</a>: what you have authorized</li>\
@@ -165,7 +165,7 @@ pub(crate) fn signed_in<S: Storage + 'static>(
 /// Reads a form post from a page: the cookie header and the parsed form,
 /// or an error page. Uses the engine's strict parser and limits.
 pub(crate) async fn page_form(req: Request) -> Result<(Option<String>, Params), HttpResponse> {
-    let cookie = glue::header(&req, "cookie").map(str::to_owned);
+    let cookie = glue::cookies(&req);
     let r = glue::read(req).await.map_err(|e| error_http(&e))?;
     let form = r.form_body().map_err(|e| error_http(&e))?;
     Ok((cookie, form))

@@ -20,7 +20,7 @@ pub async fn authorize<S: Storage + 'static>(
     State(st): State<AppState<S>>,
     req: Request,
 ) -> Response {
-    let cookie = glue::header(&req, "cookie").map(str::to_owned);
+    let cookie = glue::cookies(&req);
     let req = match glue::read(req).await {
         Ok(r) => r,
         Err(e) => return error_page(&e),
