@@ -362,6 +362,7 @@ impl MySqlStore {
     }
 
     async fn purge_once(&self, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
+        const MAX_FAMILY_BATCH: i64 = 10_000;
         // Single-table DELETE ... ORDER BY ... LIMIT walks the expiry index
         // and stops after `n` rows.
         let del = |sql: &'static str| sqlx::query(sql).bind(ts(now)).bind(n);
@@ -380,11 +381,14 @@ impl MySqlStore {
                 .await?
                 .rows_affected();
         let mut tx = self.pool.begin().await?;
+        // The ids go into `IN (?, …)` lists; MySQL allows 65,535 placeholders
+        // a statement, so a family batch is capped ("up to limit" allows it;
+        // callers drain until a call reports nothing).
         let ids = sqlx::query(
             "SELECT id FROM lk_families WHERE expires_at <= ? ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
         )
         .bind(ts(now))
-        .bind(n)
+        .bind(n.min(MAX_FAMILY_BATCH))
         .fetch_all(&mut *tx)
         .await?
         .iter()
@@ -407,12 +411,14 @@ impl MySqlStore {
             families = q.execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
-        let floor: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM lk_event_cursors")
-            .fetch_one(&self.pool)
-            .await?;
-        let events = sqlx::query("DELETE FROM lk_events WHERE seq <= ? ORDER BY seq LIMIT ?")
-            .bind(floor.unwrap_or(0))
-            .bind(n)
+        // The floor is read inside the DELETE: read separately, a consumer
+        // polling for the first time in between (cursor 0) would lose the
+        // events between what it read and the stale floor.
+        let events = sqlx::query(
+            "DELETE FROM lk_events WHERE seq <= (SELECT COALESCE(MIN(seq), 0) FROM lk_event_cursors) \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(n)
             .execute(&self.pool)
             .await?
             .rows_affected();
