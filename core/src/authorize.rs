@@ -9,7 +9,6 @@
 //! completes it.
 
 use ring::digest;
-use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::config::MAX_CODE_TTL;
@@ -17,14 +16,16 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, Params};
 use crate::model::{
-    ChallengeRecord, ClientRecord, CodeRecord, CodeStatus, EventKind, GrantRecord, GrantType,
+    ChallengeRecord, ClientRecord, CodeRecord, CodeStatus, GrantRecord, GrantType,
     PendingAuthorization, Visibility,
 };
+use crate::pkce;
+use crate::redirect::validate_resource;
 use crate::redirect::{redirect_host, redirect_matches, with_query};
-use crate::scope::{ScopeRegistry, ScopeSet};
-use crate::storage::{GrantExpectation, Storage, StorageError};
+use crate::retry::{retry_lost_races, Attempt};
+use crate::scope::{ScopeInfo, ScopeRegistry, ScopeSet};
+use crate::storage::{Approval, ApproveOutcome, Storage, StorageError};
 use crate::token::{Secret, TokenHash, TokenKind};
-use crate::{clients::validate_resource, pkce};
 
 /// Longest `state` accepted.
 pub const MAX_STATE_LEN: usize = 1024;
@@ -37,15 +38,6 @@ pub struct Principal {
     /// The account (organisation) the user acts in; private clients may
     /// only be authorized by users of their owner account.
     pub account: String,
-}
-
-/// One scope as the consent screen shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ScopeInfo {
-    /// Scope name.
-    pub name: String,
-    /// Registered description.
-    pub description: String,
 }
 
 /// What the consent screen needs to show.
@@ -268,6 +260,14 @@ fn still_valid(
     Ok(())
 }
 
+fn challenge_gone() -> Error {
+    Error::InvalidChallenge("challenge already used or expired".into())
+}
+
+fn client_gone() -> Error {
+    Error::UntrustedRedirect("the client no longer exists".into())
+}
+
 fn private_app() -> Error {
     Error::AccessDenied("this application is private to another account".into())
 }
@@ -385,7 +385,10 @@ impl<S: Storage + ?Sized> Engine<S> {
                 let (challenge, _) = self.park(&pending, binding).await?;
                 Ok(AuthorizeOutcome::LoginRequired { challenge })
             }
-            Some(p) => self.decide(&client, pending, p, None, binding).await,
+            Some(p) => {
+                self.decide_consent(&client, pending, p, None, binding)
+                    .await
+            }
         }
     }
 
@@ -416,15 +419,13 @@ impl<S: Storage + ?Sized> Engine<S> {
     async fn consume(&self, hash: &TokenHash) -> Result<(), Error> {
         match self.store.take_challenge(hash, self.now()).await? {
             Some(_) => Ok(()),
-            None => Err(Error::InvalidChallenge(
-                "challenge already used or expired".into(),
-            )),
+            None => Err(challenge_gone()),
         }
     }
 
     /// With a known user: refuse private clients of other accounts, skip the
     /// prompt for remembered consent, or ask.
-    async fn decide(
+    async fn decide_consent(
         &self,
         client: &ClientRecord,
         pending: PendingAuthorization,
@@ -443,13 +444,18 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
         if consent_remembered(grant.as_ref(), &pending, client, &self.config) {
-            if let Some((_, c)) = &parked {
-                self.consume(&c.hash).await?;
-            }
+            let challenge = parked.as_ref().map(|(_, c)| c.hash);
             let scopes = pending.scopes.clone();
             let remember = true;
             return self
-                .issue_code(client, &pending, &principal.subject, scopes, remember)
+                .issue_code(
+                    client,
+                    &pending,
+                    &principal.subject,
+                    scopes,
+                    remember,
+                    challenge,
+                )
                 .await;
         }
         let (challenge, expires_at) = match parked {
@@ -471,18 +477,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         let scopes = self
             .config
             .scopes
-            .expand(&p.scopes)
-            .iter()
-            .map(|name| ScopeInfo {
-                name: name.to_owned(),
-                description: self
-                    .config
-                    .scopes
-                    .get(name)
-                    .map(|d| d.description.clone())
-                    .unwrap_or_default(),
-            })
-            .collect();
+            .describe(&self.config.scopes.expand(&p.scopes));
         ConsentPrompt {
             challenge,
             client_id: client.id.clone(),
@@ -551,7 +546,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 Err(outcome) => return Ok(outcome),
             };
             let pending = c.request.clone();
-            self.decide(
+            self.decide_consent(
                 &client,
                 pending,
                 principal,
@@ -588,13 +583,15 @@ impl<S: Storage + ?Sized> Engine<S> {
                 self.store.take_challenge(&c.hash, self.now()).await?;
                 return Ok(AuthorizeOutcome::ShowError(private_app()));
             }
-            self.consume(&c.hash).await?;
+            // The challenge is consumed in the same atomic step as the
+            // grant and code: a failure leaves it usable for a retry.
             self.issue_code(
                 &client,
                 &c.request,
                 &principal.subject,
                 granted,
                 decision.remember,
+                Some(c.hash),
             )
             .await
         };
@@ -615,8 +612,10 @@ impl<S: Storage + ?Sized> Engine<S> {
         r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
     }
 
-    /// Records the grant and a fresh code in one atomic step, retrying when
-    /// a concurrent approval changed the grant first.
+    /// Records "the user approved" in one atomic step: consumes `challenge`
+    /// (when the approval completes a parked request), merges the grant and
+    /// stores a fresh code. Concurrent approvals of one user and client all
+    /// succeed; only a code-hash collision (never in practice) is retried.
     async fn issue_code(
         &self,
         client: &ClientRecord,
@@ -624,103 +623,54 @@ impl<S: Storage + ?Sized> Engine<S> {
         subject: &str,
         granted: ScopeSet,
         remember: bool,
+        challenge: Option<TokenHash>,
     ) -> Result<AuthorizeOutcome, Error> {
         let ttl = client
             .lifetimes
             .authorization_code
             .unwrap_or(self.config.code_ttl)
             .min(MAX_CODE_TTL);
-        for _ in 0..4 {
+        retry_lost_races(3, "authorization code", |_| async {
             let now = self.now();
-            let existing = self.store.get_grant(subject, &client.id).await?;
-            let (grant, expected, mut events) = match existing {
-                Some(g) => {
-                    let expected = GrantExpectation::Revision {
-                        id: g.id.clone(),
-                        revision: g.revision,
-                    };
-                    let mut resources = g.resources.clone();
-                    for r in &p.resources {
-                        if !resources.contains(r) {
-                            resources.push(r.clone());
-                        }
-                    }
-                    let grant = GrantRecord {
-                        scopes: g.scopes.union(&granted),
-                        resources,
-                        remembered_scopes: remember.then(|| {
-                            g.remembered_scopes
-                                .clone()
-                                .unwrap_or_default()
-                                .union(&granted)
-                        }),
-                        last_used_at: now,
-                        revision: g.revision + 1,
-                        ..g
-                    };
-                    (grant, expected, vec![])
-                }
-                None => {
-                    let grant = GrantRecord {
-                        id: self.new_id("lkg_")?,
-                        subject: subject.to_owned(),
-                        client_id: client.id.clone(),
-                        scopes: granted.clone(),
-                        resources: p.resources.clone(),
-                        remembered_scopes: remember.then(|| granted.clone()),
-                        created_at: now,
-                        last_used_at: now,
-                        revision: 0,
-                    };
-                    let ev = self.event(EventKind::GrantCreated {
-                        grant_id: grant.id.clone(),
-                        subject: subject.to_owned(),
-                        client_id: client.id.clone(),
-                    });
-                    (grant, GrantExpectation::Absent, vec![ev])
-                }
-            };
-            events.push(self.event(EventKind::ConsentGiven {
-                grant_id: grant.id.clone(),
-                subject: subject.to_owned(),
-                client_id: client.id.clone(),
-                scopes: granted.clone(),
-            }));
             let (code, hash) = self.mint(TokenKind::AuthorizationCode)?;
-            let record = CodeRecord {
-                hash,
-                client_id: client.id.clone(),
-                grant_id: grant.id.clone(),
-                subject: subject.to_owned(),
-                redirect_uri: p.redirect_uri.clone(),
-                redirect_uri_explicit: p.redirect_uri_explicit,
-                scopes: granted.clone(),
-                resources: p.resources.clone(),
-                code_challenge: p.code_challenge.clone(),
-                issued_at: now,
-                expires_at: now.plus(ttl),
-                failed_attempts: 0,
-                status: CodeStatus::Unused,
+            let approval = Approval {
+                challenge,
+                code: CodeRecord {
+                    hash,
+                    client_id: client.id.clone(),
+                    grant_id: String::new(),
+                    subject: subject.to_owned(),
+                    redirect_uri: p.redirect_uri.clone(),
+                    redirect_uri_explicit: p.redirect_uri_explicit,
+                    scopes: granted.clone(),
+                    resources: p.resources.clone(),
+                    code_challenge: p.code_challenge.clone(),
+                    issued_at: now,
+                    expires_at: now.plus(ttl),
+                    failed_attempts: 0,
+                    status: CodeStatus::Unused,
+                },
+                remember,
+                new_grant_id: self.new_id("lkg_")?,
             };
-            match self
-                .store
-                .approve(&grant, &expected, &record, &events)
-                .await
-            {
-                Ok(()) => {
+            match self.store.approve(&approval).await {
+                Ok(ApproveOutcome::Approved { .. }) => {
                     let mut q: Vec<(&str, &str)> = vec![("code", code.expose())];
                     if let Some(s) = &p.state {
                         q.push(("state", s));
                     }
                     q.push(("iss", &self.config.issuer));
-                    return Ok(AuthorizeOutcome::Redirect(with_query(&p.redirect_uri, &q)));
+                    Ok(Attempt::Done(AuthorizeOutcome::Redirect(with_query(
+                        &p.redirect_uri,
+                        &q,
+                    ))))
                 }
-                Err(StorageError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+                Ok(ApproveOutcome::ChallengeGone) => Err(challenge_gone()),
+                Ok(ApproveOutcome::ClientGone) => Err(client_gone()),
+                Err(StorageError::Conflict) => Ok(Attempt::Lost),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(Error::TemporarilyUnavailable(
-            "grant changed concurrently; retry".into(),
-        ))
+        })
+        .await
     }
 }

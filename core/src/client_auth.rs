@@ -92,6 +92,25 @@ fn parse_basic(b64: &str) -> Result<(String, String), Error> {
 }
 
 impl<S: Storage + ?Sized> Engine<S> {
+    /// Identifies the calling client for a grant that may skip client
+    /// authentication ([`crate::grant::GrantHandler::skips_client_authentication`]):
+    /// credentials that are presented are checked as usual; without any,
+    /// the client is only looked up by `client_id`.
+    pub(crate) async fn identify_client(
+        &self,
+        req: &HttpRequest,
+        params: &Params,
+    ) -> Result<ClientRecord, Error> {
+        let p = presented_credentials(req, params)?;
+        if p.method != AuthMethod::None {
+            return self.authenticate_client(req, params).await;
+        }
+        self.store
+            .get_client(&p.client_id)
+            .await?
+            .ok_or_else(|| invalid_client(false, "unknown client or bad credentials"))
+    }
+
     /// Authenticates the calling client by its registered method.
     pub(crate) async fn authenticate_client(
         &self,

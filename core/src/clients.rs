@@ -13,7 +13,8 @@ use crate::model::{
     AuthMethod, ClientLifetimes, ClientRecord, DomainState, DomainVerification, EventKind,
     GrantType, Revocation, RevocationReason, SecretHashes, Visibility,
 };
-use crate::redirect::{host_within, redirect_host, split_uri, validate_redirect_uri};
+use crate::redirect::{host_within, redirect_host, validate_redirect_uri, validate_resource};
+use crate::retry::{retry_lost_races, Attempt};
 use crate::scope::{ScopeRegistry, ScopeSet};
 use crate::storage::{Storage, StorageError};
 use crate::token::{Secret, TokenKind};
@@ -106,19 +107,6 @@ fn meta(why: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(why.into().into())
 }
 
-/// Checks a resource indicator (RFC 8707 §2): absolute URI, no fragment.
-///
-/// # Errors
-/// `invalid_target` when it is not.
-pub fn validate_resource(r: &str) -> Result<(), Error> {
-    match split_uri(r) {
-        Some(p) if !p.has_fragment && !p.host.is_empty() => Ok(()),
-        _ => Err(Error::InvalidTarget(
-            "resource must be an absolute URI without a fragment".into(),
-        )),
-    }
-}
-
 fn validate_domain(d: &str) -> Result<String, Error> {
     let d = d.trim_end_matches('.').to_ascii_lowercase();
     let ok = d.len() <= 253
@@ -144,7 +132,11 @@ fn validate_domain(d: &str) -> Result<String, Error> {
 ///
 /// # Errors
 /// `invalid_client_metadata`, `invalid_redirect_uri` or `invalid_scope`.
-pub fn validate_client(c: &ClientRecord, registry: &ScopeRegistry) -> Result<(), Error> {
+pub fn validate_client(
+    c: &ClientRecord,
+    registry: &ScopeRegistry,
+    enabled_grants: &[GrantType],
+) -> Result<(), Error> {
     if c.name.trim().is_empty() || c.name.chars().count() > 100 {
         return Err(meta("name must be 1 to 100 characters"));
     }
@@ -162,6 +154,12 @@ pub fn validate_client(c: &ClientRecord, registry: &ScopeRegistry) -> Result<(),
     }
     if c.grant_types.is_empty() {
         return Err(meta("at least one grant type is required"));
+    }
+    if let Some(g) = c.grant_types.iter().find(|g| !enabled_grants.contains(g)) {
+        return Err(meta(format!(
+            "grant type {} is not enabled on this server",
+            g.as_str()
+        )));
     }
     if c.allows_grant(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
         return Err(Error::InvalidRedirectUri(
@@ -317,7 +315,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             updated_at: now,
             revision: 0,
         };
-        validate_client(&client, &self.config.scopes)?;
+        self.validate(&client)?;
         let ev = self.event(EventKind::ClientCreated {
             client_id: client.id.clone(),
         });
@@ -345,21 +343,19 @@ impl<S: Storage + ?Sized> Engine<S> {
             .clone()
             .filter(|i| !i.is_empty())
             .ok_or_else(|| meta("upserting needs a fixed client id"))?;
-        for _ in 0..3 {
+        retry_lost_races(3, "client", |_| async {
             let Some(existing) = self.store.get_client(&id).await? else {
                 let generated = reg.secret.is_none();
-                match self.register_client(reg.clone()).await {
-                    Ok(r) => {
-                        return Ok(Upserted {
-                            client: r.client,
-                            secret: r.secret.filter(|_| generated),
-                            outcome: UpsertOutcome::Created,
-                        })
-                    }
+                return match self.register_client(reg.clone()).await {
+                    Ok(r) => Ok(Attempt::Done(Upserted {
+                        client: r.client,
+                        secret: r.secret.filter(|_| generated),
+                        outcome: UpsertOutcome::Created,
+                    })),
                     // Registered concurrently: update it instead.
-                    Err(Error::InvalidClientMetadata(d)) if d == ID_TAKEN => continue,
-                    Err(e) => return Err(e),
-                }
+                    Err(Error::InvalidClientMetadata(d)) if d == ID_TAKEN => Ok(Attempt::Lost),
+                    Err(e) => Err(e),
+                };
             };
             let auth = reg.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
             let mut generated = None;
@@ -396,33 +392,35 @@ impl<S: Storage + ?Sized> Engine<S> {
                 ..existing.clone()
             };
             if c == existing {
-                return Ok(Upserted {
+                return Ok(Attempt::Done(Upserted {
                     client: c,
                     secret: None,
                     outcome: UpsertOutcome::Unchanged,
-                });
+                }));
             }
             c.updated_at = self.now();
             c.revision += 1;
-            validate_client(&c, &self.config.scopes)?;
+            self.validate(&c)?;
             let ev = self.event(EventKind::ClientUpdated {
                 client_id: c.id.clone(),
             });
-            match self.store.update_client(&c, &[ev]).await {
-                Ok(()) => {
-                    return Ok(Upserted {
-                        client: c,
-                        secret: generated,
-                        outcome: UpsertOutcome::Updated,
-                    })
-                }
-                Err(StorageError::Conflict | StorageError::NotFound) => continue,
-                Err(e) => return Err(e.into()),
+            match self.store.update_client(&c, existing.revision, &[ev]).await {
+                Ok(()) => Ok(Attempt::Done(Upserted {
+                    client: c,
+                    secret: generated,
+                    outcome: UpsertOutcome::Updated,
+                })),
+                Err(StorageError::Conflict | StorageError::NotFound) => Ok(Attempt::Lost),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(Error::TemporarilyUnavailable(
-            "client changed concurrently; retry".into(),
-        ))
+        })
+        .await
+    }
+
+    /// [`validate_client`] against this engine's scopes and grants.
+    fn validate(&self, c: &ClientRecord) -> Result<(), Error> {
+        let grants: Vec<GrantType> = self.grants.grant_types().collect();
+        validate_client(c, &self.config.scopes, &grants)
     }
 
     /// The client with `id`.
@@ -455,26 +453,23 @@ impl<S: Storage + ?Sized> Engine<S> {
     where
         F: Fn(&mut ClientRecord, Timestamp) -> Result<(), Error>,
     {
-        for _ in 0..3 {
+        retry_lost_races(3, "client", |_| async {
             let mut c = self.get_client(id).await?;
+            let expected = c.revision;
             let now = self.now();
             change(&mut c, now)?;
             c.updated_at = now;
             c.revision += 1;
-            validate_client(&c, &self.config.scopes)?;
+            self.validate(&c)?;
             let ev = self.event(kind(c.id.clone()));
-            match self.store.update_client(&c, &[ev]).await {
-                Ok(()) => return Ok(c),
-                Err(StorageError::Conflict) => continue,
-                Err(StorageError::NotFound) => {
-                    return Err(Error::NotFound("no such client".into()))
-                }
-                Err(e) => return Err(e.into()),
+            match self.store.update_client(&c, expected, &[ev]).await {
+                Ok(()) => Ok(Attempt::Done(c)),
+                Err(StorageError::Conflict) => Ok(Attempt::Lost),
+                Err(StorageError::NotFound) => Err(Error::NotFound("no such client".into())),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(Error::TemporarilyUnavailable(
-            "client changed concurrently; retry".into(),
-        ))
+        })
+        .await
     }
 
     /// Updates a client's metadata.

@@ -1,5 +1,6 @@
 //! Engine configuration: issuer, endpoints, scopes and lifetimes.
 
+use crate::model::GrantType;
 use crate::scope::{ScopeRegistry, ScopeSet};
 
 /// Absolute URLs of the engine's endpoints, as published in RFC 8414
@@ -53,6 +54,11 @@ pub struct EngineConfig {
     /// whose redirect URI is loopback or a private-use scheme, whose identity
     /// therefore cannot be proven (RFC 8252 §8.6).
     pub reprompt_unverifiable_native_clients: bool,
+    /// The built-in grant types the token endpoint serves, in the order the
+    /// metadata lists them. A client may only be registered for these, and
+    /// `grant_types_supported` (RFC 8414 §2) advertises exactly these. Add a
+    /// custom grant with [`crate::Engine::with_grants`].
+    pub grant_types: Vec<GrantType>,
 }
 
 /// Longest authorization code lifetime accepted (RFC 6749 §4.1.2).
@@ -83,6 +89,11 @@ impl EngineConfig {
             domain_verification_ttl: 7 * 86_400,
             reprompt_public_clients: true,
             reprompt_unverifiable_native_clients: true,
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::ClientCredentials,
+            ],
         }
     }
 }

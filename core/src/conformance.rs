@@ -15,7 +15,13 @@
 // `&[event.clone()]` reads better than `from_ref` in a contract suite.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
+mod engine;
+
 use std::sync::Arc;
+
+pub use engine::{
+    engine_concurrent_authorizations_all_succeed, engine_strict_refresh_has_one_winner,
+};
 
 use crate::clock::Timestamp;
 use crate::entropy::{Entropy, SystemEntropy};
@@ -26,8 +32,8 @@ use crate::model::{
 };
 use crate::scope::ScopeSet;
 use crate::storage::{
-    CodeFailure, GrantExpectation, Issuance, RedeemOutcome, RotateOutcome, Rotation, Storage,
-    StorageError,
+    Approval, ApproveOutcome, CodeFailure, Issuance, RedeemOutcome, RotateOutcome, Rotation,
+    Storage, StorageError,
 };
 use crate::token::TokenHash;
 
@@ -40,7 +46,12 @@ macro_rules! conformance_tests {
             client_delete_cascades,
             challenge_is_taken_once,
             challenge_take_races_have_one_winner,
-            approve_checks_grant_expectation,
+            approve_merges_into_one_grant,
+            approve_takes_challenge_in_the_same_step,
+            approve_refuses_a_deleted_client,
+            concurrent_approvals_all_land,
+            engine_concurrent_authorizations_all_succeed,
+            engine_strict_refresh_has_one_winner,
             code_is_single_use,
             code_redeem_races_have_one_winner,
             code_failures_burn_the_code,
@@ -216,6 +227,31 @@ fn rotation_for(family: &FamilyRecord, tag: u8) -> Rotation {
     }
 }
 
+/// An approval that lands `code` in `grant` (by id when the grant is new).
+fn approval(grant: &GrantRecord, code: &CodeRecord) -> Approval {
+    Approval {
+        challenge: None,
+        code: code.clone(),
+        remember: false,
+        new_grant_id: grant.id.clone(),
+    }
+}
+
+/// Approves `code` into a grant that does not exist yet, which then equals
+/// `grant` (see [`sample_grant`] and [`sample_code`]).
+async fn approve_new<S: Storage + ?Sized>(store: &S, grant: &GrantRecord, code: &CodeRecord) {
+    let out = store
+        .approve(&approval(grant, code))
+        .await
+        .expect("approve");
+    assert_eq!(
+        out,
+        ApproveOutcome::Approved {
+            grant_id: grant.id.clone()
+        }
+    );
+}
+
 /// A grant with a redeemed code: the starting point of token cases.
 async fn issued_family<S: Storage + ?Sized>(store: &S, subject: &str) -> (GrantRecord, Issuance) {
     let client = sample_client("acme");
@@ -225,10 +261,7 @@ async fn issued_family<S: Storage + ?Sized>(store: &S, subject: &str) -> (GrantR
         .expect("insert client");
     let grant = sample_grant(subject, &client.id);
     let code = sample_code(&grant, T0.plus(600));
-    store
-        .approve(&grant, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    approve_new(store, &grant, &code).await;
     let issuance = issuance_for(&code, T0.plus(86_400));
     let out = store
         .redeem_code(&code.hash, T0, &issuance)
@@ -272,18 +305,18 @@ pub async fn clients_insert_get_update_list<S: Storage + ?Sized>(store: Arc<S>) 
         client_id: c.id.clone(),
     });
     store
-        .update_client(&updated, &[upd.clone()])
+        .update_client(&updated, 0, &[upd.clone()])
         .await
         .expect("update");
-    // The same revision again is a lost update and must be refused.
+    // The same expected revision again is a lost update and must be refused.
     assert!(matches!(
-        store.update_client(&updated, &[upd.clone()]).await,
+        store.update_client(&updated, 0, &[upd.clone()]).await,
         Err(StorageError::Conflict)
     ));
     let mut ghost = sample_client("acme");
     ghost.revision = 1;
     assert!(matches!(
-        store.update_client(&ghost, &[upd]).await,
+        store.update_client(&ghost, 0, &[upd]).await,
         Err(StorageError::NotFound)
     ));
     assert_eq!(
@@ -315,9 +348,16 @@ pub async fn clients_insert_get_update_list<S: Storage + ?Sized>(store: Arc<S>) 
     );
 }
 
-/// Deleting a client deletes its grants and revokes its families.
+/// Deleting a client deletes its grants and revokes its families and its
+/// stand-alone (`client_credentials`) access tokens, and only its.
 pub async fn client_delete_cascades<S: Storage + ?Sized>(store: Arc<S>) {
     let (grant, iss) = issued_family(&*store, "alice").await;
+    let own = access_for(None, &grant.client_id, T0.plus(300));
+    store.insert_access_token(&own).await.expect("insert");
+    let bystander = sample_client("globex");
+    store.insert_client(&bystander, &[]).await.expect("insert");
+    let theirs = access_for(None, &bystander.id, T0.plus(300));
+    store.insert_access_token(&theirs).await.expect("insert");
     let del = ev(EventKind::ClientDeleted {
         client_id: grant.client_id.clone(),
     });
@@ -347,6 +387,18 @@ pub async fn client_delete_cascades<S: Storage + ?Sized>(store: Arc<S>) {
         .expect("at")
         .expect("some");
     assert!(at.family_revoked);
+    let own = store
+        .find_access_token(&own.hash)
+        .await
+        .expect("at")
+        .expect("kept until expiry");
+    assert_eq!(own.token.revoked_at, Some(r.at));
+    let theirs = store
+        .find_access_token(&theirs.hash)
+        .await
+        .expect("at")
+        .expect("some");
+    assert_eq!(theirs.token.revoked_at, None, "another client's token");
     let kinds = all_events(&*store, "t").await;
     assert_eq!(
         kinds
@@ -421,64 +473,226 @@ pub async fn challenge_take_races_have_one_winner<S: Storage + ?Sized + 'static>
     assert_eq!(wins, 1);
 }
 
-/// `approve` inserts or replaces a grant only as expected, with its code.
-pub async fn approve_checks_grant_expectation<S: Storage + ?Sized>(store: Arc<S>) {
+/// `approve` merges into the one (subject, client) grant: scopes,
+/// resources and remembered scopes grow, the id stays, every code is kept
+/// and bound to it, and a taken code hash writes nothing.
+pub async fn approve_merges_into_one_grant<S: Storage + ?Sized>(store: Arc<S>) {
     let client = sample_client("acme");
     store.insert_client(&client, &[]).await.expect("client");
     let g = sample_grant("alice", &client.id);
-    let created = ev(EventKind::GrantCreated {
-        grant_id: g.id.clone(),
-        subject: "alice".into(),
-        client_id: client.id.clone(),
-    });
     let code1 = sample_code(&g, T0.plus(600));
-    store
-        .approve(&g, &GrantExpectation::Absent, &code1, &[created.clone()])
-        .await
-        .expect("first approve");
-    // A second "first grant" for the same pair lost a race: refuse it.
-    let mut dup = sample_grant("alice", &client.id);
-    dup.id = id("grant");
-    let code2 = sample_code(&dup, T0.plus(600));
-    assert!(matches!(
-        store
-            .approve(&dup, &GrantExpectation::Absent, &code2, &[created.clone()])
-            .await,
-        Err(StorageError::Conflict)
-    ));
-    assert_eq!(store.get_code(&code2.hash).await.expect("code"), None);
-
-    let mut g2 = g.clone();
-    g2.scopes = scopes("profile:read dns:read");
-    g2.revision = 1;
-    let code3 = sample_code(&g2, T0.plus(600));
-    let expect = GrantExpectation::Revision {
-        id: g.id.clone(),
-        revision: 0,
-    };
-    store
-        .approve(&g2, &expect, &code3, &[])
-        .await
-        .expect("update approve");
-    let code4 = sample_code(&g2, T0.plus(600));
-    assert!(matches!(
-        store.approve(&g2, &expect, &code4, &[]).await,
-        Err(StorageError::Conflict)
-    ));
+    approve_new(&*store, &g, &code1).await;
     assert_eq!(
         store.get_grant("alice", &client.id).await.expect("get"),
-        Some(g2.clone())
+        Some(g.clone())
     );
-    assert_eq!(store.get_grant_by_id(&g.id).await.expect("get"), Some(g2));
+
+    // A second approval, from a request made before the grant existed
+    // (its own candidate id), lands in the same grant.
+    let mut code2 = sample_code(&g, T0.plus(600));
+    code2.scopes = scopes("dns:read");
+    code2.resources = vec!["https://api.example/".into()];
+    code2.issued_at = T0.plus(5);
+    let mut a2 = approval(&g, &code2);
+    a2.new_grant_id = id("grant");
+    a2.remember = true;
     assert_eq!(
-        store
-            .get_code(&code3.hash)
-            .await
-            .expect("code")
-            .map(|c| c.status),
-        Some(CodeStatus::Unused)
+        store.approve(&a2).await.expect("second approve"),
+        ApproveOutcome::Approved {
+            grant_id: g.id.clone()
+        }
     );
-    assert_eq!(all_events(&*store, "t").await, vec![created.kind]);
+    let merged = store
+        .get_grant_by_id(&g.id)
+        .await
+        .expect("get")
+        .expect("grant");
+    assert_eq!(merged.scopes, scopes("profile:read dns:read"));
+    assert_eq!(merged.resources, vec!["https://api.example/".to_owned()]);
+    assert_eq!(merged.remembered_scopes, Some(scopes("dns:read")));
+    assert_eq!(merged.revision, 1);
+    assert_eq!(merged.created_at, T0);
+    assert_eq!(merged.last_used_at, T0.plus(5));
+    assert_eq!(store.list_grants("alice").await.expect("list").len(), 1);
+    for c in [&code1, &code2] {
+        let stored = store.get_code(&c.hash).await.expect("code").expect("kept");
+        assert_eq!(stored.grant_id, g.id);
+        assert_eq!(stored.status, CodeStatus::Unused);
+    }
+
+    // The same code hash again: a conflict, and nothing changes.
+    let mut again = approval(&g, &code2);
+    again.code.scopes = scopes("profile:read dns:read");
+    assert!(matches!(
+        store.approve(&again).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(
+        store.get_grant_by_id(&g.id).await.expect("get"),
+        Some(merged)
+    );
+    let kinds = all_events(&*store, "t").await;
+    assert_eq!(kinds.len(), 3, "created, consent, consent: {kinds:?}");
+    assert!(matches!(&kinds[0], EventKind::GrantCreated { grant_id, .. } if *grant_id == g.id));
+    assert!(matches!(&kinds[2], EventKind::ConsentGiven { scopes: s, .. } if *s == code2.scopes));
+}
+
+/// "The user approved" is one step: the challenge is consumed with the
+/// grant and code, and when the step fails the challenge is left usable.
+pub async fn approve_takes_challenge_in_the_same_step<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let g = sample_grant("alice", &client.id);
+    let challenge = sample_challenge(T0.plus(900));
+    store
+        .insert_challenge(&challenge)
+        .await
+        .expect("insert challenge");
+
+    // A failure inside the step (a taken code hash): nothing written, and
+    // the challenge survives for the user's retry.
+    let taken = sample_code(&g, T0.plus(600));
+    approve_new(&*store, &g, &taken).await;
+    let events_before = all_events(&*store, "t").await.len();
+    let mut failing = approval(&g, &taken);
+    failing.challenge = Some(challenge.hash);
+    assert!(matches!(
+        store.approve(&failing).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(
+        store.get_challenge(&challenge.hash).await.expect("get"),
+        Some(challenge.clone()),
+        "a failed approval must not consume the challenge"
+    );
+
+    let code = sample_code(&g, T0.plus(600));
+    let mut ok = approval(&g, &code);
+    ok.challenge = Some(challenge.hash);
+    assert!(matches!(
+        store.approve(&ok).await.expect("approve"),
+        ApproveOutcome::Approved { .. }
+    ));
+    assert_eq!(
+        store.get_challenge(&challenge.hash).await.expect("get"),
+        None
+    );
+    assert!(store.get_code(&code.hash).await.expect("code").is_some());
+
+    // The challenge is gone: a double submit writes nothing.
+    let late = sample_code(&g, T0.plus(600));
+    let mut twice = approval(&g, &late);
+    twice.challenge = Some(challenge.hash);
+    assert_eq!(
+        store.approve(&twice).await.expect("approve"),
+        ApproveOutcome::ChallengeGone
+    );
+    assert_eq!(store.get_code(&late.hash).await.expect("code"), None);
+
+    // An expired challenge is gone too.
+    let stale = sample_challenge(T0);
+    store.insert_challenge(&stale).await.expect("insert");
+    let mut expired = approval(&g, &late);
+    expired.challenge = Some(stale.hash);
+    assert_eq!(
+        store.approve(&expired).await.expect("approve"),
+        ApproveOutcome::ChallengeGone
+    );
+    assert_eq!(store.get_code(&late.hash).await.expect("code"), None);
+    assert_eq!(
+        all_events(&*store, "t").await.len(),
+        events_before + 1,
+        "only the successful approval appended its event"
+    );
+}
+
+/// A client deleted before the approval commits leaves no orphan grant,
+/// code or event, and the challenge untouched.
+pub async fn approve_refuses_a_deleted_client<S: Storage + ?Sized>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let r = revocation(RevocationReason::ClientDeleted);
+    assert!(store
+        .delete_client(&client.id, r, &[])
+        .await
+        .expect("delete"));
+    let challenge = sample_challenge(T0.plus(900));
+    store.insert_challenge(&challenge).await.expect("insert");
+    let g = sample_grant("alice", &client.id);
+    let code = sample_code(&g, T0.plus(600));
+    let mut a = approval(&g, &code);
+    a.challenge = Some(challenge.hash);
+    assert_eq!(
+        store.approve(&a).await.expect("approve"),
+        ApproveOutcome::ClientGone
+    );
+    assert_eq!(
+        store.get_grant("alice", &client.id).await.expect("get"),
+        None
+    );
+    assert_eq!(store.get_code(&code.hash).await.expect("code"), None);
+    assert!(store
+        .get_challenge(&challenge.hash)
+        .await
+        .expect("get")
+        .is_some());
+    assert!(all_events(&*store, "t").await.is_empty());
+}
+
+/// 32 concurrent approvals of one user and client all land in one grant,
+/// and none loses the consent another recorded.
+pub async fn concurrent_approvals_all_land<S: Storage + ?Sized + 'static>(store: Arc<S>) {
+    let client = sample_client("acme");
+    store.insert_client(&client, &[]).await.expect("client");
+    let names = ["profile:read", "dns:read"];
+    let mut tasks = Vec::new();
+    for i in 0..32usize {
+        let store = store.clone();
+        let client_id = client.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let g = sample_grant("alice", &client_id);
+            let mut code = sample_code(&g, T0.plus(600));
+            code.scopes = scopes(names[i % 2]);
+            code.issued_at = T0.plus(i as u64);
+            let mut a = approval(&g, &code);
+            a.remember = i % 4 == 0;
+            (store.approve(&a).await, code.hash)
+        }));
+    }
+    let mut grant_ids = std::collections::BTreeSet::new();
+    let mut codes = Vec::new();
+    for t in tasks {
+        let (out, h) = t.await.expect("task");
+        match out.expect("every approval succeeds") {
+            ApproveOutcome::Approved { grant_id } => grant_ids.insert(grant_id),
+            other => panic!("unexpected {other:?}"),
+        };
+        codes.push(h);
+    }
+    assert_eq!(grant_ids.len(), 1, "one grant for the pair");
+    let g = store
+        .get_grant("alice", &client.id)
+        .await
+        .expect("get")
+        .expect("grant");
+    assert!(grant_ids.contains(&g.id));
+    assert_eq!(g.scopes, scopes("profile:read dns:read"));
+    assert_eq!(g.remembered_scopes, Some(scopes("profile:read")));
+    assert_eq!(g.revision, 31);
+    for h in codes {
+        let c = store.get_code(&h).await.expect("code").expect("stored");
+        assert_eq!(c.grant_id, g.id);
+    }
+    let kinds = all_events(&*store, "t").await;
+    let created = kinds
+        .iter()
+        .filter(|k| matches!(k, EventKind::GrantCreated { .. }))
+        .count();
+    let consents = kinds
+        .iter()
+        .filter(|k| matches!(k, EventKind::ConsentGiven { .. }))
+        .count();
+    assert_eq!((created, consents), (1, 32));
 }
 
 /// A code is redeemed once; a second redemption reports the first family.
@@ -487,10 +701,7 @@ pub async fn code_is_single_use<S: Storage + ?Sized>(store: Arc<S>) {
     store.insert_client(&client, &[]).await.expect("client");
     let g = sample_grant("alice", &client.id);
     let code = sample_code(&g, T0.plus(600));
-    store
-        .approve(&g, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    approve_new(&*store, &g, &code).await;
     let iss = issuance_for(&code, T0.plus(86_400));
     assert_eq!(
         store
@@ -544,7 +755,8 @@ pub async fn code_is_single_use<S: Storage + ?Sized>(store: Arc<S>) {
             .last_used_at,
         T0.plus(1)
     );
-    assert_eq!(all_events(&*store, "t").await.len(), 1);
+    // The approval's two events, then the issuance's one.
+    assert_eq!(all_events(&*store, "t").await.len(), 3);
     assert_eq!(
         store
             .redeem_code(&hash(), T0, &again)
@@ -560,10 +772,7 @@ pub async fn code_redeem_races_have_one_winner<S: Storage + ?Sized + 'static>(st
     store.insert_client(&client, &[]).await.expect("client");
     let g = sample_grant("alice", &client.id);
     let code = sample_code(&g, T0.plus(600));
-    store
-        .approve(&g, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    approve_new(&*store, &g, &code).await;
     let mut tasks = Vec::new();
     for _ in 0..32 {
         let s = store.clone();
@@ -585,7 +794,8 @@ pub async fn code_redeem_races_have_one_winner<S: Storage + ?Sized + 'static>(st
     }
     assert_eq!(winners.len(), 1);
     assert!(reported.iter().all(|f| *f == winners[0]));
-    assert_eq!(all_events(&*store, "t").await.len(), 1);
+    // The approval's two events, then the one winner's issuance event.
+    assert_eq!(all_events(&*store, "t").await.len(), 3);
 }
 
 /// Wrong verifiers count; the limit burns the code.
@@ -594,10 +804,7 @@ pub async fn code_failures_burn_the_code<S: Storage + ?Sized>(store: Arc<S>) {
     store.insert_client(&client, &[]).await.expect("client");
     let g = sample_grant("alice", &client.id);
     let code = sample_code(&g, T0.plus(600));
-    store
-        .approve(&g, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    approve_new(&*store, &g, &code).await;
     for n in 1..5 {
         assert_eq!(
             store
@@ -641,10 +848,7 @@ pub async fn code_of_revoked_grant_is_invalid<S: Storage + ?Sized>(store: Arc<S>
     store.insert_client(&client, &[]).await.expect("client");
     let g = sample_grant("alice", &client.id);
     let code = sample_code(&g, T0.plus(600));
-    store
-        .approve(&g, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    approve_new(&*store, &g, &code).await;
     assert!(store
         .revoke_grant(&g.id, revocation(RevocationReason::GrantRevoked), &[])
         .await
@@ -1048,16 +1252,18 @@ pub async fn purge_removes_only_expired_in_batches<S: Storage + ?Sized>(store: A
         .is_some());
     assert!(store.get_challenge(&keep.hash).await.expect("ch").is_some());
 
-    // Events: one consumer has acked all (one event so far), another none.
+    // Events: one consumer has acked all (the approval's two and the
+    // issuance's one so far), another none.
     let evs = store.poll_events("a", 10).await.expect("poll");
-    assert_eq!(evs.len(), 1);
-    store.ack_events("a", evs[0].seq).await.expect("ack");
+    assert_eq!(evs.len(), 3);
+    let last = evs[2].seq;
+    store.ack_events("a", last).await.expect("ack");
     let _ = store.poll_events("b", 10).await.expect("poll");
     let r = store.purge_expired(T0.plus(200), 10).await.expect("purge");
     assert_eq!(r.events, 0, "consumer b has not acknowledged");
-    store.ack_events("b", evs[0].seq).await.expect("ack");
+    store.ack_events("b", last).await.expect("ack");
     let r = store.purge_expired(T0.plus(200), 10).await.expect("purge");
-    assert_eq!(r.events, 1);
+    assert_eq!(r.events, 3);
 
     // After the family's expiry, its tokens and refresh index go too.
     let r = store

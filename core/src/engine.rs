@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::EngineConfig;
 use crate::entropy::{Entropy, SystemEntropy};
 use crate::error::Error;
+use crate::grant::GrantRegistry;
 use crate::model::NewEvent;
 use crate::model::{Event, EventKind};
 use crate::storage::{PurgeReport, Storage};
@@ -22,6 +23,7 @@ pub struct Engine<S: ?Sized> {
     pub(crate) entropy: Arc<dyn Entropy>,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) config: Arc<EngineConfig>,
+    pub(crate) grants: Arc<GrantRegistry<S>>,
 }
 
 impl<S: ?Sized> Clone for Engine<S> {
@@ -32,6 +34,7 @@ impl<S: ?Sized> Clone for Engine<S> {
             entropy: self.entropy.clone(),
             keys: self.keys.clone(),
             config: self.config.clone(),
+            grants: self.grants.clone(),
         }
     }
 }
@@ -55,8 +58,24 @@ impl<S: Storage + ?Sized> Engine<S> {
             clock: Arc::new(SystemClock),
             entropy: Arc::new(SystemEntropy::new()),
             keys: Arc::new(keys),
+            grants: Arc::new(GrantRegistry::builtin(&config.grant_types)),
             config: Arc::new(config),
         }
+    }
+
+    /// Replaces the token endpoint's grant handlers (built from
+    /// [`EngineConfig::grant_types`] by default), e.g. to add a custom
+    /// grant. Client validation and the metadata follow the new registry.
+    #[must_use]
+    pub fn with_grants(mut self, grants: GrantRegistry<S>) -> Self {
+        self.grants = Arc::new(grants);
+        self
+    }
+
+    /// The grant handlers the token endpoint dispatches to.
+    #[must_use]
+    pub fn grants(&self) -> &GrantRegistry<S> {
+        &self.grants
     }
 
     /// Replaces the clock (tests use [`crate::clock::ManualClock`]).
@@ -77,12 +96,6 @@ impl<S: Storage + ?Sized> Engine<S> {
     #[must_use]
     pub fn config(&self) -> &EngineConfig {
         &self.config
-    }
-
-    /// The storage backend.
-    #[must_use]
-    pub fn store(&self) -> &Arc<S> {
-        &self.store
     }
 
     pub(crate) fn now(&self) -> Timestamp {

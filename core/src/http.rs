@@ -121,6 +121,26 @@ impl HttpRequest {
     }
 }
 
+impl HttpRequest {
+    /// [`HttpRequest::form_body`] for the endpoints that take client
+    /// credentials (token, introspection, revocation): any query string is
+    /// refused, even when the body authenticates correctly, because RFC 6749
+    /// §2.3.1 forbids credentials in the request URI and a client leaking
+    /// its secret into URLs and logs should learn at once.
+    ///
+    /// # Errors
+    /// As [`HttpRequest::form_body`], and `invalid_request` for a query.
+    pub fn credential_form(&self) -> Result<Params, Error> {
+        let params = self.form_body()?;
+        if !self.query.is_empty() {
+            return Err(Error::invalid_request(
+                "parameters are not accepted in the URL of this endpoint; send them in the form body (RFC 6749 §2.3.1)",
+            ));
+        }
+        Ok(params)
+    }
+}
+
 /// An outgoing response, framework-neutral. `Debug` shows no body (it may
 /// hold tokens).
 #[derive(Clone, PartialEq, Eq)]

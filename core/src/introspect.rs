@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, Params};
 use crate::model::ClientRecord;
 use crate::scope::ScopeSet;
 use crate::storage::Storage;
@@ -43,6 +43,20 @@ impl TokenInfo {
     pub fn scopes(&self) -> ScopeSet {
         ScopeSet::parse(&self.scope).unwrap_or_default()
     }
+}
+
+/// Which audience (RFC 8707 resource) a bearer token must carry. There is
+/// no default: a resource server says which resource it is, or says in
+/// code that it accepts a token meant for any resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Audience<'a> {
+    /// The token's audiences must include this resource identifier.
+    Resource(&'a str),
+    /// Any audience. Only for a server that is the only resource of this
+    /// authorization server: a token minted for another API would pass
+    /// (RFC 9700 §2.3).
+    AnyResource,
 }
 
 /// Why a bearer token was refused (RFC 6750 §3.1).
@@ -118,11 +132,6 @@ impl<S: Storage + ?Sized> Engine<S> {
             if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
                 return Ok(None);
             }
-            // Family tokens die with their family when a client is deleted;
-            // client_credentials tokens have no family, so ask for the client.
-            if t.family_id.is_none() && self.store.get_client(&t.client_id).await?.is_none() {
-                return Ok(None);
-            }
             return Ok(Some(TokenInfo {
                 active: true,
                 scope: t.scopes.to_string(),
@@ -164,7 +173,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// same `{"active":false}`.
     pub async fn introspect(&self, req: &HttpRequest) -> HttpResponse {
         let r = async {
-            let params = req.form_body()?;
+            let params = req.credential_form()?;
             params.reject_repeats(&[])?;
             let caller = self.authenticate_client(req, &params).await?;
             if !caller.auth_method.is_confidential() {
@@ -189,21 +198,30 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
     }
 
-    /// Checks an `Authorization` header value for a resource server in the
-    /// same process: active access token, audience `resource` (when given)
-    /// and every scope in `required`.
+    /// Checks a request to a resource server in the same process (RFC 6750
+    /// §2.1): exactly one `Authorization: Bearer` header (two are a
+    /// malformed request, not a choice), no `access_token` in the URL, an
+    /// active access token for `audience`, and every scope in `required`.
     ///
     /// # Errors
     /// The [`BearerError`] to answer with.
     pub async fn verify_bearer(
         &self,
-        authorization: Option<&str>,
-        resource: Option<&str>,
+        req: &HttpRequest,
+        audience: Audience<'_>,
         required: &[&str],
     ) -> Result<TokenInfo, BearerError> {
-        let Some(h) = authorization else {
-            return Err(BearerError::Missing);
+        let mut values = req.header_values("authorization");
+        let h = match (values.next(), values.next()) {
+            (None, _) => return Err(BearerError::Missing),
+            (Some(_), Some(_)) => return Err(BearerError::InvalidRequest),
+            (Some(h), None) => h,
         };
+        // RFC 6750 §2.3 and §5.3: a token in the URL leaks into logs and
+        // history; refuse rather than accept two ways at once.
+        if Params::parse(&req.query).is_ok_and(|p| p.contains("access_token")) {
+            return Err(BearerError::InvalidRequest);
+        }
         let token = match h.split_once(' ') {
             Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
                 t.trim()
@@ -220,8 +238,10 @@ impl<S: Storage + ?Sized> Engine<S> {
             .ok_or(BearerError::InvalidToken)?;
         // Audience restriction (RFC 9700 §2.3, RFC 8707): a token without
         // this resource among its audiences is not for this server.
-        if resource.is_some_and(|r| !info.aud.iter().any(|a| a == r)) {
-            return Err(BearerError::InvalidToken);
+        if let Audience::Resource(r) = audience {
+            if !info.aud.iter().any(|a| a == r) {
+                return Err(BearerError::InvalidToken);
+            }
         }
         let have = info.scopes();
         let missing: Vec<&str> = required

@@ -4,14 +4,37 @@
 use serde::Serialize;
 
 use crate::config::EngineConfig;
+use crate::engine::Engine;
 use crate::http::HttpResponse;
+use crate::model::{AuthMethod, GrantType};
+use crate::storage::Storage;
 
-/// RFC 8414 §2 metadata of this server, served at
-/// `/.well-known/oauth-authorization-server`.
+impl<S: Storage + ?Sized> Engine<S> {
+    /// This engine's RFC 8414 metadata: what this deployment enables.
+    #[must_use]
+    pub fn metadata(&self) -> serde_json::Value {
+        authorization_server_metadata(&self.config, self.grants.grant_types())
+    }
+}
+
+/// RFC 8414 §2 metadata of a server configured by `config` whose token
+/// endpoint serves `grant_types` (use [`crate::Engine::metadata`], which
+/// passes the engine's [`crate::grant::GrantRegistry`]). Every list is
+/// derived: grant types from the registry, authentication methods from
+/// [`AuthMethod::ALL`], scopes from the scope registry.
 #[must_use]
-pub fn authorization_server_metadata(config: &EngineConfig) -> serde_json::Value {
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
-    let confidential = ["client_secret_basic", "client_secret_post"];
+pub fn authorization_server_metadata(
+    config: &EngineConfig,
+    grant_types: impl IntoIterator<Item = GrantType>,
+) -> serde_json::Value {
+    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    // Introspection is for resource servers, which always hold a secret.
+    let confidential: Vec<&str> = AuthMethod::ALL
+        .iter()
+        .filter(|m| m.is_confidential())
+        .map(|m| m.as_str())
+        .collect();
+    let grant_types: Vec<&str> = grant_types.into_iter().map(GrantType::as_str).collect();
     serde_json::json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoints.authorization,
@@ -20,7 +43,7 @@ pub fn authorization_server_metadata(config: &EngineConfig) -> serde_json::Value
         "revocation_endpoint": config.endpoints.revocation,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": confidential,

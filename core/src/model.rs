@@ -23,6 +23,14 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// Every method this version implements, in the order metadata lists
+    /// them.
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+
     /// The RFC 7591 name.
     #[must_use]
     pub fn as_str(self) -> &'static str {

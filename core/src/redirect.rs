@@ -212,6 +212,19 @@ pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     out
 }
 
+/// Checks a resource indicator (RFC 8707 §2): absolute URI, no fragment.
+///
+/// # Errors
+/// `invalid_target` when it is not.
+pub fn validate_resource(r: &str) -> Result<(), Error> {
+    match split_uri(r) {
+        Some(p) if !p.has_fragment && !p.host.is_empty() => Ok(()),
+        _ => Err(Error::InvalidTarget(
+            "resource must be an absolute URI without a fragment".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// is never answered 200.
     pub async fn revoke(&self, req: &HttpRequest) -> HttpResponse {
         let r = async {
-            let params = req.form_body()?;
+            let params = req.credential_form()?;
             params.reject_repeats(&[])?;
             let client = self.authenticate_client(req, &params).await?;
             let token = params.required("token")?;

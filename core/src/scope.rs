@@ -139,7 +139,30 @@ pub struct ScopeRegistry {
     scopes: BTreeMap<String, ScopeDefinition>,
 }
 
+/// One scope as a consent screen or dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScopeInfo {
+    /// Scope name.
+    pub name: String,
+    /// Registered description (empty for a scope no longer registered).
+    pub description: String,
+}
+
 impl ScopeRegistry {
+    /// Each scope of `set` with its registered description, in order.
+    #[must_use]
+    pub fn describe(&self, set: &ScopeSet) -> Vec<ScopeInfo> {
+        set.iter()
+            .map(|name| ScopeInfo {
+                name: name.to_owned(),
+                description: self
+                    .get(name)
+                    .map(|d| d.description.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// An empty registry.
     #[must_use]
     pub fn new() -> Self {

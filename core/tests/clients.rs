@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use latchkey::clients::{ClientRegistration, ClientUpdate};
 use latchkey::http::HttpRequest;
+use latchkey::introspect::Audience;
 use latchkey::model::{AuthMethod, DomainState, EventKind, GrantType, Visibility};
 
 fn reg(name: &str) -> ClientRegistration {
@@ -198,7 +199,11 @@ async fn deleting_a_client_cuts_every_token() {
     );
     assert!(h
         .engine
-        .verify_bearer(Some(&format!("Bearer {at}")), None, &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at}")),
+            Audience::AnyResource,
+            &[]
+        )
         .await
         .is_err());
     assert!(h.engine.connected_apps("alice").await.unwrap().is_empty());

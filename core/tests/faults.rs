@@ -12,12 +12,13 @@ use async_trait::async_trait;
 use common::*;
 use latchkey::clock::Timestamp;
 use latchkey::http::HttpRequest;
+use latchkey::introspect::Audience;
 use latchkey::model::*;
 use latchkey::storage::*;
 use latchkey::token::TokenHash;
 use latchkey::{AuthorizeOutcome, MemoryStore};
 
-/// 0 = healthy, 1 = unavailable, 2 = broken.
+/// 0 = healthy, 1 = unavailable, 2 = broken, 3 = only `approve` fails.
 #[derive(Default)]
 struct Faulty {
     inner: MemoryStore,
@@ -25,10 +26,14 @@ struct Faulty {
 }
 
 impl Faulty {
-    fn check(&self) -> StorageResult<()> {
+    fn check(&self, method: &str) -> StorageResult<()> {
         match self.mode.load(Ordering::SeqCst) {
             0 => Ok(()),
             1 => Err(StorageError::Unavailable("connection refused".into())),
+            3 if method != "approve" => Ok(()),
+            3 => Err(StorageError::Unavailable(
+                "connection lost mid-approval".into(),
+            )),
             _ => Err(StorageError::Backend("disk on fire".into())),
         }
     }
@@ -42,7 +47,7 @@ macro_rules! delegate {
         #[async_trait]
         impl $trait for Faulty {
             $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                self.check()?;
+                self.check(stringify!($name))?;
                 self.inner.$name($($arg),*).await
             })*
         }
@@ -52,7 +57,7 @@ macro_rules! delegate {
 delegate!(ClientStore {
     fn insert_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()>;
     fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>>;
-    fn update_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()>;
+    fn update_client(&self, c: &ClientRecord, r: u64, e: &[NewEvent]) -> StorageResult<()>;
     fn delete_client(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool>;
     fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>>;
 });
@@ -62,7 +67,7 @@ delegate!(ChallengeStore {
     fn take_challenge(&self, h: &TokenHash, now: Timestamp) -> StorageResult<Option<ChallengeRecord>>;
 });
 delegate!(GrantStore {
-    fn approve(&self, g: &GrantRecord, x: &GrantExpectation, c: &CodeRecord, e: &[NewEvent]) -> StorageResult<()>;
+    fn approve(&self, a: &Approval) -> StorageResult<ApproveOutcome>;
     fn get_grant(&self, s: &str, c: &str) -> StorageResult<Option<GrantRecord>>;
     fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>>;
     fn list_grants(&self, s: &str) -> StorageResult<Vec<GrantRecord>>;
@@ -150,7 +155,11 @@ async fn every_endpoint_reports_storage_failure_honestly() {
         }
         assert!(h
             .engine
-            .verify_bearer(Some(&format!("Bearer {at}")), None, &[])
+            .verify_bearer(
+                &HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at}")),
+                Audience::AnyResource,
+                &[]
+            )
             .await
             .is_err());
         assert!(h.engine.connected_apps("alice").await.is_err());
@@ -160,4 +169,40 @@ async fn every_endpoint_reports_storage_failure_honestly() {
     assert!(h.active(&at).await);
     assert_eq!(h.exchange(&code).await.status, 200);
     assert_eq!(h.refresh(&rt, &[]).await.status, 200);
+}
+
+/// Consent is one atomic step: when recording the approval fails, the
+/// challenge is not used up, and the user's retry of the same decision
+/// succeeds instead of forcing them to start over.
+#[tokio::test]
+async fn failed_approval_leaves_the_challenge_usable() {
+    let store = Arc::new(Faulty::default());
+    let h = harness_on(store.clone()).await;
+    let req = h.authorize_request(
+        &h.app.client.id,
+        &[("redirect_uri", REDIRECT), ("scope", "profile:read")],
+    );
+    let challenge = match h.engine.authorize(&req, Some(&alice()), BINDING).await {
+        AuthorizeOutcome::ConsentRequired(p) => p.challenge.expose().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    store.set(3);
+    match h
+        .engine
+        .accept(&challenge, BINDING, &alice(), Default::default())
+        .await
+    {
+        AuthorizeOutcome::ShowError(e) => assert_eq!(e.code(), "temporarily_unavailable"),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.engine.connected_apps("alice").await.unwrap().is_empty());
+    store.set(0);
+    match h
+        .engine
+        .accept(&challenge, BINDING, &alice(), Default::default())
+        .await
+    {
+        AuthorizeOutcome::Redirect(url) => assert!(url.contains("code="), "{url}"),
+        other => panic!("{other:?}"),
+    }
 }

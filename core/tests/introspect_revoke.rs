@@ -6,8 +6,9 @@ mod common;
 use common::*;
 use latchkey::clients::ClientRegistration;
 use latchkey::http::HttpRequest;
+use latchkey::introspect::Audience;
 use latchkey::introspect::BearerError;
-use latchkey::metadata::{authorization_server_metadata, ProtectedResourceMetadata};
+use latchkey::metadata::ProtectedResourceMetadata;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 
@@ -214,35 +215,57 @@ async fn bearer_checks_for_resource_servers() {
     let header = format!("Bearer {at}");
     let info = h
         .engine
-        .verify_bearer(Some(&header), Some(API), &["dns:read"])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &header),
+            Audience::Resource(API),
+            &["dns:read"],
+        )
         .await
         .unwrap();
     assert_eq!(info.sub, "alice");
     assert!(matches!(
-        h.engine.verify_bearer(None, Some(API), &[]).await,
+        h.engine
+            .verify_bearer(&HttpRequest::new("GET"), Audience::Resource(API), &[])
+            .await,
         Err(BearerError::Missing)
     ));
     assert!(matches!(
         h.engine
-            .verify_bearer(Some("Basic abc"), Some(API), &[])
+            .verify_bearer(
+                &HttpRequest::new("GET").with_header("Authorization", "Basic abc"),
+                Audience::Resource(API),
+                &[]
+            )
             .await,
         Err(BearerError::InvalidRequest)
     ));
     assert!(matches!(
         h.engine
-            .verify_bearer(Some("Bearer lk_at_nope"), Some(API), &[])
+            .verify_bearer(
+                &HttpRequest::new("GET").with_header("Authorization", "Bearer lk_at_nope"),
+                Audience::Resource(API),
+                &[]
+            )
             .await,
         Err(BearerError::InvalidToken)
     ));
     assert!(matches!(
         h.engine
-            .verify_bearer(Some(&header), Some("https://other.example/"), &[])
+            .verify_bearer(
+                &HttpRequest::new("GET").with_header("Authorization", &header),
+                Audience::Resource("https://other.example/"),
+                &[]
+            )
             .await,
         Err(BearerError::InvalidToken)
     ));
     let e = h
         .engine
-        .verify_bearer(Some(&header), Some(API), &["dns:edit"])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &header),
+            Audience::Resource(API),
+            &["dns:edit"],
+        )
         .await
         .unwrap_err();
     let r = e.response(Some(
@@ -264,7 +287,7 @@ async fn bearer_checks_for_resource_servers() {
 #[tokio::test]
 async fn metadata_documents() {
     let h = harness().await;
-    let m = authorization_server_metadata(h.engine.config());
+    let m = h.engine.metadata();
     assert_eq!(m["issuer"], ISSUER);
     assert_eq!(m["token_endpoint"], "https://auth.example/oauth/token");
     assert_eq!(

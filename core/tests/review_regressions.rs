@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use latchkey::clients::ClientRegistration;
 use latchkey::http::{HttpRequest, Params};
+use latchkey::introspect::Audience;
 use latchkey::model::GrantType;
 
 #[tokio::test]
@@ -61,13 +62,21 @@ async fn client_credentials_tokens_die_with_their_client() {
     let at = r.json_body()["access_token"].as_str().unwrap().to_owned();
     assert!(h
         .engine
-        .verify_bearer(Some(&format!("Bearer {at}")), None, &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at}")),
+            Audience::AnyResource,
+            &[]
+        )
         .await
         .is_ok());
     h.engine.delete_client(&svc.client.id).await.unwrap();
     assert!(h
         .engine
-        .verify_bearer(Some(&format!("Bearer {at}")), None, &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at}")),
+            Audience::AnyResource,
+            &[]
+        )
         .await
         .is_err());
 }
@@ -166,12 +175,20 @@ async fn tokens_without_an_explicit_resource_are_still_audience_bound() {
     let header = format!("Bearer {at}");
     assert!(h
         .engine
-        .verify_bearer(Some(&header), Some(API), &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &header),
+            Audience::Resource(API),
+            &[]
+        )
         .await
         .is_ok());
     assert!(h
         .engine
-        .verify_bearer(Some(&header), Some("https://elsewhere.example/"), &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &header),
+            Audience::Resource("https://elsewhere.example/"),
+            &[]
+        )
         .await
         .is_err());
 }

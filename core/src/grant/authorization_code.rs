@@ -4,11 +4,10 @@
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grant::{narrow_resources, TokenResponse};
+use crate::grant::{narrow_resources, GrantHandler, TokenPlan, TokenResponse};
 use crate::http::Params;
 use crate::model::{
-    AccessTokenRecord, ClientRecord, CodeRecord, CodeStatus, FamilyRecord, GrantType,
-    RefreshGeneration, RevocationReason,
+    ClientRecord, CodeRecord, CodeStatus, FamilyRecord, GrantType, RevocationReason,
 };
 use crate::pkce;
 use crate::storage::{CodeFailure, Issuance, RedeemOutcome, Storage};
@@ -51,6 +50,26 @@ pub fn check_code(
         return Err(CodeRefusal::WrongVerifier);
     }
     Ok(())
+}
+
+/// The `authorization_code` handler for the [`crate::grant::GrantRegistry`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuthorizationCodeGrant;
+
+#[async_trait::async_trait]
+impl<S: Storage + ?Sized> GrantHandler<S> for AuthorizationCodeGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::AuthorizationCode
+    }
+
+    async fn handle(
+        &self,
+        engine: &Engine<S>,
+        client: &ClientRecord,
+        params: &Params,
+    ) -> Result<TokenResponse, Error> {
+        engine.exchange_code(client, params).await
+    }
 }
 
 fn invalid_grant() -> Error {
@@ -131,59 +150,38 @@ impl<S: Storage + ?Sized> Engine<S> {
         resources: Vec<String>,
         now: Timestamp,
     ) -> Result<(Issuance, TokenResponse), Error> {
-        let (access, access_hash) = self.mint(TokenKind::AccessToken)?;
-        let (refresh, refresh_hash) = self.mint(TokenKind::RefreshToken)?;
-        let access_exp = now.plus(self.access_ttl(client));
-        let refresh_exp = now.plus(self.refresh_ttl(client));
-        let effective = self.config.scopes.expand(&code.scopes);
+        let family_id = self.new_id("lkf_")?;
+        let t = self.issue_tokens(TokenPlan {
+            client,
+            subject: &code.subject,
+            scopes: &code.scopes,
+            resources: resources.clone(),
+            family_id: Some(&family_id),
+            now,
+        })?;
+        let current = t
+            .refresh
+            .ok_or_else(|| Error::internal("a family plan mints a refresh token"))?;
         let family = FamilyRecord {
-            id: self.new_id("lkf_")?,
+            id: family_id,
             grant_id: code.grant_id.clone(),
             client_id: client.id.clone(),
             subject: code.subject.clone(),
             scopes: code.scopes.clone(),
-            resources: resources.clone(),
+            resources,
             generation: 0,
-            current: RefreshGeneration {
-                hash: refresh_hash,
-                issued_at: now,
-                expires_at: refresh_exp,
-            },
+            expires_at: current.expires_at.max(t.access.expires_at),
+            current,
             previous: None,
             created_at: now,
-            expires_at: refresh_exp.max(access_exp),
             revoked: None,
         };
-        let token = AccessTokenRecord {
-            hash: access_hash,
-            family_id: Some(family.id.clone()),
-            client_id: client.id.clone(),
-            subject: code.subject.clone(),
-            scopes: effective.clone(),
-            resources,
-            issued_at: now,
-            expires_at: access_exp,
-            revoked_at: None,
+        let issuance = Issuance {
+            family,
+            access: t.access,
+            events: vec![],
         };
-        let response = TokenResponse {
-            access_token: access.expose().to_owned(),
-            token_type: "Bearer".into(),
-            expires_in: now.until(access_exp),
-            // A family always has a refresh token (it anchors revocation), but
-            // only clients allowed to refresh are given it.
-            refresh_token: client
-                .allows_grant(GrantType::RefreshToken)
-                .then(|| refresh.expose().to_owned()),
-            scope: effective.to_string(),
-        };
-        Ok((
-            Issuance {
-                family,
-                access: token,
-                events: vec![],
-            },
-            response,
-        ))
+        Ok((issuance, t.response))
     }
 }
 

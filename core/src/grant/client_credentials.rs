@@ -3,11 +3,30 @@
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grant::{narrow_resources, narrow_scope, TokenResponse};
+use crate::grant::{narrow_resources, narrow_scope, GrantHandler, TokenPlan, TokenResponse};
 use crate::http::Params;
-use crate::model::{AccessTokenRecord, ClientRecord};
+use crate::model::{ClientRecord, GrantType};
 use crate::storage::Storage;
-use crate::token::TokenKind;
+
+/// The `client_credentials` handler for the [`crate::grant::GrantRegistry`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientCredentialsGrant;
+
+#[async_trait::async_trait]
+impl<S: Storage + ?Sized> GrantHandler<S> for ClientCredentialsGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::ClientCredentials
+    }
+
+    async fn handle(
+        &self,
+        engine: &Engine<S>,
+        client: &ClientRecord,
+        params: &Params,
+    ) -> Result<TokenResponse, Error> {
+        engine.client_credentials(client, params).await
+    }
+}
 
 impl<S: Storage + ?Sized> Engine<S> {
     pub(crate) async fn client_credentials(
@@ -28,29 +47,15 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
         let scopes = narrow_scope(requested, &client.scopes)?;
         let resources = narrow_resources(params.all("resource"), &client.resources)?;
-        let now = self.now();
-        let (access, hash) = self.mint(TokenKind::AccessToken)?;
-        let expires_at = now.plus(self.access_ttl(client));
-        let effective = self.config.scopes.expand(&scopes);
-        self.store
-            .insert_access_token(&AccessTokenRecord {
-                hash,
-                family_id: None,
-                client_id: client.id.clone(),
-                subject: client.id.clone(),
-                scopes: effective.clone(),
-                resources,
-                issued_at: now,
-                expires_at,
-                revoked_at: None,
-            })
-            .await?;
-        Ok(TokenResponse {
-            access_token: access.expose().to_owned(),
-            token_type: "Bearer".into(),
-            expires_in: now.until(expires_at),
-            refresh_token: None,
-            scope: effective.to_string(),
-        })
+        let t = self.issue_tokens(TokenPlan {
+            client,
+            subject: &client.id,
+            scopes: &scopes,
+            resources,
+            family_id: None,
+            now: self.now(),
+        })?;
+        self.store.insert_access_token(&t.access).await?;
+        Ok(t.response)
     }
 }

@@ -4,14 +4,18 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+mod issue;
 pub mod refresh_token;
 
+pub(crate) use issue::TokenPlan;
+
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, Params};
 use crate::model::{ClientRecord, EventKind, GrantType, Revocation, RevocationReason};
 use crate::scope::ScopeSet;
 use crate::storage::Storage;
@@ -109,6 +113,104 @@ pub(crate) fn narrow_scope(requested: Option<&str>, granted: &ScopeSet) -> Resul
     }
 }
 
+/// One grant type the token endpoint serves (RFC 6749 §4–6, OAuth 2.1
+/// §3.2.2). Handlers are plain values in a [`GrantRegistry`], chosen at
+/// compile time: there is no run-time type assertion and no ordering
+/// between handlers, because the registry dispatches on `grant_type` alone.
+#[async_trait]
+pub trait GrantHandler<S: ?Sized>: Send + Sync {
+    /// The `grant_type` value this handler owns.
+    fn grant_type(&self) -> GrantType;
+
+    /// Whether a request may come without client authentication. When
+    /// true, a client that presents no credentials is only identified by
+    /// its `client_id` (credentials that are presented are still checked),
+    /// and the handler must prove everything else from the grant itself.
+    fn skips_client_authentication(&self) -> bool {
+        false
+    }
+
+    /// Handles an authenticated request whose client may use this grant.
+    async fn handle(
+        &self,
+        engine: &Engine<S>,
+        client: &ClientRecord,
+        params: &Params,
+    ) -> Result<TokenResponse, Error>;
+}
+
+/// The grant handlers a deployment enables: the token endpoint's dispatch,
+/// client validation and `grant_types_supported` in the metadata all read
+/// this one list.
+pub struct GrantRegistry<S: ?Sized> {
+    handlers: Vec<Box<dyn GrantHandler<S>>>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for GrantRegistry<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.handlers.iter().map(|h| h.grant_type()))
+            .finish()
+    }
+}
+
+impl<S: Storage + ?Sized> GrantRegistry<S> {
+    /// No grants at all.
+    #[must_use]
+    pub fn empty() -> Self {
+        GrantRegistry { handlers: vec![] }
+    }
+
+    /// The built-in handlers for `enabled` (in that order), e.g.
+    /// [`crate::config::EngineConfig::grant_types`].
+    #[must_use]
+    pub fn builtin(enabled: &[GrantType]) -> Self {
+        let mut r = Self::empty();
+        for g in enabled {
+            let h: Box<dyn GrantHandler<S>> = match g {
+                GrantType::AuthorizationCode => {
+                    Box::new(authorization_code::AuthorizationCodeGrant)
+                }
+                GrantType::RefreshToken => Box::new(refresh_token::RefreshTokenGrant),
+                GrantType::ClientCredentials => {
+                    Box::new(client_credentials::ClientCredentialsGrant)
+                }
+            };
+            r = r.with(h);
+        }
+        r
+    }
+
+    /// Adds (or replaces) the handler for its grant type.
+    #[must_use]
+    pub fn with(mut self, handler: Box<dyn GrantHandler<S>>) -> Self {
+        let g = handler.grant_type();
+        self.handlers.retain(|h| h.grant_type() != g);
+        self.handlers.push(handler);
+        self
+    }
+
+    /// The handler for a `grant_type` value.
+    #[must_use]
+    pub fn get(&self, grant_type: &str) -> Option<&dyn GrantHandler<S>> {
+        self.handlers
+            .iter()
+            .find(|h| h.grant_type().as_str() == grant_type)
+            .map(AsRef::as_ref)
+    }
+
+    /// Whether `g` is enabled.
+    #[must_use]
+    pub fn enables(&self, g: GrantType) -> bool {
+        self.handlers.iter().any(|h| h.grant_type() == g)
+    }
+
+    /// The enabled grant types, in registration order.
+    pub fn grant_types(&self) -> impl Iterator<Item = GrantType> + '_ {
+        self.handlers.iter().map(|h| h.grant_type())
+    }
+}
+
 impl<S: Storage + ?Sized> Engine<S> {
     /// The token endpoint. Always answers JSON with `Cache-Control:
     /// no-store`; errors per RFC 6749 §5.2 (401 + `WWW-Authenticate` for
@@ -121,25 +223,26 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     async fn token_inner(&self, req: &HttpRequest) -> Result<TokenResponse, Error> {
-        let params = req.form_body()?;
+        let params = req.credential_form()?;
         params.reject_repeats(&["resource"])?;
-        let client = self.authenticate_client(req, &params).await?;
-        let grant = match params.required("grant_type")? {
-            "authorization_code" => GrantType::AuthorizationCode,
-            "refresh_token" => GrantType::RefreshToken,
-            "client_credentials" => GrantType::ClientCredentials,
-            _ => return Err(Error::UnsupportedGrantType("unsupported grant_type".into())),
+        let grant_type = params.required("grant_type")?;
+        let handler = self.grants.get(grant_type);
+        let client = match handler {
+            Some(h) if h.skips_client_authentication() => {
+                self.identify_client(req, &params).await?
+            }
+            // Authenticate before saying whether a grant type exists, as
+            // RFC 6749 §5.2 orders the checks.
+            _ => self.authenticate_client(req, &params).await?,
         };
-        if !client.allows_grant(grant) {
+        let handler =
+            handler.ok_or_else(|| Error::UnsupportedGrantType("unsupported grant_type".into()))?;
+        if !client.allows_grant(handler.grant_type()) {
             return Err(Error::UnauthorizedClient(
                 "client may not use this grant type".into(),
             ));
         }
-        match grant {
-            GrantType::AuthorizationCode => self.exchange_code(&client, &params).await,
-            GrantType::RefreshToken => self.refresh(&client, &params).await,
-            GrantType::ClientCredentials => self.client_credentials(&client, &params).await,
-        }
+        handler.handle(self, &client, &params).await
     }
 
     pub(crate) fn access_ttl(&self, c: &ClientRecord) -> u64 {

@@ -13,12 +13,12 @@
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grant::{narrow_resources, narrow_scope, SealedSuccessor, TokenResponse};
-use crate::http::Params;
-use crate::model::{
-    AccessTokenRecord, ClientRecord, FamilyRecord, PreviousGeneration, RefreshGeneration,
-    RevocationReason,
+use crate::grant::{
+    narrow_resources, narrow_scope, GrantHandler, SealedSuccessor, TokenPlan, TokenResponse,
 };
+use crate::http::Params;
+use crate::model::{ClientRecord, FamilyRecord, GrantType, PreviousGeneration, RevocationReason};
+use crate::retry::{retry_lost_races, Attempt};
 use crate::storage::{RotateOutcome, Rotation, Storage};
 use crate::token::{Secret, TokenHash, TokenKind};
 
@@ -42,7 +42,7 @@ pub enum RefreshDecision {
 /// Decides on a presented refresh token (pure). `generation` is the
 /// generation the token was issued as.
 #[must_use]
-pub fn decide(
+pub fn decide_refresh(
     family: &FamilyRecord,
     generation: u64,
     presented: &TokenHash,
@@ -75,6 +75,26 @@ fn invalid_grant() -> Error {
     Error::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
+/// The `refresh_token` handler for the [`crate::grant::GrantRegistry`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RefreshTokenGrant;
+
+#[async_trait::async_trait]
+impl<S: Storage + ?Sized> GrantHandler<S> for RefreshTokenGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::RefreshToken
+    }
+
+    async fn handle(
+        &self,
+        engine: &Engine<S>,
+        client: &ClientRecord,
+        params: &Params,
+    ) -> Result<TokenResponse, Error> {
+        engine.refresh(client, params).await
+    }
+}
+
 impl<S: Storage + ?Sized> Engine<S> {
     pub(crate) async fn refresh(
         &self,
@@ -86,75 +106,91 @@ impl<S: Storage + ?Sized> Engine<S> {
             .keys
             .hash(TokenKind::RefreshToken, presented.expose())
             .ok_or_else(invalid_grant)?;
-        let (mut family, generation) = self
+        let (found, generation) = self
             .store
             .find_refresh_token(&hash)
             .await?
             .ok_or_else(invalid_grant)?;
-        if family.client_id != client.id {
+        if found.client_id != client.id {
             // RFC 6749 §6: bound to the client. Not reuse: someone else's token.
             return Err(invalid_grant());
         }
-        // One retry: losing the compare-and-swap means a concurrent refresh
-        // won, and the re-read family tells us whether we may coalesce.
-        for _ in 0..2 {
-            let now = self.now();
-            match decide(&family, generation, &hash, now, self.config.refresh_grace) {
-                RefreshDecision::Rotate => {
-                    // Narrowing is checked only for the live token, so a
-                    // reused token cannot dodge revocation with a bad scope.
-                    let scopes = narrow_scope(params.single("scope")?, &family.scopes)?;
-                    let resources = narrow_resources(params.all("resource"), &family.resources)?;
-                    let (rotation, response) =
-                        self.rotation(client, &family, &presented, &scopes, &resources, now)?;
-                    match self
-                        .store
-                        .rotate_family(&family.id, generation, &rotation)
+        // Two attempts: losing the compare-and-swap means a concurrent
+        // refresh won, and the re-read family tells us whether to coalesce.
+        retry_lost_races(2, "refresh token family", |attempt| {
+            let (found, presented, hash) = (&found, &presented, &hash);
+            async move {
+                let family = if attempt == 0 {
+                    found.clone()
+                } else {
+                    self.store
+                        .get_family(&found.id)
                         .await?
-                    {
-                        RotateOutcome::Rotated => return Ok(response),
-                        RotateOutcome::Stale => {
-                            family = self
-                                .store
-                                .get_family(&family.id)
-                                .await?
-                                .ok_or_else(invalid_grant)?;
-                        }
-                        _ => return Err(invalid_grant()),
-                    }
-                }
-                RefreshDecision::Coalesce => {
-                    let sealed = family
-                        .previous
-                        .as_ref()
-                        .map(|p| p.sealed_successor.as_slice())
-                        .unwrap_or_default();
-                    let plain = self
-                        .keys
-                        .open(TokenKind::RefreshToken, &presented, sealed)
-                        .map_err(|e| Error::internal(format!("successor unreadable: {e}")))?;
-                    let successor: SealedSuccessor =
-                        serde_json::from_slice(&plain).map_err(Error::internal)?;
-                    return Ok(successor.response(now));
-                }
-                RefreshDecision::Reuse => {
-                    self.revoke_family_for(
-                        &family.id,
-                        &family.grant_id,
-                        &family.client_id,
-                        RevocationReason::RefreshReuse,
-                    )
-                    .await?;
-                    return Err(Error::InvalidGrant(
-                        "refresh token reuse detected; the token family is revoked".into(),
-                    ));
-                }
-                RefreshDecision::Expired | RefreshDecision::Revoked => return Err(invalid_grant()),
+                        .ok_or_else(invalid_grant)?
+                };
+                self.refresh_attempt(client, params, &family, generation, presented, hash)
+                    .await
             }
+        })
+        .await
+    }
+
+    async fn refresh_attempt(
+        &self,
+        client: &ClientRecord,
+        params: &Params,
+        family: &FamilyRecord,
+        generation: u64,
+        presented: &Secret,
+        hash: &TokenHash,
+    ) -> Result<Attempt<TokenResponse>, Error> {
+        let now = self.now();
+        match decide_refresh(family, generation, hash, now, self.config.refresh_grace) {
+            RefreshDecision::Rotate => {
+                // Narrowing is checked only for the live token, so a reused
+                // token cannot dodge revocation with a bad scope.
+                let scopes = narrow_scope(params.single("scope")?, &family.scopes)?;
+                let resources = narrow_resources(params.all("resource"), &family.resources)?;
+                let (rotation, response) =
+                    self.rotation(client, family, presented, &scopes, resources, now)?;
+                match self
+                    .store
+                    .rotate_family(&family.id, generation, &rotation)
+                    .await?
+                {
+                    RotateOutcome::Rotated => Ok(Attempt::Done(response)),
+                    RotateOutcome::Stale => Ok(Attempt::Lost),
+                    _ => Err(invalid_grant()),
+                }
+            }
+            RefreshDecision::Coalesce => {
+                let sealed = family
+                    .previous
+                    .as_ref()
+                    .map(|p| p.sealed_successor.as_slice())
+                    .unwrap_or_default();
+                let plain = self
+                    .keys
+                    .open(TokenKind::RefreshToken, presented, sealed)
+                    .map_err(|e| Error::internal(format!("successor unreadable: {e}")))?;
+                let successor: SealedSuccessor =
+                    serde_json::from_slice(&plain).map_err(Error::internal)?;
+                Ok(Attempt::Done(successor.response(now)))
+            }
+            RefreshDecision::Reuse => {
+                self.revoke_family_for(
+                    &family.id,
+                    &family.grant_id,
+                    &family.client_id,
+                    RevocationReason::RefreshReuse,
+                )
+                .await?;
+                Err(Error::InvalidGrant(
+                    "refresh token reuse detected; the token family is revoked".into(),
+                ))
+            }
+            RefreshDecision::Expired | RefreshDecision::Revoked => Err(invalid_grant()),
         }
-        Err(Error::TemporarilyUnavailable(
-            "refresh raced repeatedly; retry".into(),
-        ))
     }
 
     fn rotation(
@@ -163,19 +199,25 @@ impl<S: Storage + ?Sized> Engine<S> {
         family: &FamilyRecord,
         presented: &Secret,
         scopes: &crate::scope::ScopeSet,
-        resources: &[String],
+        resources: Vec<String>,
         now: Timestamp,
     ) -> Result<(Rotation, TokenResponse), Error> {
-        let (access, access_hash) = self.mint(TokenKind::AccessToken)?;
-        let (refresh, refresh_hash) = self.mint(TokenKind::RefreshToken)?;
-        let access_exp = now.plus(self.access_ttl(client));
-        let refresh_exp = now.plus(self.refresh_ttl(client));
-        let effective = self.config.scopes.expand(scopes);
+        let t = self.issue_tokens(TokenPlan {
+            client,
+            subject: &family.subject,
+            scopes,
+            resources,
+            family_id: Some(&family.id),
+            now,
+        })?;
+        let current = t
+            .refresh
+            .ok_or_else(|| Error::internal("a family plan mints a refresh token"))?;
         let successor = SealedSuccessor {
-            access_token: access.expose().to_owned(),
-            refresh_token: Some(refresh.expose().to_owned()),
-            access_expires_at: access_exp,
-            scope: effective.to_string(),
+            access_token: t.response.access_token.clone(),
+            refresh_token: t.refresh_token,
+            access_expires_at: t.access.expires_at,
+            scope: t.response.scope.clone(),
         };
         let plain = serde_json::to_vec(&successor).map_err(Error::internal)?;
         let sealed = self
@@ -183,28 +225,17 @@ impl<S: Storage + ?Sized> Engine<S> {
             .seal(TokenKind::RefreshToken, presented, &plain, &*self.entropy)
             .map_err(Error::internal)?;
         let rotation = Rotation {
-            current: RefreshGeneration {
-                hash: refresh_hash,
-                issued_at: now,
-                expires_at: refresh_exp,
-            },
+            expires_at: current
+                .expires_at
+                .max(t.access.expires_at)
+                .max(family.expires_at),
+            current,
             previous: PreviousGeneration {
                 hash: family.current.hash,
                 rotated_at: now,
                 sealed_successor: sealed,
             },
-            access: AccessTokenRecord {
-                hash: access_hash,
-                family_id: Some(family.id.clone()),
-                client_id: client.id.clone(),
-                subject: family.subject.clone(),
-                scopes: effective,
-                resources: resources.to_vec(),
-                issued_at: now,
-                expires_at: access_exp,
-                revoked_at: None,
-            },
-            expires_at: refresh_exp.max(access_exp).max(family.expires_at),
+            access: t.access,
             now,
         };
         Ok((rotation, successor.response(now)))
@@ -214,7 +245,7 @@ impl<S: Storage + ?Sized> Engine<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Revocation, RevocationReason};
+    use crate::model::{RefreshGeneration, Revocation, RevocationReason};
     use crate::scope::ScopeSet;
 
     fn family() -> FamilyRecord {
@@ -248,24 +279,24 @@ mod tests {
         let cur = TokenHash([3; 32]);
         let prev = TokenHash([2; 32]);
         assert_eq!(
-            decide(&f, 3, &cur, Timestamp(1001), 30),
+            decide_refresh(&f, 3, &cur, Timestamp(1001), 30),
             RefreshDecision::Rotate
         );
         assert_eq!(
-            decide(&f, 3, &cur, Timestamp(5000), 30),
+            decide_refresh(&f, 3, &cur, Timestamp(5000), 30),
             RefreshDecision::Expired
         );
         assert_eq!(
-            decide(&f, 2, &prev, Timestamp(1029), 30),
+            decide_refresh(&f, 2, &prev, Timestamp(1029), 30),
             RefreshDecision::Coalesce
         );
         assert_eq!(
-            decide(&f, 2, &prev, Timestamp(1030), 30),
+            decide_refresh(&f, 2, &prev, Timestamp(1030), 30),
             RefreshDecision::Reuse,
             "grace is over"
         );
         assert_eq!(
-            decide(&f, 1, &TokenHash([1; 32]), Timestamp(1001), 30),
+            decide_refresh(&f, 1, &TokenHash([1; 32]), Timestamp(1001), 30),
             RefreshDecision::Reuse,
             "older generation"
         );
@@ -275,7 +306,7 @@ mod tests {
             reason: RevocationReason::Requested,
         });
         assert_eq!(
-            decide(&r, 3, &cur, Timestamp(1001), 30),
+            decide_refresh(&r, 3, &cur, Timestamp(1001), 30),
             RefreshDecision::Revoked
         );
     }

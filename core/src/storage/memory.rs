@@ -9,15 +9,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::rules;
 use super::{
-    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
-    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageError,
-    StorageResult, TokenStore,
+    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
+    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
+    StorageError, StorageResult, TokenStore,
 };
 use crate::clock::Timestamp;
 use crate::model::{
-    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, CodeStatus,
-    Event, FamilyRecord, GrantRecord, NewEvent, Revocation,
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
+    FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use crate::token::TokenHash;
 
@@ -62,8 +63,8 @@ impl State {
         pred: impl Fn(&FamilyRecord) -> bool,
     ) {
         for f in self.families.values_mut() {
-            if f.revoked.is_none() && pred(f) {
-                f.revoked = Some(revocation);
+            if pred(f) {
+                rules::revoke_family(f, revocation);
             }
         }
     }
@@ -96,6 +97,15 @@ impl State {
                 g.last_used_at = now;
             }
         }
+    }
+
+    fn take_challenge(&mut self, hash: &TokenHash, now: Timestamp) -> Option<ChallengeRecord> {
+        if !rules::challenge_is_live(self.challenges.get(hash)?, now) {
+            return None;
+        }
+        let c = self.challenges.remove(hash)?;
+        self.challenge_expiry.remove(&(c.expires_at, c.hash));
+        Some(c)
     }
 
     fn delete_grant(&mut self, grant_id: &str) -> Option<GrantRecord> {
@@ -150,10 +160,15 @@ impl ClientStore for MemoryStore {
         Ok(self.lock()?.clients.get(id).cloned())
     }
 
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
         let mut s = self.lock()?;
         let stored = s.clients.get(&client.id).ok_or(StorageError::NotFound)?;
-        if stored.revision + 1 != client.revision {
+        if stored.revision != expected_revision {
             return Err(StorageError::Conflict);
         }
         s.clients.insert(client.id.clone(), client.clone());
@@ -181,6 +196,11 @@ impl ClientStore for MemoryStore {
             s.delete_grant(&g);
         }
         s.revoke_families_where(revocation, |f| f.client_id == id);
+        for t in s.access.values_mut() {
+            if t.family_id.is_none() && t.client_id == id && t.revoked_at.is_none() {
+                t.revoked_at = Some(revocation.at);
+            }
+        }
         s.append(events);
         Ok(true)
     }
@@ -218,50 +238,37 @@ impl ChallengeStore for MemoryStore {
         hash: &TokenHash,
         now: Timestamp,
     ) -> StorageResult<Option<ChallengeRecord>> {
-        let mut s = self.lock()?;
-        match s.challenges.get(hash) {
-            Some(c) if c.expires_at > now => {
-                let c = s.challenges.remove(hash).expect("present");
-                s.challenge_expiry.remove(&(c.expires_at, c.hash));
-                Ok(Some(c))
-            }
-            _ => Ok(None),
-        }
+        Ok(self.lock()?.take_challenge(hash, now))
     }
 }
 
 #[async_trait]
 impl GrantStore for MemoryStore {
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()> {
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome> {
         let mut s = self.lock()?;
-        let pair = (grant.subject.clone(), grant.client_id.clone());
-        let current = s
-            .grant_by_pair
-            .get(&pair)
-            .and_then(|id| s.grants.get(id))
-            .map(|g| (g.id.clone(), g.revision));
-        let ok = match (expected, current) {
-            (GrantExpectation::Absent, None) => true,
-            (GrantExpectation::Revision { id, revision }, Some((cid, crev))) => {
-                *id == cid && *revision == crev && grant.id == cid
-            }
-            _ => false,
-        };
-        if !ok || s.codes.contains_key(&code.hash) {
+        let code = &approval.code;
+        if s.codes.contains_key(&code.hash) {
             return Err(StorageError::Conflict);
         }
-        s.grant_by_pair.insert(pair, grant.id.clone());
-        s.grants.insert(grant.id.clone(), grant.clone());
-        s.code_expiry.insert((code.expires_at, code.hash));
-        s.codes.insert(code.hash, code.clone());
-        s.append(events);
-        Ok(())
+        if !s.clients.contains_key(&code.client_id) {
+            return Ok(ApproveOutcome::ClientGone);
+        }
+        if let Some(h) = &approval.challenge {
+            if s.take_challenge(h, code.issued_at).is_none() {
+                return Ok(ApproveOutcome::ChallengeGone);
+            }
+        }
+        let pair = (code.subject.clone(), code.client_id.clone());
+        let existing = s.grant_by_pair.get(&pair).and_then(|id| s.grants.get(id));
+        let w = rules::merge_approval(existing, approval);
+        s.grant_by_pair.insert(pair, w.grant.id.clone());
+        s.grants.insert(w.grant.id.clone(), w.grant.clone());
+        s.code_expiry.insert((w.code.expires_at, w.code.hash));
+        s.codes.insert(w.code.hash, w.code);
+        s.append(&w.events);
+        Ok(ApproveOutcome::Approved {
+            grant_id: w.grant.id,
+        })
     }
 
     async fn get_grant(
@@ -338,18 +345,13 @@ impl CodeStore for MemoryStore {
         max_failures: u32,
     ) -> StorageResult<CodeFailure> {
         let mut s = self.lock()?;
-        let Some(code) = s.codes.get_mut(hash) else {
-            return Ok(CodeFailure::NotFound);
-        };
-        if code.status != CodeStatus::Unused {
-            return Ok(CodeFailure::NotFound);
+        match rules::count_code_failure(s.codes.get(hash), max_failures) {
+            Ok((code, outcome)) => {
+                s.codes.insert(code.hash, code);
+                Ok(outcome)
+            }
+            Err(outcome) => Ok(outcome),
         }
-        code.failed_attempts += 1;
-        if code.failed_attempts >= max_failures {
-            code.status = CodeStatus::Burned;
-            return Ok(CodeFailure::Burned);
-        }
-        Ok(CodeFailure::Counted(code.failed_attempts))
     }
 
     async fn redeem_code(
@@ -359,29 +361,18 @@ impl CodeStore for MemoryStore {
         issuance: &Issuance,
     ) -> StorageResult<RedeemOutcome> {
         let mut s = self.lock()?;
-        let Some(code) = s.codes.get(hash) else {
-            return Ok(RedeemOutcome::Invalid);
-        };
-        match &code.status {
-            CodeStatus::Redeemed { family_id } => {
-                return Ok(RedeemOutcome::AlreadyRedeemed {
-                    family_id: family_id.clone(),
-                })
-            }
-            CodeStatus::Burned => return Ok(RedeemOutcome::Invalid),
-            CodeStatus::Unused => {}
-        }
-        if code.expires_at <= now || !s.grants.contains_key(&code.grant_id) {
-            return Ok(RedeemOutcome::Invalid);
-        }
-        let grant_id = code.grant_id.clone();
         let family = &issuance.family;
+        let code = s.codes.get(hash);
+        let grant_exists = code.is_some_and(|c| s.grants.contains_key(&c.grant_id));
+        let code = match rules::redeem_code(code, now, grant_exists, &family.id) {
+            Ok(c) => c,
+            Err(outcome) => return Ok(outcome),
+        };
         if s.families.contains_key(&family.id) {
             return Err(StorageError::Conflict);
         }
-        s.codes.get_mut(hash).expect("present").status = CodeStatus::Redeemed {
-            family_id: family.id.clone(),
-        };
+        let grant_id = code.grant_id.clone();
+        s.codes.insert(code.hash, code);
         s.index_refresh(family);
         s.set_family(family.clone());
         s.insert_access(&issuance.access);
@@ -414,20 +405,11 @@ impl TokenStore for MemoryStore {
         rotation: &Rotation,
     ) -> StorageResult<RotateOutcome> {
         let mut s = self.lock()?;
-        let Some(f) = s.families.get(family_id) else {
-            return Ok(RotateOutcome::NotFound);
-        };
-        if f.revoked.is_some() {
-            return Ok(RotateOutcome::Revoked);
-        }
-        if f.generation != expected_generation {
-            return Ok(RotateOutcome::Stale);
-        }
-        let mut f = f.clone();
-        f.generation += 1;
-        f.current = rotation.current.clone();
-        f.previous = Some(rotation.previous.clone());
-        f.expires_at = rotation.expires_at;
+        let f =
+            match rules::apply_rotation(s.families.get(family_id), expected_generation, rotation) {
+                Ok(f) => f,
+                Err(outcome) => return Ok(outcome),
+            };
         s.index_refresh(&f);
         let grant_id = f.grant_id.clone();
         s.set_family(f);
@@ -443,14 +425,14 @@ impl TokenStore for MemoryStore {
         events: &[NewEvent],
     ) -> StorageResult<bool> {
         let mut s = self.lock()?;
-        match s.families.get_mut(family_id) {
-            Some(f) if f.revoked.is_none() => {
-                f.revoked = Some(revocation);
-                s.append(events);
-                Ok(true)
-            }
-            _ => Ok(false),
+        let revoked = s
+            .families
+            .get_mut(family_id)
+            .is_some_and(|f| rules::revoke_family(f, revocation));
+        if revoked {
+            s.append(events);
         }
+        Ok(revoked)
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {

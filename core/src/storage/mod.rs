@@ -9,6 +9,7 @@
 //! operation as the change: either both are durable or neither is.
 
 mod memory;
+pub mod rules;
 
 use async_trait::async_trait;
 
@@ -56,15 +57,22 @@ pub trait ClientStore: Send + Sync {
     /// The client with `id`.
     async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>>;
 
-    /// Replaces a client if its stored revision is `client.revision - 1`
-    /// (compare-and-swap), appending `events` atomically.
+    /// Compare-and-swap: replaces the client if its stored revision is
+    /// `expected_revision`, appending `events` atomically.
     /// [`StorageError::NotFound`] if absent, [`StorageError::Conflict`] if the
     /// revision moved.
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()>;
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()>;
 
     /// Deletes a client and, atomically with it: deletes its grants, marks
-    /// every family of it revoked with `revocation`, and appends `events`.
-    /// Returns whether it existed.
+    /// every family of it revoked with `revocation`, marks every stand-alone
+    /// (`client_credentials`) access token of it revoked at
+    /// `revocation.at`, and appends `events`. After it returns, no token of
+    /// the client reads as live. Returns whether it existed.
     async fn delete_client(
         &self,
         id: &str,
@@ -94,34 +102,54 @@ pub trait ChallengeStore: Send + Sync {
     ) -> StorageResult<Option<ChallengeRecord>>;
 }
 
-/// What the caller last saw of a grant, for [`GrantStore::approve`].
+/// "The user approved": everything [`GrantStore::approve`] records as one
+/// atomic step. The grant is merged, never overwritten, so concurrent
+/// approvals of one (subject, client) pair all succeed and none loses the
+/// consent another recorded (see [`rules::merge_approval`]).
+#[derive(Clone, Debug)]
+pub struct Approval {
+    /// The consent challenge this approval completes, consumed in the same
+    /// step; `None` when remembered consent skipped the prompt before any
+    /// challenge was parked.
+    pub challenge: Option<TokenHash>,
+    /// The new code. Its `grant_id` is set by the store to the id of the
+    /// grant the approval lands in; `issued_at` is the approval time.
+    pub code: CodeRecord,
+    /// Remember the approved scopes so later requests skip the prompt.
+    pub remember: bool,
+    /// Id for the grant if none exists yet for (subject, client).
+    pub new_grant_id: String,
+}
+
+/// What [`GrantStore::approve`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GrantExpectation {
-    /// No grant existed for the (subject, client) pair.
-    Absent,
-    /// A grant with this id and revision existed.
-    Revision {
-        /// Grant id.
-        id: String,
-        /// Revision seen.
-        revision: u64,
+#[non_exhaustive]
+pub enum ApproveOutcome {
+    /// Recorded: the challenge is consumed, the grant merged, the code
+    /// stored and the events appended.
+    Approved {
+        /// The grant the approval landed in.
+        grant_id: String,
     },
+    /// The challenge was already taken or has expired: nothing written.
+    ChallengeGone,
+    /// The client no longer exists: nothing written (no orphan grant or
+    /// code), and the challenge is left as it was.
+    ClientGone,
 }
 
 /// Grants: one per (subject, client).
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    /// Atomically: checks that the (subject, client) grant is still as
-    /// `expected`, writes `grant` (insert, or replace with
-    /// `grant.revision`), stores `code`, and appends `events`.
-    /// [`StorageError::Conflict`] if the expectation failed.
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()>;
+    /// Atomically: if `approval.challenge` is given, takes it (it must exist
+    /// and be live at `approval.code.issued_at`); checks that the client of
+    /// the code still exists, and holds it so a concurrent
+    /// [`ClientStore::delete_client`] is ordered before or after the whole
+    /// step; merges the approval into the (subject, client) grant with
+    /// [`rules::merge_approval`]; stores the code; and appends the events
+    /// the merge produced. Nothing is written unless all of it is.
+    /// [`StorageError::Conflict`] only if the code hash is already taken.
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome>;
 
     /// The grant of `subject` to `client_id`.
     async fn get_grant(&self, subject: &str, client_id: &str)

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
-use crate::authorize::ScopeInfo;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::model::{EventKind, Revocation, RevocationReason};
+use crate::scope::ScopeInfo;
 use crate::storage::Storage;
 
 /// One row of the "connected apps" page.
@@ -47,19 +47,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                     .map(|c| c.verified_domains().map(str::to_owned).collect())
                     .unwrap_or_default(),
                 client_id: g.client_id,
-                scopes: g
-                    .scopes
-                    .iter()
-                    .map(|s| ScopeInfo {
-                        name: s.to_owned(),
-                        description: self
-                            .config
-                            .scopes
-                            .get(s)
-                            .map(|d| d.description.clone())
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
+                scopes: self.config.scopes.describe(&g.scopes),
                 granted_at: g.created_at,
                 last_used_at: g.last_used_at,
             });

@@ -1,0 +1,142 @@
+//! The token endpoint's shape: grant dispatch through the registry, what
+//! the metadata derives from it, and the rule against credentials in URLs.
+
+mod common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::*;
+use latchkey::clients::ClientRegistration;
+use latchkey::grant::{GrantHandler, GrantRegistry, TokenResponse};
+use latchkey::http::{HttpRequest, Params};
+use latchkey::model::{ClientRecord, GrantType};
+use latchkey::{Engine, Error, MemoryStore};
+
+/// RFC 6749 §2.3.1: no parameter in the URL of the token, introspection or
+/// revocation endpoints, even when the body authenticates correctly.
+#[tokio::test]
+async fn parameters_in_the_url_are_refused_everywhere_credentials_go() {
+    let h = harness().await;
+    let (at, rt) = h.tokens("profile:read").await;
+    let secret = h.app.secret.as_ref().unwrap().expose().to_owned();
+    let auth = h.app_auth();
+    let leaked = format!("client_secret={secret}");
+    let form = |pairs: &[(&str, &str)], query: &str| {
+        let mut r = HttpRequest::form_post(pairs).with_header("Authorization", &auth);
+        r.query = query.to_owned();
+        r
+    };
+    for query in [leaked.as_str(), "foo=bar"] {
+        let r = h
+            .engine
+            .token(&form(
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                query,
+            ))
+            .await;
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (400, "invalid_request")
+        );
+        assert!(!String::from_utf8_lossy(&r.body).contains(&secret));
+        let r = h.engine.introspect(&form(&[("token", &at)], query)).await;
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (400, "invalid_request")
+        );
+        let r = h.engine.revoke(&form(&[("token", &at)], query)).await;
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (400, "invalid_request")
+        );
+    }
+    // Nothing happened: the refresh token was not rotated, the access token
+    // not revoked.
+    assert!(h.active(&at).await);
+    assert_eq!(h.refresh(&rt, &[]).await.status, 200);
+}
+
+/// A grant a host adds: answers with a fixed scope, for any client allowed
+/// to use the (otherwise disabled) `client_credentials` type.
+struct EchoGrant;
+
+#[async_trait]
+impl GrantHandler<MemoryStore> for EchoGrant {
+    fn grant_type(&self) -> GrantType {
+        GrantType::ClientCredentials
+    }
+
+    async fn handle(
+        &self,
+        _engine: &Engine<MemoryStore>,
+        client: &ClientRecord,
+        params: &Params,
+    ) -> Result<TokenResponse, Error> {
+        Ok(TokenResponse {
+            access_token: format!("echo-{}", client.id),
+            token_type: "Bearer".into(),
+            expires_in: 1,
+            refresh_token: None,
+            scope: params.single("scope")?.unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn dispatch_validation_and_metadata_follow_the_registry() {
+    let (engine, _) = engine_on(Arc::new(MemoryStore::new()));
+    let code_only = engine.with_grants(GrantRegistry::builtin(&[GrantType::AuthorizationCode]));
+    assert_eq!(
+        code_only.metadata()["grant_types_supported"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(
+        code_only.metadata()["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    // A client cannot be registered for a grant this server does not serve.
+    let refused = code_only
+        .register_client(ClientRegistration {
+            owner: "acme".into(),
+            name: "Service".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: vec!["profile:read".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "invalid_client_metadata");
+
+    let (engine, _) = engine_on(Arc::new(MemoryStore::new()));
+    let svc = engine
+        .register_client(ClientRegistration {
+            owner: "acme".into(),
+            name: "Service".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: vec!["profile:read".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let custom = engine.with_grants(GrantRegistry::builtin(&[]).with(Box::new(EchoGrant)));
+    let auth = basic(&svc.client.id, svc.secret.as_ref().unwrap().expose());
+    let r = custom
+        .token(
+            &HttpRequest::form_post(&[("grant_type", "client_credentials"), ("scope", "x")])
+                .with_header("Authorization", &auth),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json_body()["access_token"],
+        format!("echo-{}", svc.client.id)
+    );
+    let r = custom
+        .token(
+            &HttpRequest::form_post(&[("grant_type", "authorization_code")])
+                .with_header("Authorization", &auth),
+        )
+        .await;
+    assert_eq!(error_code(&r), "unsupported_grant_type");
+}
