@@ -5,11 +5,27 @@
 //! reuse detection and coalescing, introspection, revocation, metadata and a
 //! lossless event outbox, behind storage traits.
 //!
-//! The crate does no network I/O. Each endpoint is a function from a plain
-//! [`http::HttpRequest`] to a plain [`http::HttpResponse`] (or, for the
-//! authorization endpoint, an [`authorize::AuthorizeOutcome`] the host acts
-//! on), so mounting it in axum, actix-web or anything else is a few lines.
-//! Clock and randomness are injected; storage is any [`storage::Storage`].
+//! The crate is HTTP- and runtime-agnostic; storage is injected. It opens no
+//! socket and depends on no web framework or async runtime: each endpoint is
+//! an async function from a plain [`http::HttpRequest`] to a plain
+//! [`http::HttpResponse`] (or, for the authorization endpoint, an
+//! [`authorize::AuthorizeOutcome`] the host acts on), awaiting only the
+//! [`storage::Storage`] it was given. Clock and randomness are injected too.
+//!
+//! # What the host must do
+//!
+//! - Persist the server [`Keyring`] (and keep retired key ids when rotating).
+//! - Bind every login/consent challenge to the user agent (the `binding`
+//!   argument of [`Engine::authorize`]) and carry it across sign-in.
+//! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
+//!   consent page, and escape every string an app controls.
+//! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
+//!   ([`Engine::poll_events`], then [`Engine::ack_events`]).
+//!
+//! # Non-features
+//!
+//! No implicit grant, no password grant, no `plain` PKCE, no credentials in
+//! URLs, no redirect-URI wildcards (OAuth 2.1, RFC 9700).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -60,6 +76,11 @@ pub mod token;
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
+
+/// The README's Rust blocks, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 pub use authorize::{AuthorizeOutcome, ConsentDecision, ConsentPrompt, Principal};
 pub use config::EngineConfig;

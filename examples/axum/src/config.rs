@@ -43,6 +43,57 @@ pub struct Config {
     /// `LATCHKEY_DATABASE_URL`): `postgres://…`, `mysql://…` or
     /// `sqlite://PATH`. Migrations are applied at start.
     pub database_url: Option<String>,
+    /// Token and code lifetimes, and the refresh grace period.
+    pub lifetimes: Lifetimes,
+}
+
+/// Lifetimes in seconds, each a flag and an environment variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// How long after a rotation a retry with the old refresh token gets the
+    /// same successor (`--refresh-grace`, `LATCHKEY_REFRESH_GRACE`). `0` is
+    /// strict rotation: any second use of a refresh token, even a
+    /// concurrent one, revokes the whole family.
+    pub refresh_grace: u64,
+    /// Authorization code lifetime, 1 to 600 (`--code-ttl`,
+    /// `LATCHKEY_CODE_TTL`).
+    pub code_ttl: u64,
+    /// Access token lifetime (`--access-token-ttl`,
+    /// `LATCHKEY_ACCESS_TOKEN_TTL`).
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime, renewed by every rotation
+    /// (`--refresh-token-ttl`, `LATCHKEY_REFRESH_TOKEN_TTL`).
+    pub refresh_token_ttl: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            refresh_grace: 30,
+            code_ttl: 60,
+            access_token_ttl: 900,
+            refresh_token_ttl: 30 * 86_400,
+        }
+    }
+}
+
+impl Lifetimes {
+    /// Applies these lifetimes to an engine configuration.
+    pub fn apply(&self, c: &mut latchkey::EngineConfig) {
+        c.refresh_grace = self.refresh_grace;
+        c.code_ttl = self.code_ttl;
+        c.access_token_ttl = self.access_token_ttl;
+        c.refresh_token_ttl = self.refresh_token_ttl;
+    }
+}
+
+fn seconds(flag: &str, v: &str, min: u64, max: u64) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{flag}: {v:?} must be a number of seconds from {min} to {max}"
+        )),
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -75,6 +126,7 @@ impl Config {
             bob_password: "bob-pass".into(),
             trust_domain_claims: false,
             database_url: None,
+            lifetimes: Lifetimes::default(),
         }
     }
 
@@ -109,6 +161,13 @@ Options (each also read from the environment variable shown):
                            [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
   --database-url URL       use SQL storage instead of redb: postgres://…, mysql://…
                            or sqlite://PATH; migrations run at start [LATCHKEY_DATABASE_URL]
+  --refresh-grace SECS     seconds a rotated-out refresh token still gets the same
+                           successor (0 = strict: any reuse revokes the family)
+                           [LATCHKEY_REFRESH_GRACE, default 30]
+  --code-ttl SECS          authorization code lifetime, 1 to 600 [LATCHKEY_CODE_TTL, default 60]
+  --access-token-ttl SECS  access token lifetime [LATCHKEY_ACCESS_TOKEN_TTL, default 900]
+  --refresh-token-ttl SECS refresh token lifetime, renewed on rotation
+                           [LATCHKEY_REFRESH_TOKEN_TTL, default 2592000]
   -h, --help               this text
 ";
 
@@ -139,6 +198,11 @@ where
     c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS")
         .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
 
+    let mut grace = env("LATCHKEY_REFRESH_GRACE");
+    let mut code_ttl = env("LATCHKEY_CODE_TTL");
+    let mut access_ttl = env("LATCHKEY_ACCESS_TOKEN_TTL");
+    let mut refresh_ttl = env("LATCHKEY_REFRESH_TOKEN_TTL");
+
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         // `--name=value` and `--name value` are both accepted.
@@ -162,6 +226,10 @@ where
             "--alice-password" => c.alice_password = value()?,
             "--bob-password" => c.bob_password = value()?,
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
+            "--refresh-grace" => grace = Some(value()?),
+            "--code-ttl" => code_ttl = Some(value()?),
+            "--access-token-ttl" => access_ttl = Some(value()?),
+            "--refresh-token-ttl" => refresh_ttl = Some(value()?),
             other => return Err(format!("unknown option {other} (try --help)")),
         }
     }
@@ -172,6 +240,19 @@ where
     }
     if let Some(i) = issuer {
         c.issuer = validate_issuer(&i)?;
+    }
+    const YEAR: u64 = 366 * 86_400;
+    if let Some(v) = grace {
+        c.lifetimes.refresh_grace = seconds("--refresh-grace", &v, 0, 3600)?;
+    }
+    if let Some(v) = code_ttl {
+        c.lifetimes.code_ttl = seconds("--code-ttl", &v, 1, latchkey::config::MAX_CODE_TTL)?;
+    }
+    if let Some(v) = access_ttl {
+        c.lifetimes.access_token_ttl = seconds("--access-token-ttl", &v, 1, YEAR)?;
+    }
+    if let Some(v) = refresh_ttl {
+        c.lifetimes.refresh_token_ttl = seconds("--refresh-token-ttl", &v, 1, YEAR)?;
     }
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
         return Err("demo passwords must not be empty".into());
@@ -259,6 +340,40 @@ mod tests {
         assert!(parse(args(&["--issuer", "https://x/?a"]), none).is_err());
         assert!(parse(args(&["--frobnicate"]), none).is_err());
         assert_eq!(parse(args(&["-h"]), none).unwrap(), Command::Help);
+        assert!(parse(args(&["--code-ttl", "601"]), none).is_err());
+        assert!(parse(args(&["--code-ttl", "0"]), none).is_err());
+        assert!(parse(args(&["--access-token-ttl", "-1"]), none).is_err());
+        assert!(parse(args(&["--refresh-grace", "soon"]), none).is_err());
+    }
+
+    #[test]
+    fn lifetimes_come_from_flags_and_env() {
+        let env = |k: &str| (k == "LATCHKEY_CODE_TTL").then(|| "120".to_owned());
+        let Command::Serve(c) = parse(
+            args(&[
+                "--refresh-grace",
+                "0",
+                "--access-token-ttl=300",
+                "--refresh-token-ttl",
+                "86400",
+            ]),
+            env,
+        )
+        .unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(
+            c.lifetimes,
+            Lifetimes {
+                refresh_grace: 0,
+                code_ttl: 120,
+                access_token_ttl: 300,
+                refresh_token_ttl: 86_400,
+            }
+        );
+        let mut e = latchkey::EngineConfig::new("https://a.example", demo_scopes());
+        c.lifetimes.apply(&mut e);
+        assert_eq!((e.refresh_grace, e.code_ttl), (0, 120));
     }
 
     #[test]

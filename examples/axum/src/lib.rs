@@ -133,7 +133,8 @@ pub async fn prepare<S: Storage + 'static>(
     let dir = &config.data_dir;
     keyfile::ensure_data_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let key = keyfile::load_or_create(dir).map_err(|e| format!("server key: {e}"))?;
-    let engine_config = EngineConfig::new(&config.issuer, demo_scopes());
+    let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
+    config.lifetimes.apply(&mut engine_config);
     let engine = Engine::new(store, engine_config, keyfile::keyring(&key));
     if let Some(path) = &config.clients_file {
         let mut regs = seed::load(path)?;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use latchkey::grants::ConnectedApp;
+use latchkey::connected_apps::ConnectedApp;
 use latchkey::http::HttpResponse;
 
 use super::{csrf_field, escape, format_timestamp, messages, page};

@@ -3,10 +3,11 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 use latchkey::http::HttpResponse;
+use latchkey::introspect::Audience;
 use latchkey::metadata::{metadata_response, ProtectedResourceMetadata};
 use latchkey::storage::Storage;
 
-use crate::glue::into_response;
+use crate::glue::{self, into_response};
 use crate::AppState;
 
 /// Scope `/api/me` requires.
@@ -31,17 +32,14 @@ pub async fn resource_metadata<S: Storage + 'static>(State(st): State<AppState<S
 /// `GET /api/me`: who the bearer token speaks for. RFC 6750 errors with
 /// `WWW-Authenticate` (and the RFC 9728 metadata URL) otherwise.
 pub async fn me<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
-    // Two Authorization headers are a malformed request, not a choice.
-    let mut values = req.headers().get_all("authorization").iter();
-    let first = values.next();
-    let auth = match (first, values.next()) {
-        (Some(v), None) => Some(v.to_str().unwrap_or("")),
-        (None, _) => None,
-        (Some(_), Some(_)) => Some(""),
+    // The verifier applies the one-Authorization-header rule itself.
+    let plain = match glue::read(req).await {
+        Ok(r) => r,
+        Err(e) => return into_response(HttpResponse::error(&e)),
     };
     match st
         .engine()
-        .verify_bearer(auth, Some(st.resource()), &[ME_SCOPE])
+        .verify_bearer(&plain, Audience::Resource(st.resource()), &[ME_SCOPE])
         .await
     {
         Ok(info) => {

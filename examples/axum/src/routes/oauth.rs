@@ -4,7 +4,7 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 use latchkey::http::{encode_form, HttpResponse};
-use latchkey::metadata::{authorization_server_metadata, metadata_response};
+use latchkey::metadata::metadata_response;
 use latchkey::storage::Storage;
 use latchkey::AuthorizeOutcome;
 
@@ -87,6 +87,6 @@ pub async fn revoke<S: Storage + 'static>(State(st): State<AppState<S>>, req: Re
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
 pub async fn metadata<S: Storage + 'static>(State(st): State<AppState<S>>) -> Response {
-    let m = authorization_server_metadata(st.engine().config());
+    let m = st.engine().metadata();
     into_response(metadata_response(&m))
 }
