@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::manage_error::ManageError;
 use crate::model::{
     AuthMethod, ClientLifetimes, ClientRecord, DomainState, DomainVerification, EventKind,
     GrantType, Revocation, RevocationReason, SecretHashes, Visibility,
@@ -101,7 +102,9 @@ pub struct ClientUpdate {
     pub lifetimes: Option<ClientLifetimes>,
 }
 
-const ID_TAKEN: &str = "client id already registered";
+fn bad(why: impl Into<String>) -> ManageError {
+    ManageError::InvalidMetadata(why.into().into())
+}
 
 fn meta(why: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(why.into().into())
@@ -281,14 +284,14 @@ impl<S: Storage + ?Sized> Engine<S> {
     pub async fn register_client(
         &self,
         reg: ClientRegistration,
-    ) -> Result<RegisteredClient, Error> {
+    ) -> Result<RegisteredClient, ManageError> {
         let now = self.now();
         let auth_method = reg.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
         let (secret, hashes) = if auth_method.is_confidential() {
             let (s, h) = self.secret_for(reg.secret.as_deref())?;
             (Some(s), Some(h))
         } else if reg.secret.is_some() {
-            return Err(meta("public clients (auth method none) have no secret"));
+            return Err(bad("public clients (auth method none) have no secret"));
         } else {
             (None, None)
         };
@@ -320,8 +323,8 @@ impl<S: Storage + ?Sized> Engine<S> {
             client_id: client.id.clone(),
         });
         match self.store.insert_client(&client, &[ev]).await {
-            Err(StorageError::Conflict) => Err(meta(ID_TAKEN)),
-            r => r.map_err(Error::from),
+            Err(StorageError::Conflict) => Err(ManageError::AlreadyExists),
+            r => r.map_err(ManageError::from),
         }?;
         Ok(RegisteredClient { client, secret })
     }
@@ -337,7 +340,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// # Errors
     /// `invalid_client_metadata` without a fixed id; validation errors;
     /// storage failures.
-    pub async fn upsert_client(&self, reg: ClientRegistration) -> Result<Upserted, Error> {
+    pub async fn upsert_client(&self, reg: ClientRegistration) -> Result<Upserted, ManageError> {
         let id = reg
             .id
             .clone()
@@ -353,7 +356,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                         outcome: UpsertOutcome::Created,
                     })),
                     // Registered concurrently: update it instead.
-                    Err(Error::InvalidClientMetadata(d)) if d == ID_TAKEN => Ok(Attempt::Lost),
+                    Err(ManageError::AlreadyExists) => Ok(Attempt::Lost),
                     Err(e) => Err(e),
                 };
             };
@@ -365,7 +368,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 &existing.secret,
             ) {
                 (false, Some(_), _) => {
-                    return Err(meta("public clients (auth method none) have no secret"))
+                    return Err(bad("public clients (auth method none) have no secret"))
                 }
                 (false, None, _) => None,
                 (true, Some(s), Some(h)) if self.keys.matches(s, &h.current) => Some(h.clone()),
@@ -427,18 +430,18 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// `NotFound`, storage failures.
-    pub async fn get_client(&self, id: &str) -> Result<ClientRecord, Error> {
+    pub async fn get_client(&self, id: &str) -> Result<ClientRecord, ManageError> {
         self.store
             .get_client(id)
             .await?
-            .ok_or_else(|| Error::NotFound("no such client".into()))
+            .ok_or_else(|| ManageError::NotFound("no such client".into()))
     }
 
     /// Clients owned by `owner`.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn list_clients(&self, owner: &str) -> Result<Vec<ClientRecord>, Error> {
+    pub async fn list_clients(&self, owner: &str) -> Result<Vec<ClientRecord>, ManageError> {
         Ok(self.store.list_clients(owner).await?)
     }
 
@@ -449,9 +452,9 @@ impl<S: Storage + ?Sized> Engine<S> {
         id: &str,
         kind: fn(String) -> EventKind,
         change: F,
-    ) -> Result<ClientRecord, Error>
+    ) -> Result<ClientRecord, ManageError>
     where
-        F: Fn(&mut ClientRecord, Timestamp) -> Result<(), Error>,
+        F: Fn(&mut ClientRecord, Timestamp) -> Result<(), ManageError>,
     {
         retry_lost_races(3, "client", |_| async {
             let mut c = self.get_client(id).await?;
@@ -465,7 +468,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             match self.store.update_client(&c, expected, &[ev]).await {
                 Ok(()) => Ok(Attempt::Done(c)),
                 Err(StorageError::Conflict) => Ok(Attempt::Lost),
-                Err(StorageError::NotFound) => Err(Error::NotFound("no such client".into())),
+                Err(StorageError::NotFound) => Err(ManageError::NotFound("no such client".into())),
                 Err(e) => Err(e.into()),
             }
         })
@@ -480,7 +483,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         &self,
         id: &str,
         update: ClientUpdate,
-    ) -> Result<ClientRecord, Error> {
+    ) -> Result<ClientRecord, ManageError> {
         let scopes = update
             .scopes
             .clone()
@@ -525,7 +528,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// `NotFound`, storage failures.
-    pub async fn delete_client(&self, id: &str) -> Result<(), Error> {
+    pub async fn delete_client(&self, id: &str) -> Result<(), ManageError> {
         let ev = self.event(EventKind::ClientDeleted {
             client_id: id.to_owned(),
         });
@@ -536,7 +539,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         if self.store.delete_client(id, rev, &[ev]).await? {
             Ok(())
         } else {
-            Err(Error::NotFound("no such client".into()))
+            Err(ManageError::NotFound("no such client".into()))
         }
     }
 
@@ -546,7 +549,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// # Errors
     /// `invalid_client_metadata` for public clients, `NotFound`, storage
     /// failures.
-    pub async fn rotate_client_secret(&self, id: &str) -> Result<Secret, Error> {
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<Secret, ManageError> {
         let (secret, fresh) = self.secret_for(None)?;
         let overlap = self.config.secret_rotation_overlap;
         self.modify_client(
@@ -554,7 +557,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             |client_id| EventKind::SecretRotated { client_id },
             |c, now| {
                 let Some(old) = &c.secret else {
-                    return Err(meta("public clients have no secret"));
+                    return Err(bad("public clients have no secret"));
                 };
                 c.secret = Some(SecretHashes {
                     current: fresh.current,
@@ -579,7 +582,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         &self,
         id: &str,
         domain: &str,
-    ) -> Result<DomainVerification, Error> {
+    ) -> Result<DomainVerification, ManageError> {
         let domain = validate_domain(domain)?;
         let mut raw = [0u8; 24];
         self.entropy.fill(&mut raw)?;
@@ -594,7 +597,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                         .iter()
                         .any(|d| d.domain == domain && d.is_verified())
                     {
-                        return Err(meta("domain already verified"));
+                        return Err(bad("domain already verified"));
                     }
                     c.domains.retain(|d| d.domain != domain);
                     c.domains.push(DomainVerification {
@@ -612,7 +615,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         c.domains
             .into_iter()
             .find(|d| d.domain == domain)
-            .ok_or_else(|| Error::internal("domain vanished after update"))
+            .ok_or_else(|| ManageError::Internal("domain vanished after update".into()))
     }
 
     /// Marks `domain` verified after the host has seen the challenge
@@ -621,7 +624,11 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// # Errors
     /// `invalid_client_metadata` when there is no pending, unexpired
     /// verification; `NotFound`; storage failures.
-    pub async fn confirm_domain(&self, id: &str, domain: &str) -> Result<ClientRecord, Error> {
+    pub async fn confirm_domain(
+        &self,
+        id: &str,
+        domain: &str,
+    ) -> Result<ClientRecord, ManageError> {
         let domain = validate_domain(domain)?;
         let now = self.now();
         let expired = self.get_client(id).await?.domains.iter().any(|d| {
@@ -630,7 +637,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         });
         if expired {
             self.expire_domain_verification(id, &domain).await?;
-            return Err(meta("the domain challenge expired; start again"));
+            return Err(bad("the domain challenge expired; start again"));
         }
         self.modify_client(id, |client_id| EventKind::ClientUpdated { client_id }, |c, now| {
             let d = c
@@ -654,7 +661,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         &self,
         id: &str,
         domain: &str,
-    ) -> Result<ClientRecord, Error> {
+    ) -> Result<ClientRecord, ManageError> {
         let domain = validate_domain(domain)?;
         self.modify_client(
             id,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::manage_error::ManageError;
 use crate::model::{EventKind, Revocation, RevocationReason};
 use crate::scope::ScopeInfo;
 use crate::storage::Storage;
@@ -33,7 +34,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn connected_apps(&self, subject: &str) -> Result<Vec<ConnectedApp>, Error> {
+    pub async fn connected_apps(&self, subject: &str) -> Result<Vec<ConnectedApp>, ManageError> {
         let mut out = Vec::new();
         for g in self.store.list_grants(subject).await? {
             let client = self.store.get_client(&g.client_id).await?;
@@ -60,7 +61,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// `NotFound` if `subject` has no such grant; storage failures.
-    pub async fn revoke_grant(&self, subject: &str, grant_id: &str) -> Result<(), Error> {
+    pub async fn revoke_grant(&self, subject: &str, grant_id: &str) -> Result<(), ManageError> {
         let g = self
             .store
             .get_grant_by_id(grant_id)
@@ -79,7 +80,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         if self.store.revoke_grant(&g.id, rev, &[ev]).await? {
             Ok(())
         } else {
-            Err(Error::NotFound("no such grant".into()))
+            Err(ManageError::NotFound("no such grant".into()))
         }
     }
 
@@ -88,7 +89,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn revoke_subject(&self, subject: &str) -> Result<u64, Error> {
+    pub async fn revoke_subject(&self, subject: &str) -> Result<u64, ManageError> {
         let ev = self.event(EventKind::SubjectRevoked {
             subject: subject.to_owned(),
         });

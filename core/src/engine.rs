@@ -8,6 +8,7 @@ use crate::config::EngineConfig;
 use crate::entropy::{Entropy, SystemEntropy};
 use crate::error::Error;
 use crate::grant::GrantRegistry;
+use crate::manage_error::ManageError;
 use crate::model::NewEvent;
 use crate::model::{Event, EventKind};
 use crate::storage::{PurgeReport, Storage};
@@ -125,7 +126,11 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn poll_events(&self, consumer: &str, limit: usize) -> Result<Vec<Event>, Error> {
+    pub async fn poll_events(
+        &self,
+        consumer: &str,
+        limit: usize,
+    ) -> Result<Vec<Event>, ManageError> {
         Ok(self.store.poll_events(consumer, limit).await?)
     }
 
@@ -133,7 +138,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn ack_events(&self, consumer: &str, seq: u64) -> Result<(), Error> {
+    pub async fn ack_events(&self, consumer: &str, seq: u64) -> Result<(), ManageError> {
         Ok(self.store.ack_events(consumer, seq).await?)
     }
 
@@ -142,7 +147,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn purge_expired(&self, limit: usize) -> Result<PurgeReport, Error> {
+    pub async fn purge_expired(&self, limit: usize) -> Result<PurgeReport, ManageError> {
         Ok(self.store.purge_expired(self.now(), limit).await?)
     }
 }

@@ -64,6 +64,7 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod introspect;
+pub mod manage_error;
 pub mod metadata;
 pub mod model;
 pub mod pkce;
@@ -86,6 +87,7 @@ pub use authorize::{AuthorizeOutcome, ConsentDecision, ConsentPrompt, Principal}
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{Error, Result};
+pub use manage_error::ManageError;
 pub use scope::{ScopeRegistry, ScopeSet};
 pub use storage::MemoryStore;
 pub use token::{Keyring, Secret};

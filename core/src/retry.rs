@@ -17,21 +17,20 @@ pub(crate) enum Attempt<T> {
 
 /// Runs `attempt(0)`, `attempt(1)`, … until one is [`Attempt::Done`], at
 /// most `tries` times. `what` names the operation in the final error.
-pub(crate) async fn retry_lost_races<T, F, Fut>(
+pub(crate) async fn retry_lost_races<T, E, F, Fut>(
     tries: u32,
     what: &'static str,
     mut attempt: F,
-) -> Result<T, Error>
+) -> Result<T, E>
 where
+    E: From<Error>,
     F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<Attempt<T>, Error>>,
+    Fut: Future<Output = Result<Attempt<T>, E>>,
 {
     for i in 0..tries {
         if let Attempt::Done(t) = attempt(i).await? {
             return Ok(t);
         }
     }
-    Err(Error::TemporarilyUnavailable(
-        format!("{what} changed concurrently; retry").into(),
-    ))
+    Err(Error::TemporarilyUnavailable(format!("{what} changed concurrently; retry").into()).into())
 }

@@ -65,7 +65,7 @@ async fn registration_rules_are_enforced() {
                 scopes: vec!["admin".into()],
                 ..reg("x")
             },
-            "invalid_scope",
+            "invalid_client_metadata",
         ),
         (
             ClientRegistration {
@@ -195,7 +195,7 @@ async fn deleting_a_client_cuts_every_token() {
             .await
             .unwrap_err()
             .code(),
-        "invalid_request"
+        "not_found"
     );
     assert!(h
         .engine
@@ -308,7 +308,7 @@ async fn listing_and_updates() {
             .await
             .unwrap_err()
             .code(),
-        "invalid_request"
+        "not_found"
     );
 }
 
