@@ -227,23 +227,23 @@ fn rotation_for(family: &FamilyRecord, tag: u8) -> Rotation {
     }
 }
 
-/// An approval that lands `code` in `grant` (by id when the grant is new).
-fn approval(grant: &GrantRecord, code: &CodeRecord) -> Approval {
+/// An approval of `code` (into the existing grant of its pair, if any),
+/// with a fresh candidate id as the engine draws one.
+fn approval(code: &CodeRecord) -> Approval {
     Approval {
         challenge: None,
         code: code.clone(),
         remember: false,
-        new_grant_id: grant.id.clone(),
+        new_grant_id: id("grant"),
     }
 }
 
 /// Approves `code` into a grant that does not exist yet, which then equals
 /// `grant` (see [`sample_grant`] and [`sample_code`]).
 async fn approve_new<S: Storage + ?Sized>(store: &S, grant: &GrantRecord, code: &CodeRecord) {
-    let out = store
-        .approve(&approval(grant, code))
-        .await
-        .expect("approve");
+    let mut a = approval(code);
+    a.new_grant_id.clone_from(&grant.id);
+    let out = store.approve(&a).await.expect("approve");
     assert_eq!(
         out,
         ApproveOutcome::Approved {
@@ -493,8 +493,7 @@ pub async fn approve_merges_into_one_grant<S: Storage + ?Sized>(store: Arc<S>) {
     code2.scopes = scopes("dns:read");
     code2.resources = vec!["https://api.example/".into()];
     code2.issued_at = T0.plus(5);
-    let mut a2 = approval(&g, &code2);
-    a2.new_grant_id = id("grant");
+    let mut a2 = approval(&code2);
     a2.remember = true;
     assert_eq!(
         store.approve(&a2).await.expect("second approve"),
@@ -521,7 +520,7 @@ pub async fn approve_merges_into_one_grant<S: Storage + ?Sized>(store: Arc<S>) {
     }
 
     // The same code hash again: a conflict, and nothing changes.
-    let mut again = approval(&g, &code2);
+    let mut again = approval(&code2);
     again.code.scopes = scopes("profile:read dns:read");
     assert!(matches!(
         store.approve(&again).await,
@@ -554,7 +553,7 @@ pub async fn approve_takes_challenge_in_the_same_step<S: Storage + ?Sized>(store
     let taken = sample_code(&g, T0.plus(600));
     approve_new(&*store, &g, &taken).await;
     let events_before = all_events(&*store, "t").await.len();
-    let mut failing = approval(&g, &taken);
+    let mut failing = approval(&taken);
     failing.challenge = Some(challenge.hash);
     assert!(matches!(
         store.approve(&failing).await,
@@ -567,7 +566,7 @@ pub async fn approve_takes_challenge_in_the_same_step<S: Storage + ?Sized>(store
     );
 
     let code = sample_code(&g, T0.plus(600));
-    let mut ok = approval(&g, &code);
+    let mut ok = approval(&code);
     ok.challenge = Some(challenge.hash);
     assert!(matches!(
         store.approve(&ok).await.expect("approve"),
@@ -581,7 +580,7 @@ pub async fn approve_takes_challenge_in_the_same_step<S: Storage + ?Sized>(store
 
     // The challenge is gone: a double submit writes nothing.
     let late = sample_code(&g, T0.plus(600));
-    let mut twice = approval(&g, &late);
+    let mut twice = approval(&late);
     twice.challenge = Some(challenge.hash);
     assert_eq!(
         store.approve(&twice).await.expect("approve"),
@@ -592,7 +591,7 @@ pub async fn approve_takes_challenge_in_the_same_step<S: Storage + ?Sized>(store
     // An expired challenge is gone too.
     let stale = sample_challenge(T0);
     store.insert_challenge(&stale).await.expect("insert");
-    let mut expired = approval(&g, &late);
+    let mut expired = approval(&late);
     expired.challenge = Some(stale.hash);
     assert_eq!(
         store.approve(&expired).await.expect("approve"),
@@ -620,7 +619,7 @@ pub async fn approve_refuses_a_deleted_client<S: Storage + ?Sized>(store: Arc<S>
     store.insert_challenge(&challenge).await.expect("insert");
     let g = sample_grant("alice", &client.id);
     let code = sample_code(&g, T0.plus(600));
-    let mut a = approval(&g, &code);
+    let mut a = approval(&code);
     a.challenge = Some(challenge.hash);
     assert_eq!(
         store.approve(&a).await.expect("approve"),
@@ -654,7 +653,7 @@ pub async fn concurrent_approvals_all_land<S: Storage + ?Sized + 'static>(store:
             let mut code = sample_code(&g, T0.plus(600));
             code.scopes = scopes(names[i % 2]);
             code.issued_at = T0.plus(i as u64);
-            let mut a = approval(&g, &code);
+            let mut a = approval(&code);
             a.remember = i % 4 == 0;
             (store.approve(&a).await, code.hash)
         }));

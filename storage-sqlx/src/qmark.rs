@@ -12,8 +12,9 @@ use std::marker::PhantomData;
 use latchkey::clock::Timestamp;
 use latchkey::model::{
     AccessTokenRecord, ChallengeRecord, ClientRecord, CodeRecord, Event, FamilyRecord, GrantRecord,
-    Revocation,
+    NewEvent, Revocation,
 };
+use latchkey::storage::{rules, Approval, ApproveOutcome};
 use latchkey::token::TokenHash;
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
@@ -169,19 +170,6 @@ where
         rows.iter().map(grant_from).collect()
     }
 
-    pub(crate) async fn insert_grant<'e>(
-        ex: impl Executor<'e, Database = DB>,
-        g: &GrantRecord,
-    ) -> Result<(), DbError> {
-        let q = sqlx::query(concat!(
-            "INSERT INTO lk_grants (",
-            grant_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        bind_grant(q, g)?.execute(ex).await?;
-        Ok(())
-    }
-
     /// Replaces the grant if it is still at `revision`; the caller decides
     /// on the matched-row count (0 or 1).
     pub(crate) async fn update_grant<'e>(
@@ -205,6 +193,78 @@ where
         .bind(int(revision))
         .execute(ex)
         .await?)
+    }
+
+    /// The reads and writes of an approval inside the caller's write
+    /// transaction; the caller appends the returned events and commits, or
+    /// rolls back on anything but [`ApproveOutcome::Approved`].
+    /// `share_lock` and `row_lock` are the dialect's locking clauses for
+    /// the client and grant reads (empty on SQLite, whose `BEGIN IMMEDIATE`
+    /// already excludes every other writer); `insert_if_absent` turns the
+    /// candidate grant's `INSERT` into a no-op when the pair exists.
+    pub(crate) async fn approve_in(
+        conn: &mut DB::Connection,
+        a: &Approval,
+        share_lock: &str,
+        row_lock: &str,
+        insert_if_absent: &str,
+    ) -> Result<(ApproveOutcome, Vec<NewEvent>), DbError> {
+        let code = &a.code;
+        let client = sqlx::query(&format!(
+            "SELECT id FROM lk_clients WHERE id = ?{share_lock}"
+        ))
+        .bind(&code.client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if client.is_none() {
+            return Ok((ApproveOutcome::ClientGone, vec![]));
+        }
+        if let Some(h) = &a.challenge {
+            // RETURNING (MariaDB 10.5+, SQLite 3.35+) says whether this
+            // statement took it, without a dialect's affected-rows type.
+            let taken = sqlx::query(
+                "DELETE FROM lk_challenges WHERE hash = ? AND expires_at > ? RETURNING hash",
+            )
+            .bind(h.0.to_vec())
+            .bind(ts(code.issued_at))
+            .fetch_optional(&mut *conn)
+            .await?;
+            if taken.is_none() {
+                return Ok((ApproveOutcome::ChallengeGone, vec![]));
+            }
+        }
+        let fresh = rules::merge_approval(None, a);
+        let insert = format!(
+            "INSERT INTO lk_grants ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){insert_if_absent}",
+            grant_cols!()
+        );
+        bind_grant(sqlx::query(&insert), &fresh.grant)?
+            .execute(&mut *conn)
+            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM lk_grants WHERE subject = ? AND client_id = ?{row_lock}",
+            grant_cols!()
+        ))
+        .bind(&code.subject)
+        .bind(&code.client_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let existing = grant_from(&row)?;
+        // Ids are random: finding our candidate's id means our insert made it.
+        let w = if existing.id == fresh.grant.id {
+            fresh
+        } else {
+            let w = rules::merge_approval(Some(&existing), a);
+            Self::update_grant(&mut *conn, &w.grant, existing.revision).await?;
+            w
+        };
+        Self::insert_code(&mut *conn, &w.code).await?;
+        Ok((
+            ApproveOutcome::Approved {
+                grant_id: w.grant.id,
+            },
+            w.events,
+        ))
     }
 
     pub(crate) async fn insert_code<'e>(

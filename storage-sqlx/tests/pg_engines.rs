@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use latchkey::clients::ClientRegistration;
 use latchkey::http::{HttpRequest, Params};
+use latchkey::introspect::Audience;
 use latchkey::{
     AuthorizeOutcome, ConsentDecision, Engine, EngineConfig, Keyring, Principal, ScopeRegistry,
 };
@@ -193,7 +194,11 @@ async fn two_engines_share_codes_challenges_refreshes_and_revocations() {
     assert_eq!(r.status, 200);
     assert!(!active(&b, &at1).await);
     assert!(b
-        .verify_bearer(Some(&format!("Bearer {at1}")), None, &[])
+        .verify_bearer(
+            &HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at1}")),
+            Audience::AnyResource,
+            &[]
+        )
         .await
         .is_err());
     assert_eq!(b.token(&refresh_req(&rt1)).await.status, 400);

@@ -117,7 +117,10 @@ pub struct Approval {
     pub code: CodeRecord,
     /// Remember the approved scopes so later requests skip the prompt.
     pub remember: bool,
-    /// Id for the grant if none exists yet for (subject, client).
+    /// Id for the grant if none exists yet for (subject, client). It must
+    /// be fresh (never the id of an existing grant; the engine draws it at
+    /// random), which is how a store that inserts it conditionally tells
+    /// whether it created the grant.
     pub new_grant_id: String,
 }
 

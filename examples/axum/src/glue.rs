@@ -112,3 +112,21 @@ mod tests {
         assert_eq!(cookies(&none), None);
     }
 }
+
+/// A management failure shown on the demo's pages, which speak
+/// [`Error`]: the same meaning, the page's wording.
+#[must_use]
+pub fn manage_error(e: latchkey::ManageError) -> Error {
+    use latchkey::ManageError as M;
+    match e {
+        M::NotFound(d) => Error::NotFound(d),
+        M::InvalidMetadata(d) => Error::InvalidClientMetadata(d),
+        M::InvalidRedirectUri(d) => Error::InvalidRedirectUri(d),
+        M::AlreadyExists => {
+            Error::InvalidClientMetadata("an app with this id already exists".into())
+        }
+        M::Unavailable(c) => Error::TemporarilyUnavailable(c),
+        M::Internal(c) => Error::ServerError(c),
+        other => Error::internal(other.to_string()),
+    }
+}

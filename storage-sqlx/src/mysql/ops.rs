@@ -7,9 +7,9 @@ use latchkey::model::{
     FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
-    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
-    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageError,
-    StorageResult, TokenStore,
+    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
+    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
+    StorageError, StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
 use sqlx::{MySql, Row, Transaction};
@@ -89,6 +89,7 @@ impl MySqlStore {
     async fn update_client_once(
         &self,
         c: &ClientRecord,
+        expected: u64,
         events: &[NewEvent],
     ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
@@ -99,7 +100,7 @@ impl MySqlStore {
         .bind(int(c.revision))
         .bind(json(c)?)
         .bind(&c.id)
-        .bind(int(c.revision) - 1)
+        .bind(int(expected))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -164,6 +165,12 @@ impl MySqlStore {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
+            // Stand-alone (client_credentials) tokens have no family to die with.
+            sqlx::query("UPDATE lk_access_tokens SET revoked_at = ? WHERE client_id = ? AND family_id IS NULL AND revoked_at IS NULL")
+                .bind(ts(r.at))
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(revoke)
             .bind(ts(r.at))
@@ -176,31 +183,23 @@ impl MySqlStore {
         Ok(n)
     }
 
-    async fn approve_once(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> Result<(), DbError> {
-        if matches!(expected, GrantExpectation::Revision { id, .. } if *id != grant.id) {
-            return Err(StorageError::Conflict.into());
-        }
+    async fn approve_once(&self, a: &Approval) -> Result<ApproveOutcome, DbError> {
         let mut tx = self.pool.begin().await?;
-        match expected {
-            GrantExpectation::Absent => S::insert_grant(&mut *tx, grant).await?,
-            GrantExpectation::Revision { revision, .. } => {
-                let n = S::update_grant(&mut *tx, grant, *revision).await?;
-                if n.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Err(StorageError::Conflict.into());
-                }
-            }
+        let (outcome, events) = S::approve_in(
+            &mut tx,
+            a,
+            " LOCK IN SHARE MODE",
+            " FOR UPDATE",
+            " ON DUPLICATE KEY UPDATE id = id",
+        )
+        .await?;
+        if !matches!(outcome, ApproveOutcome::Approved { .. }) {
+            tx.rollback().await?;
+            return Ok(outcome);
         }
-        S::insert_code(&mut *tx, code).await?;
-        append(&mut tx, events).await?;
+        append(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
     async fn code_failure_once(&self, hash: &TokenHash, max: u32) -> Result<CodeFailure, DbError> {
@@ -450,8 +449,13 @@ impl ClientStore for MySqlStore {
         retrying!(S::client(&self.pool, id))
     }
 
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
-        retrying!(self.update_client_once(client, events))
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
+        retrying!(self.update_client_once(client, expected_revision, events))
     }
 
     async fn delete_client(
@@ -515,14 +519,8 @@ impl ChallengeStore for MySqlStore {
 
 #[async_trait]
 impl GrantStore for MySqlStore {
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()> {
-        retrying!(self.approve_once(grant, expected, code, events))
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome> {
+        retrying!(self.approve_once(approval))
     }
 
     async fn get_grant(

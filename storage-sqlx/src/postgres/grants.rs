@@ -6,8 +6,8 @@ use latchkey::model::{
     ChallengeRecord, ClientRecord, CodeRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
-    ChallengeStore, ClientStore, CodeFailure, CodeStore, GrantExpectation, GrantStore, Issuance,
-    RedeemOutcome, StorageError, StorageResult,
+    rules, Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore,
+    GrantStore, Issuance, RedeemOutcome, StorageError, StorageResult,
 };
 use latchkey::token::TokenHash;
 use sqlx::Row;
@@ -16,8 +16,8 @@ use super::{append_events, PgStore};
 use crate::codec::{
     access_fields, bind_access, bind_challenge, bind_code, bind_family, bind_grant, challenge_cols,
     challenge_from, client_cols, client_from, code_cols, code_failure_from, code_from,
-    event_columns, family_fields, grant_cols, grant_from, int, json, reason, ts, CODE_BURNED,
-    CODE_REDEEMED,
+    event_columns, family_fields, grant_cols, grant_from, int, json, reason, scopes, ts,
+    CODE_BURNED, CODE_REDEEMED,
 };
 use crate::error::{retrying, DbError};
 
@@ -52,12 +52,13 @@ impl PgStore {
     async fn update_client_once(
         &self,
         c: &ClientRecord,
+        expected: u64,
         events: &[NewEvent],
     ) -> Result<(), DbError> {
         let (at, kind) = event_columns(events)?;
         let row = sqlx::query(concat!(
             "WITH u AS (UPDATE lk_clients SET owner = $2, revision = $3, body = $4 ",
-            "WHERE id = $1 AND revision = $3 - 1 RETURNING id), ",
+            "WHERE id = $1 AND revision = $8 RETURNING id), ",
             pg_events!("$5", "$6", "$7", "EXISTS (SELECT 1 FROM u)"),
             "SELECT (SELECT count(*) FROM u) AS updated, ",
             "EXISTS (SELECT 1 FROM lk_clients WHERE id = $1) AS present"
@@ -69,6 +70,7 @@ impl PgStore {
         .bind(count(events.len()))
         .bind(at)
         .bind(kind)
+        .bind(int(expected))
         .fetch_one(&self.pool)
         .await?;
         if row.try_get::<i64, _>("updated")? == 1 {
@@ -115,55 +117,97 @@ impl PgStore {
             .bind(reason(r.reason)?)
             .execute(&mut *tx)
             .await?;
+        // Stand-alone (client_credentials) tokens have no family to die with.
+        sqlx::query("UPDATE lk_access_tokens SET revoked_at = $2 WHERE client_id = $1 AND family_id IS NULL AND revoked_at IS NULL")
+            .bind(id)
+            .bind(ts(r.at))
+            .execute(&mut *tx)
+            .await?;
         append_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn approve_once(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> Result<(), DbError> {
-        let (at, kind) = event_columns(events)?;
-        let q = match expected {
-            GrantExpectation::Absent => sqlx::query(concat!(
-                "WITH g AS (INSERT INTO lk_grants (", grant_cols!(), ") ",
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id), ",
-                "c AS (INSERT INTO lk_codes (", code_cols!(), ") ",
-                "SELECT $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM g RETURNING hash), ",
-                pg_events!("$24", "$25", "$26", "EXISTS (SELECT 1 FROM c)"),
-                "SELECT count(*) AS n FROM c"
-            )),
-            GrantExpectation::Revision { id, .. } if *id != grant.id => {
-                return Err(StorageError::Conflict.into())
-            }
-            GrantExpectation::Revision { .. } => sqlx::query(concat!(
-                "WITH g AS (UPDATE lk_grants SET scopes = $4, resources = $5, remembered_scopes = $6, ",
-                "created_at = $7, last_used_at = $8, revision = $9 ",
-                "WHERE id = $1 AND subject = $2 AND client_id = $3 AND revision = $27 RETURNING id), ",
-                "c AS (INSERT INTO lk_codes (", code_cols!(), ") ",
-                "SELECT $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM g RETURNING hash), ",
-                pg_events!("$24", "$25", "$26", "EXISTS (SELECT 1 FROM c)"),
-                "SELECT count(*) AS n FROM c"
-            )),
-        };
-        let q = bind_code(bind_grant(q, grant)?, code)?
-            .bind(count(events.len()))
-            .bind(at)
-            .bind(kind);
-        let q = match expected {
-            GrantExpectation::Revision { revision, .. } => q.bind(int(*revision)),
-            GrantExpectation::Absent => q,
-        };
-        let n: i64 = q.fetch_one(&self.pool).await?.try_get("n")?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StorageError::Conflict.into())
+    /// "The user approved" in one transaction. The client row is read
+    /// `FOR SHARE` so a concurrent `delete_client` (which deletes it) is
+    /// ordered entirely before or after; the grant row is created if absent
+    /// and then locked, so concurrent approvals of one pair queue on it and
+    /// each merges into what the previous one committed.
+    async fn approve_once(&self, a: &Approval) -> Result<ApproveOutcome, DbError> {
+        let code = &a.code;
+        let mut tx = self.pool.begin().await?;
+        let client = sqlx::query("SELECT id FROM lk_clients WHERE id = $1 FOR SHARE")
+            .bind(&code.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if client.is_none() {
+            tx.rollback().await?;
+            return Ok(ApproveOutcome::ClientGone);
         }
+        if let Some(h) = &a.challenge {
+            let taken =
+                sqlx::query("DELETE FROM lk_challenges WHERE hash = $1 AND expires_at > $2")
+                    .bind(h.0.to_vec())
+                    .bind(ts(code.issued_at))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if taken == 0 {
+                tx.rollback().await?;
+                return Ok(ApproveOutcome::ChallengeGone);
+            }
+        }
+        let fresh = rules::merge_approval(None, a);
+        let q = sqlx::query(concat!(
+            "INSERT INTO lk_grants (",
+            grant_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+            "ON CONFLICT (subject, client_id) DO NOTHING"
+        ));
+        let inserted = bind_grant(q, &fresh.grant)?
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let w = if inserted == 1 {
+            fresh
+        } else {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                grant_cols!(),
+                " FROM lk_grants WHERE subject = $1 AND client_id = $2 FOR UPDATE"
+            ))
+            .bind(&code.subject)
+            .bind(&code.client_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let existing = grant_from(&row)?;
+            let w = rules::merge_approval(Some(&existing), a);
+            sqlx::query(
+                "UPDATE lk_grants SET scopes = $2, resources = $3, remembered_scopes = $4, \
+                 last_used_at = $5, revision = $6 WHERE id = $1",
+            )
+            .bind(&w.grant.id)
+            .bind(scopes(&w.grant.scopes))
+            .bind(json(&w.grant.resources)?)
+            .bind(w.grant.remembered_scopes.as_ref().map(scopes))
+            .bind(ts(w.grant.last_used_at))
+            .bind(int(w.grant.revision))
+            .execute(&mut *tx)
+            .await?;
+            w
+        };
+        let q = sqlx::query(concat!(
+            "INSERT INTO lk_codes (",
+            code_cols!(),
+            ") ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ));
+        bind_code(q, &w.code)?.execute(&mut *tx).await?;
+        append_events(&mut tx, &w.events).await?;
+        tx.commit().await?;
+        Ok(ApproveOutcome::Approved {
+            grant_id: w.grant.id,
+        })
     }
 
     async fn revoke_grants_once(
@@ -285,8 +329,13 @@ impl ClientStore for PgStore {
         })
     }
 
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
-        retrying!(self.update_client_once(client, events))
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
+        retrying!(self.update_client_once(client, expected_revision, events))
     }
 
     async fn delete_client(
@@ -363,14 +412,8 @@ impl ChallengeStore for PgStore {
 
 #[async_trait]
 impl GrantStore for PgStore {
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()> {
-        retrying!(self.approve_once(grant, expected, code, events))
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome> {
+        retrying!(self.approve_once(approval))
     }
 
     async fn get_grant(

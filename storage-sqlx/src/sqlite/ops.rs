@@ -7,9 +7,9 @@ use latchkey::model::{
     FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
-    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
-    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageError,
-    StorageResult, TokenStore,
+    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
+    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
+    StorageError, StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
 use sqlx::{Row, Sqlite, Transaction};
@@ -82,16 +82,18 @@ impl SqliteStore {
     async fn update_client_once(
         &self,
         c: &ClientRecord,
+        expected: u64,
         events: &[NewEvent],
     ) -> Result<(), DbError> {
         let mut tx = self.write().await?;
         let n = sqlx::query(
-            "UPDATE lk_clients SET owner = ?1, revision = ?2, body = ?3 WHERE id = ?4 AND revision = ?2 - 1",
+            "UPDATE lk_clients SET owner = ?1, revision = ?2, body = ?3 WHERE id = ?4 AND revision = ?5",
         )
         .bind(&c.owner)
         .bind(int(c.revision))
         .bind(json(c)?)
         .bind(&c.id)
+        .bind(int(expected))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -138,35 +140,34 @@ impl SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // Stand-alone (client_credentials) tokens have no family to die with.
+        sqlx::query("UPDATE lk_access_tokens SET revoked_at = ? WHERE client_id = ? AND family_id IS NULL AND revoked_at IS NULL")
+            .bind(ts(r.at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         append(&mut tx, events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn approve_once(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> Result<(), DbError> {
+    async fn approve_once(&self, a: &Approval) -> Result<ApproveOutcome, DbError> {
         let mut tx = self.write().await?;
-        match expected {
-            GrantExpectation::Absent => S::insert_grant(&mut *tx, grant).await?,
-            GrantExpectation::Revision { id, revision } => {
-                if *id != grant.id {
-                    return Err(StorageError::Conflict.into());
-                }
-                let n = S::update_grant(&mut *tx, grant, *revision).await?;
-                if n.rows_affected() == 0 {
-                    return Err(StorageError::Conflict.into());
-                }
-            }
+        let (outcome, events) = S::approve_in(
+            &mut tx,
+            a,
+            "",
+            "",
+            " ON CONFLICT (subject, client_id) DO NOTHING",
+        )
+        .await?;
+        if !matches!(outcome, ApproveOutcome::Approved { .. }) {
+            tx.rollback().await?;
+            return Ok(outcome);
         }
-        S::insert_code(&mut *tx, code).await?;
-        append(&mut tx, events).await?;
+        append(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
     async fn revoke_grants_once(
@@ -361,8 +362,13 @@ impl ClientStore for SqliteStore {
         retrying!(S::client(&self.pool, id))
     }
 
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
-        retrying!(self.update_client_once(client, events))
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
+        retrying!(self.update_client_once(client, expected_revision, events))
     }
 
     async fn delete_client(
@@ -410,14 +416,8 @@ impl ChallengeStore for SqliteStore {
 
 #[async_trait]
 impl GrantStore for SqliteStore {
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()> {
-        retrying!(self.approve_once(grant, expected, code, events))
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome> {
+        retrying!(self.approve_once(approval))
     }
 
     async fn get_grant(

@@ -8,7 +8,7 @@ use latchkey::model::{
     RefreshGeneration, Revocation, RevocationReason, Visibility,
 };
 use latchkey::scope::ScopeSet;
-use latchkey::storage::{GrantExpectation, Issuance, RedeemOutcome, Rotation, Storage};
+use latchkey::storage::{Approval, ApproveOutcome, Issuance, RedeemOutcome, Rotation, Storage};
 use latchkey::token::TokenHash;
 
 pub const T0: Timestamp = Timestamp(1_700_000_000);
@@ -171,6 +171,16 @@ pub fn family_revoked(f: &FamilyRecord) -> NewEvent {
     }
 }
 
+/// An approval of `code` into `g` (created under `g.id` if absent).
+pub fn approval(g: &GrantRecord, code: &CodeRecord) -> Approval {
+    Approval {
+        challenge: None,
+        code: code.clone(),
+        remember: false,
+        new_grant_id: g.id.clone(),
+    }
+}
+
 /// A client, a grant with an approved code: ready to redeem.
 pub async fn approved_code<S: Storage + ?Sized>(
     store: &S,
@@ -180,10 +190,8 @@ pub async fn approved_code<S: Storage + ?Sized>(
     store.insert_client(&c, &[]).await.expect("client");
     let g = grant(subject, &c.id);
     let code = code(&g);
-    store
-        .approve(&g, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    let out = store.approve(&approval(&g, &code)).await.expect("approve");
+    assert!(matches!(out, ApproveOutcome::Approved { .. }), "{out:?}");
     (g, code)
 }
 

@@ -8,9 +8,9 @@ use latchkey::model::{
     FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
-    ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore, GrantExpectation, GrantStore,
-    Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, StorageResult,
-    TokenStore,
+    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
+    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
+    StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
 
@@ -54,8 +54,8 @@ impl<S: ClientStore> ClientStore for Guarded<S> {
     async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
         self.inner().get_client(id).await
     }
-    async fn update_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()> {
-        self.inner().update_client(c, e).await
+    async fn update_client(&self, c: &ClientRecord, r: u64, e: &[NewEvent]) -> StorageResult<()> {
+        self.inner().update_client(c, r, e).await
     }
     async fn delete_client(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool> {
         self.inner().delete_client(id, r, e).await
@@ -84,14 +84,8 @@ impl<S: ChallengeStore> ChallengeStore for Guarded<S> {
 
 #[async_trait]
 impl<S: GrantStore> GrantStore for Guarded<S> {
-    async fn approve(
-        &self,
-        g: &GrantRecord,
-        x: &GrantExpectation,
-        c: &CodeRecord,
-        e: &[NewEvent],
-    ) -> StorageResult<()> {
-        self.inner().approve(g, x, c, e).await
+    async fn approve(&self, a: &Approval) -> StorageResult<ApproveOutcome> {
+        self.inner().approve(a).await
     }
     async fn get_grant(&self, s: &str, c: &str) -> StorageResult<Option<GrantRecord>> {
         self.inner().get_grant(s, c).await

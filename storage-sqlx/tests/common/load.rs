@@ -7,12 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use latchkey::storage::{
-    CodeStore, GrantExpectation, GrantStore, RedeemOutcome, RotateOutcome, TokenStore,
-};
+use latchkey::storage::{CodeStore, GrantStore, RedeemOutcome, RotateOutcome, TokenStore};
 use latchkey_sqlx::{sqlx, PgStore};
 
-use super::fixtures::{code, issuance, issued_family, rotation, summary, T0};
+use super::fixtures::{approval, code, issuance, issued_family, rotation, summary, T0};
 
 /// Latencies (ms) per operation name, and the longest lock wait seen.
 #[derive(Default, Debug)]
@@ -80,7 +78,7 @@ impl Workload {
         for t in 0..tasks {
             let s = store.clone();
             let stop = stop.clone();
-            let (mut grant, iss) = issued_family(&*s, &format!("user{t}")).await;
+            let (grant, iss) = issued_family(&*s, &format!("user{t}")).await;
             handles.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut family = iss.family;
@@ -127,23 +125,17 @@ impl Workload {
                     assert!(f.is_some());
                     if i % 5 == 0 {
                         // A new authorization on the same grant, then its exchange.
-                        let mut g2 = grant.clone();
-                        g2.revision += 1;
-                        let c = code(&g2);
-                        let expect = GrantExpectation::Revision {
-                            id: grant.id.clone(),
-                            revision: grant.revision,
-                        };
+                        let c = code(&grant);
                         let t0 = Instant::now();
-                        s.approve(&g2, &expect, &c, &[])
-                            .await
-                            .expect("approve under load");
+                        let mut a = approval(&grant, &c);
+                        // A fresh candidate id, as the engine draws one.
+                        a.new_grant_id = format!("{}-{t}-{i}", grant.id);
+                        s.approve(&a).await.expect("approve under load");
                         lat.push((
                             "approve",
                             (t0 - began).as_secs_f64() * 1e3,
                             t0.elapsed().as_secs_f64() * 1e3,
                         ));
-                        grant = g2;
                         let iss = issuance(&c);
                         let t0 = Instant::now();
                         let out = s

@@ -5,6 +5,7 @@ use axum::response::Response;
 use latchkey::storage::Storage;
 
 use super::{error_page, field, signed_in, signed_in_form};
+use crate::glue::manage_error;
 use crate::glue::{self, into_response};
 use crate::pages::{apps::apps_page, redirect};
 use crate::AppState;
@@ -17,7 +18,12 @@ pub async fn list<S: Storage + 'static>(State(st): State<AppState<S>>, req: Requ
         Ok(x) => x,
         Err(r) => return into_response(r),
     };
-    match st.engine().connected_apps(&principal.subject).await {
+    match st
+        .engine()
+        .connected_apps(&principal.subject)
+        .await
+        .map_err(manage_error)
+    {
         Ok(apps) => {
             let notice = st.sessions().take_flash(&session);
             into_response(apps_page(
@@ -40,7 +46,12 @@ pub async fn revoke<S: Storage + 'static>(State(st): State<AppState<S>>, req: Re
     let grant_id = field(&form, "grant_id");
     // The engine only revokes grants of this subject: another user's grant
     // id is `NotFound`.
-    match st.engine().revoke_grant(&principal.subject, grant_id).await {
+    match st
+        .engine()
+        .revoke_grant(&principal.subject, grant_id)
+        .await
+        .map_err(manage_error)
+    {
         Ok(()) => {
             st.sessions()
                 .set_flash(&session, "Access revoked. The app's tokens no longer work.");

@@ -19,6 +19,7 @@ use latchkey::storage::Storage;
 use latchkey::{Error, Principal};
 
 use super::{error_page, field, signed_in, signed_in_form};
+use crate::glue::manage_error;
 use crate::glue::{self, into_response};
 use crate::pages::console::{console_page, ConsoleView};
 use crate::pages::redirect;
@@ -42,7 +43,12 @@ async fn render<S: Storage + 'static>(
     principal: &Principal,
     extra: Extra,
 ) -> Response {
-    let clients = match st.engine().list_clients(&principal.account).await {
+    let clients = match st
+        .engine()
+        .list_clients(&principal.account)
+        .await
+        .map_err(manage_error)
+    {
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
@@ -87,7 +93,7 @@ async fn owned<S: Storage + 'static>(
     principal: &Principal,
     id: &str,
 ) -> Result<ClientRecord, Error> {
-    match st.engine().get_client(id).await {
+    match st.engine().get_client(id).await.map_err(manage_error) {
         Ok(c) if c.owner == principal.account => Ok(c),
         Ok(_) => Err(Error::NotFound("no such client".into())),
         Err(e) => Err(e),
@@ -132,7 +138,7 @@ pub async fn register<S: Storage + 'static>(
         visibility: Some(Visibility::Private),
         ..ClientRegistration::default()
     };
-    match st.engine().register_client(reg).await {
+    match st.engine().register_client(reg).await.map_err(manage_error) {
         Ok(r) => {
             let extra = Extra {
                 status: Some(201),
@@ -157,7 +163,11 @@ pub async fn rotate<S: Storage + 'static>(State(st): State<AppState<S>>, req: Re
     };
     let id = field(&form, "client_id");
     let r = match owned(&st, &principal, id).await {
-        Ok(c) => st.engine().rotate_client_secret(&c.id).await,
+        Ok(c) => st
+            .engine()
+            .rotate_client_secret(&c.id)
+            .await
+            .map_err(manage_error),
         Err(e) => Err(e),
     };
     match r {
@@ -201,7 +211,7 @@ where
 /// `POST /console/delete`: the app, its grants and every token go.
 pub async fn delete<S: Storage + 'static>(State(st): State<AppState<S>>, req: Request) -> Response {
     act(st, req, "App deleted.", |st, c, _| async move {
-        st.engine().delete_client(&c.id).await
+        st.engine().delete_client(&c.id).await.map_err(manage_error)
     })
     .await
 }
@@ -218,6 +228,7 @@ pub async fn start_domain<S: Storage + 'static>(
         st.engine()
             .start_domain_verification(&c.id, &domain)
             .await
+            .map_err(manage_error)
             .map(drop)
     })
     .await
@@ -240,6 +251,7 @@ pub async fn confirm_domain<S: Storage + 'static>(
         st.engine()
             .confirm_domain(&c.id, field(&form, "domain"))
             .await
+            .map_err(manage_error)
             .map(drop)
     })
     .await
@@ -265,7 +277,11 @@ pub async fn visibility<S: Storage + 'static>(
             visibility: Some(visibility),
             ..ClientUpdate::default()
         };
-        st.engine().update_client(&c.id, update).await.map(drop)
+        st.engine()
+            .update_client(&c.id, update)
+            .await
+            .map(drop)
+            .map_err(manage_error)
     })
     .await
 }
