@@ -33,6 +33,24 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Marks an access token revoked at `at` unless it already is; returns
+    /// whether it did.
+    pub(crate) fn revoke_access(
+        &mut self,
+        hash: &TokenHash,
+        at: latchkey::clock::Timestamp,
+    ) -> Result<bool, Failure> {
+        match self.access(hash)? {
+            Some(old) if old.revoked_at.is_none() => {
+                let mut t = old.clone();
+                t.revoked_at = Some(at);
+                self.put_access(&t, Some(&old))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Stores an access token, replacing one with the same hash.
     pub(crate) fn upsert_access(&mut self, t: &AccessTokenRecord) -> Result<(), Failure> {
         let old = self.access(&t.hash)?;
