@@ -69,6 +69,11 @@ impl ClientStore for RedbStore {
                 for family_id in tx.families_of_client(&id)? {
                     tx.revoke_family(&family_id, revocation)?;
                 }
+                // Stand-alone (client_credentials) tokens have no family to
+                // die with: revoke them here, found through their index.
+                for hash in tx.standalone_access_of_client(&id)? {
+                    tx.revoke_access(&hash, revocation.at)?;
+                }
                 tx.append(&events)?;
                 Ok(true)
             })
