@@ -9,13 +9,15 @@ use latchkey::model::{
 };
 use latchkey::scope::ScopeSet;
 use latchkey::storage::{
-    ClientStore, CodeStore, EventStore, GrantExpectation, GrantStore, Issuance, PurgeStore,
+    Approval, ApproveOutcome, ClientStore, CodeStore, EventStore, GrantStore, Issuance, PurgeStore,
     RedeemOutcome, RotateOutcome, Rotation, TokenStore,
 };
 use latchkey::token::TokenHash;
-use redb::{ReadableDatabase as _, ReadableTableMetadata as _, TableHandle as _};
+use redb::{
+    ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, TableHandle as _,
+};
 
-use crate::tables::{versioned_table_names, COUNTERS, CURSORS};
+use crate::tables::{versioned_table_names, ACCESS_BY_CLIENT, COUNTERS, CURSORS};
 use crate::RedbStore;
 
 const T0: Timestamp = Timestamp(1_700_000_000);
@@ -77,10 +79,18 @@ async fn purging_everything_leaves_no_index_entry_behind() {
         failed_attempts: 0,
         status: CodeStatus::Unused,
     };
-    store
-        .approve(&grant, &GrantExpectation::Absent, &code, &[])
-        .await
-        .expect("approve");
+    let approval = Approval {
+        challenge: None,
+        code: code.clone(),
+        remember: false,
+        new_grant_id: grant.id.clone(),
+    };
+    assert_eq!(
+        store.approve(&approval).await.expect("approve"),
+        ApproveOutcome::Approved {
+            grant_id: grant.id.clone()
+        }
+    );
     let access = |n: u8| AccessTokenRecord {
         hash: h(n),
         family_id: Some("f1".into()),
@@ -155,8 +165,12 @@ async fn purging_everything_leaves_no_index_entry_behind() {
         .await
         .expect("delete"));
 
-    // Drain everything.
-    let mut total = 0;
+    // Drain everything. The approval appended GrantCreated and
+    // ConsentGiven: acknowledge them so the purge may take them too.
+    let events = store.poll_events("drain", 100).await.expect("poll");
+    assert_eq!(events.len(), 2, "{events:?}");
+    store.ack_events("drain", events[1].seq).await.expect("ack");
+    let (mut records, mut purged_events) = (0, 0);
     loop {
         let r = store
             .purge_expired(T0.plus(100_000), 2)
@@ -165,9 +179,15 @@ async fn purging_everything_leaves_no_index_entry_behind() {
         if r.total() == 0 {
             break;
         }
-        total += r.total();
+        records += r.total() - r.events;
+        purged_events += r.events;
     }
-    assert_eq!(total, 1 + 4 + 1, "the code, four access tokens, the family");
+    assert_eq!(
+        records,
+        1 + 4 + 1,
+        "the code, four access tokens, the family"
+    );
+    assert_eq!(purged_events, 2, "both approval events");
     for (name, len) in table_sizes(&store) {
         let kept = name == COUNTERS.name() || name == CURSORS.name();
         assert!(kept || len == 0, "{name} still holds {len} entries");
@@ -182,7 +202,7 @@ async fn changing_a_client_owner_moves_it_between_lists() {
     store.insert_client(&c, &[]).await.expect("insert");
     c.owner = "globex".into();
     c.revision = 1;
-    store.update_client(&c, &[]).await.expect("update");
+    store.update_client(&c, 0, &[]).await.expect("update");
     assert!(store.list_clients("acme").await.expect("list").is_empty());
     assert_eq!(store.list_clients("globex").await.expect("list"), vec![c]);
 }
@@ -218,4 +238,116 @@ async fn a_call_that_changes_nothing_does_not_commit() {
     // A real change does write (so the check above can fail).
     store.ack_events("c", 1).await.expect("ack");
     assert_ne!(mtime(), before);
+}
+
+/// A stand-alone (`client_credentials`) access token for `client_id`.
+fn standalone(n: u8, client_id: &str) -> AccessTokenRecord {
+    AccessTokenRecord {
+        hash: h(n),
+        family_id: None,
+        client_id: client_id.into(),
+        subject: client_id.into(),
+        scopes: ScopeSet::parse("dns:read").expect("scopes"),
+        resources: vec![],
+        issued_at: T0,
+        expires_at: T0.plus(300 + u64::from(n)),
+        revoked_at: None,
+    }
+}
+
+/// Entries of the client index of stand-alone tokens.
+fn client_index(store: &RedbStore) -> Vec<(String, [u8; 32])> {
+    let txn = store.inner.db.begin_read().expect("read");
+    let table = txn.open_table(ACCESS_BY_CLIENT).expect("table");
+    table
+        .iter()
+        .expect("iter")
+        .map(|e| {
+            let (k, _) = e.expect("entry");
+            let (client, hash) = k.value();
+            (client.to_owned(), *hash)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn standalone_tokens_are_indexed_by_client_until_purged() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RedbStore::open(dir.path().join("cc.redb")).expect("open");
+    for (n, client) in [(1, "acme"), (2, "acme"), (3, "globex")] {
+        store
+            .insert_access_token(&standalone(n, client))
+            .await
+            .expect("insert");
+    }
+    // A family token is not indexed by client: it dies with its family.
+    let mut family_token = standalone(4, "acme");
+    family_token.family_id = Some("f1".into());
+    store
+        .insert_access_token(&family_token)
+        .await
+        .expect("insert");
+    assert_eq!(
+        client_index(&store),
+        vec![
+            ("acme".to_owned(), h(1).0),
+            ("acme".to_owned(), h(2).0),
+            ("globex".to_owned(), h(3).0),
+        ]
+    );
+
+    // Revocation keeps the entry (the token is still stored), and a second
+    // delete_client finds nothing left to revoke.
+    let mut acme = sample_client("acme");
+    acme.id = "acme".into();
+    store.insert_client(&acme, &[]).await.expect("client");
+    let revocation = Revocation {
+        at: T0.plus(7),
+        reason: RevocationReason::ClientDeleted,
+    };
+    assert!(store
+        .delete_client("acme", revocation, &[])
+        .await
+        .expect("delete"));
+    for n in [1, 2] {
+        let t = store.find_access_token(&h(n)).await.expect("find");
+        assert_eq!(t.expect("kept").token.revoked_at, Some(T0.plus(7)));
+    }
+    for n in [3, 4] {
+        let t = store.find_access_token(&h(n)).await.expect("find");
+        assert_eq!(t.expect("kept").token.revoked_at, None, "token {n}");
+    }
+    assert_eq!(client_index(&store).len(), 3);
+
+    // Purging the tokens takes their entries with them.
+    let r = store
+        .purge_expired(T0.plus(100_000), 100)
+        .await
+        .expect("purge");
+    assert_eq!(r.access_tokens, 4);
+    assert_eq!(client_index(&store), vec![]);
+    for (name, len) in table_sizes(&store) {
+        let kept = name == COUNTERS.name() || name == CURSORS.name();
+        assert!(kept || len == 0, "{name} still holds {len} entries");
+    }
+}
+
+#[tokio::test]
+async fn rewriting_a_token_moves_its_client_entry() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RedbStore::open(dir.path().join("move.redb")).expect("open");
+    store
+        .inner
+        .write("test", |tx| {
+            tx.upsert_access(&standalone(1, "acme"))?;
+            // Same hash, now another client's: the old entry must go.
+            tx.upsert_access(&standalone(1, "globex"))?;
+            // Same hash, now a family token: no entry at all.
+            let mut f = standalone(2, "acme");
+            tx.upsert_access(&f)?;
+            f.family_id = Some("f1".into());
+            tx.upsert_access(&f)
+        })
+        .expect("write");
+    assert_eq!(client_index(&store), vec![("globex".to_owned(), h(1).0)]);
 }

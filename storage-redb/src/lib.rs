@@ -22,8 +22,11 @@
 //! - **Exclusive.** redb locks the file: a second handle, in this process or
 //!   another, gets [`OpenError::AlreadyOpen`] instead of sharing it. Run one
 //!   process per file; several Latchkey nodes need a shared SQL backend.
-//! - **Versioned.** Tables are named `v1/…` and the file records its
-//!   [`SCHEMA_VERSION`]; a file from a newer version is refused with
+//! - **Versioned.** Each table is named for the schema version that
+//!   introduced its layout (`v1/…`, `v2/…`) and the file records its
+//!   [`SCHEMA_VERSION`]. A file of an older version is upgraded in place
+//!   on open, in one transaction (a crash during it leaves the old file
+//!   intact); a file from a newer version is refused with
 //!   [`OpenError::NewerSchema`].
 //! - **Non-blocking.** redb is synchronous, so each call runs on Tokio's
 //!   blocking pool (`spawn_blocking`) and never stalls async worker threads.
@@ -106,8 +109,9 @@ pub use store::RedbStore;
 pub use tables::SCHEMA_VERSION;
 
 /// Names of every data table of the current [`SCHEMA_VERSION`] (each
-/// prefixed `v1/`), and of the unversioned meta table that records the
-/// version. For tooling and tests.
+/// prefixed `v<n>/`, `n` the version that introduced its layout), and of
+/// the unversioned meta table that records the version. For tooling and
+/// tests.
 #[must_use]
 pub fn table_names() -> (Vec<&'static str>, &'static str) {
     (

@@ -11,7 +11,7 @@ use redb::{ConcurrencyMode, Database, Durability, ReadTransaction, ReadableDatab
 
 use crate::error::{from_join, panic_message, Failure, OpenError};
 use crate::hooks::Hooks;
-use crate::tables::{create_all, META, SCHEMA_KEY, SCHEMA_VERSION};
+use crate::tables::{create_all, upgrade_from_v1, META, SCHEMA_KEY, SCHEMA_VERSION};
 use crate::tx::Tx;
 
 /// Latchkey storage on an embedded [redb](https://docs.rs/redb) file.
@@ -38,7 +38,8 @@ impl fmt::Debug for RedbStore {
 
 impl RedbStore {
     /// Opens the store in the file at `path`, creating the file and its
-    /// tables if it does not exist.
+    /// tables if it does not exist, and upgrading a file written by an
+    /// older version of this crate (schema 1) in place, in one transaction.
     ///
     /// This blocks on file I/O (and on crash recovery, if the last process
     /// using the file died); call it at startup or inside
@@ -60,8 +61,8 @@ impl RedbStore {
     }
 
     /// Wraps a database opened with custom redb settings (cache size,
-    /// repair callback, …; see [`redb::Builder`]), checking or creating the
-    /// schema as [`RedbStore::open`] does.
+    /// repair callback, …; see [`redb::Builder`]), checking, creating or
+    /// upgrading the schema as [`RedbStore::open`] does.
     ///
     /// Every call stays one transaction whatever the settings. Only the
     /// default [`ConcurrencyMode::ExclusiveWriter`] is tested here; the
@@ -161,8 +162,10 @@ impl Inner {
     }
 }
 
-/// Checks the schema version of `db`, or records the current one (with
-/// every table) in a file that has none, in one transaction.
+/// Checks the schema version of `db`: records the current one (with every
+/// table) in a file that has none, or upgrades an older one in place. Each
+/// change is one transaction, so a crash during it leaves the file as it
+/// was and the next open starts over.
 fn init_schema(db: &Database) -> Result<(), OpenError> {
     let found = {
         let txn = db.begin_read().map_err(Failure::from)?;
@@ -187,19 +190,31 @@ fn init_schema(db: &Database) -> Result<(), OpenError> {
             found,
             supported: SCHEMA_VERSION,
         }),
+        Some(1) => set_up(db, |txn| {
+            upgrade_from_v1(txn)?;
+            // Any other table this version added is created empty.
+            create_all(txn)
+        }),
         Some(found) => Err(OpenError::UnsupportedSchema { found }),
-        None => {
-            let mut txn = db.begin_write().map_err(Failure::from)?;
-            txn.set_durability(Durability::Immediate)
-                .map_err(Failure::from)?;
-            {
-                let mut meta = txn.open_table(META).map_err(Failure::from)?;
-                meta.insert(SCHEMA_KEY, SCHEMA_VERSION)
-                    .map_err(Failure::from)?;
-            }
-            create_all(&txn)?;
-            txn.commit().map_err(Failure::from)?;
-            Ok(())
-        }
+        None => set_up(db, create_all),
     }
+}
+
+/// Runs `f` and records [`SCHEMA_VERSION`] in one durable write
+/// transaction.
+fn set_up(
+    db: &Database,
+    f: impl FnOnce(&redb::WriteTransaction) -> Result<(), Failure>,
+) -> Result<(), OpenError> {
+    let mut txn = db.begin_write().map_err(Failure::from)?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(Failure::from)?;
+    f(&txn)?;
+    {
+        let mut meta = txn.open_table(META).map_err(Failure::from)?;
+        meta.insert(SCHEMA_KEY, SCHEMA_VERSION)
+            .map_err(Failure::from)?;
+    }
+    txn.commit().map_err(Failure::from)?;
+    Ok(())
 }

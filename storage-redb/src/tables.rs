@@ -1,21 +1,32 @@
 //! The on-disk layout: every table, its key and value types, and the schema
 //! version that names them.
 //!
-//! Data tables carry the schema version in their name (`v1/…`), so a future
-//! layout can be written next to this one and migrated table by table. The
-//! meta table is the exception: its name and types never change, so every
-//! version can read which version a file holds before touching anything
-//! else.
+//! Data tables carry in their name the schema version that introduced their
+//! layout (`v1/…`, `v2/…`), so a future layout can be written next to this
+//! one and migrated table by table; a table whose layout did not change
+//! keeps its name, and its data, across versions. The meta table is the
+//! exception: its name and types never change, so every version can read
+//! which version a file holds before touching anything else.
+//!
+//! History:
+//! - 1: the first layout.
+//! - 2: adds [`ACCESS_BY_CLIENT`], so `delete_client` revokes a client's
+//!   stand-alone access tokens without scanning every token. A version-1
+//!   file is upgraded in place on open (see [`upgrade_from_v1`]).
 //!
 //! Keys are [`latchkey::token::TokenHash`] bytes or ids, never a clear
 //! credential. Values are JSON records (see [`crate::codec`]) unless noted.
 
-use redb::{TableDefinition, TableHandle as _, WriteTransaction};
+use latchkey::clock::{Clock as _, SystemClock};
+use latchkey::model::AccessTokenRecord;
+use redb::{ReadableTable as _, TableDefinition, TableHandle as _, WriteTransaction};
 
+use crate::codec::{decode, encode};
 use crate::error::Failure;
 
-/// The layout version this build writes and reads.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The layout version this build writes and reads. Older versions it can
+/// upgrade on open: 1.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Unversioned on purpose: `schema_version` → `u64`, readable by every
 /// version of this crate.
@@ -86,6 +97,12 @@ pub(crate) const ACCESS: TableDefinition<&[u8; 32], &[u8]> =
 /// Expiry key of each access token → ().
 pub(crate) const ACCESS_EXPIRY: TableDefinition<&[u8], ()> =
     TableDefinition::new("v1/access_expiry");
+/// (client id, token hash) → () for every stand-alone access token (no
+/// family: `client_credentials`), so the `delete_client` cascade revokes
+/// them at the cost of what the client has, not of the whole token table.
+/// Family tokens need no entry: they die with their family.
+pub(crate) const ACCESS_BY_CLIENT: TableDefinition<(&str, &[u8; 32]), ()> =
+    TableDefinition::new("v2/access_by_client");
 
 /// Sequence number → event record.
 pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("v1/events");
@@ -114,6 +131,7 @@ pub(crate) fn versioned_table_names() -> Vec<&'static str> {
         FAMILY_REFRESH.name(),
         ACCESS.name(),
         ACCESS_EXPIRY.name(),
+        ACCESS_BY_CLIENT.name(),
         EVENTS.name(),
         CURSORS.name(),
     ]
@@ -141,7 +159,44 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), Failure> {
     txn.open_table(FAMILY_REFRESH)?;
     txn.open_table(ACCESS)?;
     txn.open_table(ACCESS_EXPIRY)?;
+    txn.open_table(ACCESS_BY_CLIENT)?;
     txn.open_table(EVENTS)?;
     txn.open_table(CURSORS)?;
+    Ok(())
+}
+
+/// Upgrades a version-1 layout to version 2 inside `txn` (the caller sets
+/// the version and commits, so the upgrade is one transaction: a crash
+/// leaves the file at version 1, intact, and the next open upgrades again).
+///
+/// Creates [`ACCESS_BY_CLIENT`] and fills it from the access-token table.
+/// Version 1 left the stand-alone tokens of a deleted client unrevoked
+/// (the engine then asked for the client on every use); version 2 relies
+/// on `delete_client` having revoked them, so the upgrade revokes every
+/// still-unrevoked stand-alone token whose client no longer exists, as of
+/// now (the deletion time was not recorded). Without that, those tokens
+/// would read as live again after the upgrade.
+pub(crate) fn upgrade_from_v1(txn: &WriteTransaction) -> Result<(), Failure> {
+    let now = SystemClock.now();
+    let clients = txn.open_table(CLIENTS)?;
+    let mut access = txn.open_table(ACCESS)?;
+    let mut index = txn.open_table(ACCESS_BY_CLIENT)?;
+    let mut orphans = Vec::new();
+    for entry in access.iter()? {
+        let (_, bytes) = entry?;
+        let t: AccessTokenRecord = decode(bytes.value())?;
+        if t.family_id.is_some() {
+            continue;
+        }
+        index.insert((t.client_id.as_str(), &t.hash.0), ())?;
+        if t.revoked_at.is_none() && clients.get(t.client_id.as_str())?.is_none() {
+            orphans.push(t);
+        }
+    }
+    for mut t in orphans {
+        // Only `revoked_at` changes: the expiry index entry stays valid.
+        t.revoked_at = Some(now);
+        access.insert(&t.hash.0, encode(&t)?.as_slice())?;
+    }
     Ok(())
 }

@@ -26,8 +26,8 @@ use latchkey::model::{
 };
 use latchkey::scope::ScopeSet;
 use latchkey::storage::{
-    ClientStore as _, CodeStore as _, EventStore as _, GrantExpectation, GrantStore as _, Issuance,
-    PurgeStore as _, RedeemOutcome, RotateOutcome, Rotation, Storage, StorageError,
+    Approval, ApproveOutcome, ClientStore as _, CodeStore as _, EventStore as _, GrantStore as _,
+    Issuance, PurgeStore as _, RedeemOutcome, RotateOutcome, Rotation, Storage, StorageError,
     TokenStore as _,
 };
 use latchkey::token::TokenHash;
@@ -107,6 +107,28 @@ fn grant_record(s: Slot) -> GrantRecord {
         last_used_at: T0,
         revision: 0,
     }
+}
+
+/// The approval that creates the slot's grant ([`grant_record`]) with its
+/// code; the store appends `GrantCreated` and `ConsentGiven` for it.
+fn approval(s: Slot) -> Approval {
+    Approval {
+        challenge: None,
+        code: code_record(s),
+        remember: false,
+        new_grant_id: s.grant(),
+    }
+}
+
+/// Approves the slot, which must create its grant.
+async fn approve(store: &RedbStore, s: Slot) {
+    let out = store.approve(&approval(s)).await.expect("approve");
+    assert_eq!(
+        out,
+        ApproveOutcome::Approved {
+            grant_id: s.grant()
+        }
+    );
 }
 
 fn code_record(s: Slot) -> CodeRecord {
@@ -199,15 +221,7 @@ async fn write_forever(store: Arc<RedbStore>, round: u32, task: u32, seed: u64) 
     for k in 0.. {
         let s = Slot { round, task, k };
         let g = grant_record(s);
-        let created = ev(EventKind::GrantCreated {
-            grant_id: g.id.clone(),
-            subject: g.subject.clone(),
-            client_id: g.client_id.clone(),
-        });
-        store
-            .approve(&g, &GrantExpectation::Absent, &code_record(s), &[created])
-            .await
-            .expect("approve");
+        approve(&store, s).await;
         let issuance = Issuance {
             family: family_record(s),
             access: access_record(s, 0),
@@ -385,6 +399,11 @@ async fn check_slot(store: &RedbStore, o: &Outbox, s: Slot, tally: &mut Tally) -
             0,
             "{at}: event without approve"
         );
+        assert_eq!(
+            count(&o.consent_given, &s.grant()),
+            0,
+            "{at}: consent event without approve"
+        );
         assert!(family.is_none(), "{at}: family without its code");
         return false;
     };
@@ -393,6 +412,9 @@ async fn check_slot(store: &RedbStore, o: &Outbox, s: Slot, tally: &mut Tally) -
         1,
         "{at}: approve event"
     );
+    // ConsentGiven is written by the approval and again, as the writer's
+    // stand-in redeem event, by the redemption: one or two, by the status.
+    let consents = count(&o.consent_given, &s.grant());
     let grant_revoked = count(&o.grant_revoked, &s.grant());
     assert_eq!(
         grant.is_none(),
@@ -412,11 +434,7 @@ async fn check_slot(store: &RedbStore, o: &Outbox, s: Slot, tally: &mut Tally) -
                 store.find_access_token(&s.access(0)).await.expect("at"),
                 None
             );
-            assert_eq!(
-                count(&o.consent_given, &s.grant()),
-                0,
-                "{at}: redeem event without redeem"
-            );
+            assert_eq!(consents, 1, "{at}: redeem event without redeem");
             tally.approved_only += 1;
             return true;
         }
@@ -425,7 +443,7 @@ async fn check_slot(store: &RedbStore, o: &Outbox, s: Slot, tally: &mut Tally) -
     };
     tally.redeemed += 1;
     assert_eq!(family_id, s.family(), "{at}: code names another family");
-    assert_eq!(count(&o.consent_given, &s.grant()), 1, "{at}: redeem event");
+    assert_eq!(consents, 2, "{at}: approve and redeem events");
     let f = family.unwrap_or_else(|| panic!("{at}: redeemed code without its family"));
     let n = f.generation;
     assert!(n <= MAX_ROTATIONS, "{at}: generation {n}");
@@ -821,15 +839,14 @@ async fn panic_mid_write_rolls_back_and_store_recovers() {
         .insert_client(&client_record(0, 0), &[])
         .await
         .expect("client");
-    store
-        .approve(
-            &grant_record(s),
-            &GrantExpectation::Absent,
-            &code_record(s),
-            &[],
-        )
-        .await
-        .expect("approve");
+    approve(&store, s).await;
+    // Both consumers start after the approval's own events, so the counts
+    // below are of what the faulted calls wrote.
+    for consumer in ["p", "p2"] {
+        let seen = store.poll_events(consumer, 10).await.expect("poll");
+        assert_eq!(seen.len(), 2, "GrantCreated and ConsentGiven: {seen:?}");
+        store.ack_events(consumer, seen[1].seq).await.expect("ack");
+    }
     let issuance = Issuance {
         family: family_record(s),
         access: access_record(s, 0),

@@ -1,10 +1,17 @@
-//! The file format: schema versioning, table naming, and exclusive access.
+//! The file format: schema versioning and upgrades, table naming, and
+//! exclusive access.
 
 mod common;
 
 use std::path::Path;
 
-use latchkey::storage::{ClientStore as _, EventStore as _};
+use latchkey::clock::Timestamp;
+use latchkey::model::{AccessTokenRecord, CodeStatus, Revocation, RevocationReason};
+use latchkey::scope::ScopeSet;
+use latchkey::storage::{
+    ClientStore as _, CodeStore as _, EventStore as _, GrantStore as _, TokenStore as _,
+};
+use latchkey::token::TokenHash;
 use latchkey_redb::{table_names, OpenError, RedbStore, SCHEMA_VERSION};
 use redb::{ReadableDatabase as _, TableDefinition, TableHandle as _};
 
@@ -99,8 +106,14 @@ fn every_data_table_is_versioned() {
     let path = dir.path().join("db.redb");
     drop(RedbStore::open(&path).expect("open"));
     let (versioned, meta_name) = table_names();
-    let prefix = format!("v{SCHEMA_VERSION}/");
-    assert!(versioned.iter().all(|n| n.starts_with(&prefix)));
+    // Each table is named for the version that introduced its layout.
+    let prefixes: Vec<String> = (1..=SCHEMA_VERSION).map(|v| format!("v{v}/")).collect();
+    assert!(
+        versioned
+            .iter()
+            .all(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))),
+        "{versioned:?}"
+    );
     let db = redb::Database::open(&path).expect("raw open");
     let txn = db.begin_read().expect("read");
     let mut on_disk: Vec<String> = txn
@@ -204,4 +217,220 @@ async fn data_survives_reopen() {
     let events = store.poll_events("x", 10).await.expect("poll");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].seq, 1);
+}
+
+// --- upgrades ------------------------------------------------------------
+
+const T0: Timestamp = Timestamp(1_700_000_000);
+/// The table version 2 added.
+const V2_TABLE: &str = "v2/access_by_client";
+
+fn table_names_on_disk(path: &Path) -> Vec<String> {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_read().expect("read");
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .expect("list")
+        .map(|t| t.name().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// What a fresh file of the current version holds, by table name.
+fn current_table_names() -> Vec<String> {
+    let (versioned, meta_name) = table_names();
+    let mut names: Vec<String> = versioned
+        .iter()
+        .chain(std::iter::once(&meta_name))
+        .map(|s| (*s).to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Turns a file of the current version back into what version 1 wrote:
+/// the same `v1/…` tables, without the table version 2 added.
+fn downgrade_to_v1(path: &Path) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    let def: TableDefinition<(&str, &[u8; 32]), ()> = TableDefinition::new(V2_TABLE);
+    assert!(txn.delete_table(def).expect("drop"));
+    txn.open_table(meta())
+        .expect("meta table")
+        .insert("schema_version", 1)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
+fn client_credentials_token(n: u8, client_id: &str) -> AccessTokenRecord {
+    AccessTokenRecord {
+        hash: TokenHash([n; 32]),
+        family_id: None,
+        client_id: client_id.into(),
+        subject: client_id.into(),
+        scopes: ScopeSet::parse("dns:read").expect("scopes"),
+        resources: vec![],
+        issued_at: T0,
+        expires_at: T0.plus(300),
+        revoked_at: None,
+    }
+}
+
+fn client_deleted() -> Revocation {
+    Revocation {
+        at: T0.plus(60),
+        reason: RevocationReason::ClientDeleted,
+    }
+}
+
+/// `tests/fixtures/schema-v1.redb` was written by this crate at schema 1
+/// (see `tests/fixtures/README.md`): it opens, is upgraded in place, keeps
+/// every record, and the new client index covers the tokens stored before.
+#[tokio::test]
+async fn version_1_file_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v1.redb");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.redb"),
+        &path,
+    )
+    .expect("copy fixture");
+    assert_eq!(stored_version(&path), Some(1));
+    assert!(!table_names_on_disk(&path).contains(&V2_TABLE.to_owned()));
+
+    let store = RedbStore::open(&path).expect("open upgrades");
+    drop(store);
+    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
+    assert_eq!(SCHEMA_VERSION, 2, "this test knows the upgrade 1 -> 2");
+    assert_eq!(table_names_on_disk(&path), current_table_names());
+
+    // Reopening an upgraded file is a plain open, and the data survived.
+    let store = RedbStore::open(&path).expect("reopen");
+    let acme = store.get_client("acme").await.expect("get").expect("acme");
+    assert_eq!(acme.owner, "acme");
+    assert_eq!(store.get_client("globex").await.expect("get"), None);
+    let grant = store
+        .get_grant("alice", "acme")
+        .await
+        .expect("get")
+        .expect("grant");
+    assert_eq!(grant.id, "g1");
+    let code = store
+        .get_code(&TokenHash([1; 32]))
+        .await
+        .expect("code")
+        .expect("code");
+    assert_eq!(
+        code.status,
+        CodeStatus::Redeemed {
+            family_id: "f1".into()
+        }
+    );
+    let (family, generation) = store
+        .find_refresh_token(&TokenHash([2; 32]))
+        .await
+        .expect("rt")
+        .expect("indexed");
+    assert_eq!((family.id.as_str(), generation), ("f1", 0));
+    let find = |n: u8| {
+        let store = store.clone();
+        async move {
+            store
+                .find_access_token(&TokenHash([n; 32]))
+                .await
+                .expect("find")
+                .unwrap_or_else(|| panic!("token {n} kept"))
+        }
+    };
+    // acme's client_credentials token is live.
+    assert_eq!(find(4).await.token.revoked_at, None);
+    // globex was deleted under version 1, which left its stand-alone token
+    // unrevoked: the upgrade revokes it, or it would read as live now.
+    assert!(find(5).await.token.revoked_at.is_some());
+
+    // delete_client reaches the client_credentials token stored before the
+    // upgrade through the backfilled index, and the family token through
+    // its family.
+    let r = client_deleted();
+    assert!(store.delete_client("acme", r, &[]).await.expect("delete"));
+    assert_eq!(find(4).await.token.revoked_at, Some(r.at));
+    let family_token = find(3).await;
+    assert_eq!(family_token.token.family_id.as_deref(), Some("f1"));
+    assert!(family_token.family_revoked);
+}
+
+/// The same upgrade on a file of the current layout with the version-2
+/// table removed: a live client's token is indexed and left alive, a
+/// deleted client's is revoked, and delete_client afterwards finds the
+/// token stored before the upgrade.
+#[tokio::test]
+async fn downgraded_file_is_upgraded_and_backfilled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("down.redb");
+    let client = latchkey::conformance::sample_client("acme");
+    {
+        let store = RedbStore::open(&path).expect("open");
+        store.insert_client(&client, &[]).await.expect("client");
+        store
+            .insert_access_token(&client_credentials_token(1, &client.id))
+            .await
+            .expect("token");
+        store
+            .insert_access_token(&client_credentials_token(2, "never-registered"))
+            .await
+            .expect("token");
+    }
+    downgrade_to_v1(&path);
+    assert_eq!(stored_version(&path), Some(1));
+
+    drop(RedbStore::open(&path).expect("open upgrades"));
+    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
+    let store = RedbStore::open(&path).expect("reopen");
+    let t = |n: u8| {
+        let store = store.clone();
+        async move {
+            store
+                .find_access_token(&TokenHash([n; 32]))
+                .await
+                .expect("find")
+                .expect("kept")
+                .token
+        }
+    };
+    assert_eq!(t(1).await.revoked_at, None, "its client exists");
+    assert!(t(2).await.revoked_at.is_some(), "its client does not");
+    let r = client_deleted();
+    assert!(store
+        .delete_client(&client.id, r, &[])
+        .await
+        .expect("delete"));
+    assert_eq!(t(1).await.revoked_at, Some(r.at));
+}
+
+/// The upgrade is one transaction: when it fails part-way (here on a
+/// record it cannot decode), nothing of it is left and the file is still
+/// a version-1 file.
+#[test]
+fn failed_upgrade_leaves_the_version_1_file_untouched() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("bad.redb");
+    drop(RedbStore::open(&path).expect("open"));
+    downgrade_to_v1(&path);
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("write");
+        let access: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("v1/access_tokens");
+        txn.open_table(access)
+            .expect("table")
+            .insert(&[9; 32], b"not json".as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let before = table_names_on_disk(&path);
+    let err = RedbStore::open(&path).expect_err("undecodable record");
+    assert!(matches!(err, OpenError::Storage(_)), "{err:?}");
+    assert_eq!(stored_version(&path), Some(1));
+    assert_eq!(table_names_on_disk(&path), before);
+    assert!(!before.contains(&V2_TABLE.to_owned()));
 }

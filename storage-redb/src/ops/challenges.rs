@@ -37,15 +37,7 @@ impl ChallengeStore for RedbStore {
         now: Timestamp,
     ) -> StorageResult<Option<ChallengeRecord>> {
         let hash = *hash;
-        self.call(move |db| {
-            db.write("take_challenge", |tx| match tx.challenge(&hash)? {
-                Some(c) if c.expires_at > now => {
-                    tx.remove_challenge(&c)?;
-                    Ok(Some(c))
-                }
-                _ => Ok(None),
-            })
-        })
-        .await
+        self.call(move |db| db.write("take_challenge", |tx| tx.take_challenge(&hash, now)))
+            .await
     }
 }

@@ -30,12 +30,17 @@ impl ClientStore for RedbStore {
             .await
     }
 
-    async fn update_client(&self, client: &ClientRecord, events: &[NewEvent]) -> StorageResult<()> {
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        expected_revision: u64,
+        events: &[NewEvent],
+    ) -> StorageResult<()> {
         let (client, events) = (client.clone(), events.to_vec());
         self.call(move |db| {
             db.write("update_client", |tx| {
                 let stored = tx.client(&client.id)?.ok_or(StorageError::NotFound)?;
-                if stored.revision.checked_add(1) != Some(client.revision) {
+                if stored.revision != expected_revision {
                     return Err(StorageError::Conflict.into());
                 }
                 tx.put_client(&client, Some(&stored))?;
@@ -63,6 +68,11 @@ impl ClientStore for RedbStore {
                 tx.fault("mid");
                 for family_id in tx.families_of_client(&id)? {
                     tx.revoke_family(&family_id, revocation)?;
+                }
+                // Stand-alone (client_credentials) tokens have no family to
+                // die with: revoke them here, found through their index.
+                for hash in tx.standalone_access_of_client(&id)? {
+                    tx.revoke_access(&hash, revocation.at)?;
                 }
                 tx.append(&events)?;
                 Ok(true)

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use latchkey::clock::Timestamp;
-use latchkey::model::{CodeRecord, CodeStatus};
+use latchkey::model::CodeRecord;
 use latchkey::storage::{
-    CodeFailure, CodeStore, Issuance, RedeemOutcome, StorageError, StorageResult,
+    rules, CodeFailure, CodeStore, Issuance, RedeemOutcome, StorageError, StorageResult,
 };
 use latchkey::token::TokenHash;
 
@@ -28,22 +28,14 @@ impl CodeStore for RedbStore {
         let hash = *hash;
         self.call(move |db| {
             db.write("record_code_failure", |tx| {
-                let Some(old) = tx.code(&hash)? else {
-                    return Ok(CodeFailure::NotFound);
-                };
-                if old.status != CodeStatus::Unused {
-                    return Ok(CodeFailure::NotFound);
+                let old = tx.code(&hash)?;
+                match rules::count_code_failure(old.as_ref(), max_failures) {
+                    Ok((code, outcome)) => {
+                        tx.put_code(&code, old.as_ref())?;
+                        Ok(outcome)
+                    }
+                    Err(outcome) => Ok(outcome),
                 }
-                let mut code = old.clone();
-                code.failed_attempts = code.failed_attempts.saturating_add(1);
-                let outcome = if code.failed_attempts >= max_failures {
-                    code.status = CodeStatus::Burned;
-                    CodeFailure::Burned
-                } else {
-                    CodeFailure::Counted(code.failed_attempts)
-                };
-                tx.put_code(&code, Some(&old))?;
-                Ok(outcome)
             })
         })
         .await
@@ -58,37 +50,25 @@ impl CodeStore for RedbStore {
         let (hash, issuance) = (*hash, issuance.clone());
         self.call(move |db| {
             db.write("redeem_code", |tx| {
-                let Some(old) = tx.code(&hash)? else {
-                    return Ok(RedeemOutcome::Invalid);
-                };
-                match &old.status {
-                    CodeStatus::Redeemed { family_id } => {
-                        return Ok(RedeemOutcome::AlreadyRedeemed {
-                            family_id: family_id.clone(),
-                        })
-                    }
-                    CodeStatus::Unused => {}
-                    // Burned, or a status this version does not know: never
-                    // redeemable.
-                    _ => return Ok(RedeemOutcome::Invalid),
-                }
-                if old.expires_at <= now || tx.grant(&old.grant_id)?.is_none() {
-                    return Ok(RedeemOutcome::Invalid);
-                }
                 let family = &issuance.family;
+                let old = tx.code(&hash)?;
+                let grant_exists = match &old {
+                    Some(c) => tx.grant(&c.grant_id)?.is_some(),
+                    None => false,
+                };
+                let code = match rules::redeem_code(old.as_ref(), now, grant_exists, &family.id) {
+                    Ok(code) => code,
+                    Err(outcome) => return Ok(outcome),
+                };
                 if tx.family(&family.id)?.is_some() {
                     return Err(StorageError::Conflict.into());
                 }
-                let mut code = old.clone();
-                code.status = CodeStatus::Redeemed {
-                    family_id: family.id.clone(),
-                };
-                tx.put_code(&code, Some(&old))?;
+                tx.put_code(&code, old.as_ref())?;
                 tx.fault("mid");
                 tx.index_refresh(family)?;
                 tx.put_family(family, None)?;
                 tx.upsert_access(&issuance.access)?;
-                tx.touch_grant(&old.grant_id, now)?;
+                tx.touch_grant(&code.grant_id, now)?;
                 tx.append(&issuance.events)?;
                 Ok(RedeemOutcome::Issued)
             })

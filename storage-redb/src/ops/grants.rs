@@ -1,8 +1,8 @@
 //! [`GrantStore`] on redb.
 
 use async_trait::async_trait;
-use latchkey::model::{CodeRecord, GrantRecord, NewEvent, Revocation};
-use latchkey::storage::{GrantExpectation, GrantStore, StorageError, StorageResult};
+use latchkey::model::{GrantRecord, NewEvent, Revocation};
+use latchkey::storage::{rules, Approval, ApproveOutcome, GrantStore, StorageError, StorageResult};
 
 use crate::error::Failure;
 use crate::read::by_id;
@@ -11,39 +11,44 @@ use crate::RedbStore;
 
 #[async_trait]
 impl GrantStore for RedbStore {
-    async fn approve(
-        &self,
-        grant: &GrantRecord,
-        expected: &GrantExpectation,
-        code: &CodeRecord,
-        events: &[NewEvent],
-    ) -> StorageResult<()> {
-        let (grant, expected, code, events) = (
-            grant.clone(),
-            expected.clone(),
-            code.clone(),
-            events.to_vec(),
-        );
+    async fn approve(&self, approval: &Approval) -> StorageResult<ApproveOutcome> {
+        let approval = approval.clone();
         self.call(move |db| {
             db.write("approve", |tx| {
-                let current = match tx.grant_id_for(&grant.subject, &grant.client_id)? {
-                    Some(id) => tx.grant(&id)?.map(|g| (g.id, g.revision)),
-                    None => None,
-                };
-                let as_expected = match (&expected, current) {
-                    (GrantExpectation::Absent, None) => true,
-                    (GrantExpectation::Revision { id, revision }, Some((cid, crev))) => {
-                        *id == cid && *revision == crev && grant.id == cid
-                    }
-                    _ => false,
-                };
-                if !as_expected || tx.code(&code.hash)?.is_some() {
+                let code = &approval.code;
+                // The checks run in the reference store's order, so every
+                // backend reports the same outcome for the same state; each
+                // failing check returns before anything is written.
+                if tx.code(&code.hash)?.is_some() {
                     return Err(StorageError::Conflict.into());
                 }
-                tx.put_grant(&grant)?;
+                // The client is read inside this write transaction, and
+                // redb runs one at a time: a concurrent delete_client lands
+                // wholly before (we see no client) or after (its cascade
+                // sees the grant and revokes it).
+                if tx.client(&code.client_id)?.is_none() {
+                    return Ok(ApproveOutcome::ClientGone);
+                }
+                if let Some(h) = &approval.challenge {
+                    if tx.take_challenge(h, code.issued_at)?.is_none() {
+                        return Ok(ApproveOutcome::ChallengeGone);
+                    }
+                }
+                // Merged against the grant as it is now, inside the
+                // transaction, so concurrent approvals of one pair all land
+                // in one grant.
+                let existing = match tx.grant_id_for(&code.subject, &code.client_id)? {
+                    Some(id) => tx.grant(&id)?,
+                    None => None,
+                };
+                let w = rules::merge_approval(existing.as_ref(), &approval);
+                tx.put_grant(&w.grant)?;
                 tx.fault("mid");
-                tx.put_code(&code, None)?;
-                tx.append(&events)
+                tx.put_code(&w.code, None)?;
+                tx.append(&w.events)?;
+                Ok(ApproveOutcome::Approved {
+                    grant_id: w.grant.id,
+                })
             })
         })
         .await

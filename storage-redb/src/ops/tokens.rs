@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use latchkey::clock::Timestamp;
 use latchkey::model::{AccessTokenRecord, AccessTokenView, FamilyRecord, NewEvent, Revocation};
-use latchkey::storage::{RotateOutcome, Rotation, StorageError, StorageResult, TokenStore};
+use latchkey::storage::{rules, RotateOutcome, Rotation, StorageError, StorageResult, TokenStore};
 use latchkey::token::TokenHash;
 
 use crate::read::{by_hash, by_id};
@@ -48,23 +48,14 @@ impl TokenStore for RedbStore {
         let (family_id, rotation) = (family_id.to_owned(), rotation.clone());
         self.call(move |db| {
             db.write("rotate_family", |tx| {
-                let Some(old) = tx.family(&family_id)? else {
-                    return Ok(RotateOutcome::NotFound);
+                let old = tx.family(&family_id)?;
+                let f = match rules::apply_rotation(old.as_ref(), expected_generation, &rotation) {
+                    Ok(f) => f,
+                    Err(outcome) => return Ok(outcome),
                 };
-                if old.revoked.is_some() {
-                    return Ok(RotateOutcome::Revoked);
-                }
-                if old.generation != expected_generation {
-                    return Ok(RotateOutcome::Stale);
-                }
-                let mut f = old.clone();
-                f.generation += 1;
-                f.current = rotation.current.clone();
-                f.previous = Some(rotation.previous.clone());
-                f.expires_at = rotation.expires_at;
                 tx.index_refresh(&f)?;
                 tx.fault("mid");
-                tx.put_family(&f, Some(&old))?;
+                tx.put_family(&f, old.as_ref())?;
                 tx.upsert_access(&rotation.access)?;
                 tx.touch_grant(&f.grant_id, rotation.now)?;
                 Ok(RotateOutcome::Rotated)
@@ -137,16 +128,13 @@ impl TokenStore for RedbStore {
     ) -> StorageResult<bool> {
         let (hash, events) = (*hash, events.to_vec());
         self.call(move |db| {
-            db.write("revoke_access_token", |tx| match tx.access(&hash)? {
-                Some(old) if old.revoked_at.is_none() => {
-                    let mut t = old.clone();
-                    t.revoked_at = Some(at);
-                    tx.put_access(&t, Some(&old))?;
-                    tx.fault("mid");
-                    tx.append(&events)?;
-                    Ok(true)
+            db.write("revoke_access_token", |tx| {
+                if !tx.revoke_access(&hash, at)? {
+                    return Ok(false);
                 }
-                _ => Ok(false),
+                tx.fault("mid");
+                tx.append(&events)?;
+                Ok(true)
             })
         })
         .await

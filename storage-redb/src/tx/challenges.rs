@@ -1,6 +1,8 @@
 //! Consent challenges and their expiry index.
 
+use latchkey::clock::Timestamp;
 use latchkey::model::ChallengeRecord;
+use latchkey::storage::rules;
 use latchkey::token::TokenHash;
 
 use super::Tx;
@@ -23,8 +25,24 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Takes (deletes and returns) the challenge with `hash` if it is live
+    /// at `now` ([`rules::challenge_is_live`]); otherwise changes nothing.
+    pub(crate) fn take_challenge(
+        &mut self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<ChallengeRecord>, Failure> {
+        match self.challenge(hash)? {
+            Some(c) if rules::challenge_is_live(&c, now) => {
+                self.remove_challenge(&c)?;
+                Ok(Some(c))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Deletes a challenge and its expiry entry.
-    pub(crate) fn remove_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
+    fn remove_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
         self.touch();
         self.challenges.remove(&c.hash.0)?;
         self.challenge_expiry

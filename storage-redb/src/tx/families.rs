@@ -1,6 +1,7 @@
 //! Token families: records, expiry and cascade indexes, refresh index.
 
 use latchkey::model::{FamilyRecord, Revocation};
+use latchkey::storage::rules;
 use redb::ReadableTable;
 
 use super::Tx;
@@ -50,22 +51,23 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks a family revoked unless it already is; returns whether it did.
+    /// Marks a family revoked unless it already is ([`rules::revoke_family`]:
+    /// revocation is sticky); returns whether it did.
     pub(crate) fn revoke_family(
         &mut self,
         id: &str,
         revocation: Revocation,
     ) -> Result<bool, Failure> {
-        match self.family(id)? {
-            Some(mut f) if f.revoked.is_none() => {
-                f.revoked = Some(revocation);
-                // Revocation touches no indexed field: rewrite the record only.
-                self.touch();
-                self.families.insert(id, encode(&f)?.as_slice())?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let Some(mut f) = self.family(id)? else {
+            return Ok(false);
+        };
+        if !rules::revoke_family(&mut f, revocation) {
+            return Ok(false);
         }
+        // Revocation touches no indexed field: rewrite the record only.
+        self.touch();
+        self.families.insert(id, encode(&f)?.as_slice())?;
+        Ok(true)
     }
 
     /// Ids of every family of a grant.

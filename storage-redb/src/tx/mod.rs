@@ -21,10 +21,10 @@ use redb::{Table, WriteTransaction};
 use crate::error::Failure;
 use crate::hooks::Hooks;
 use crate::tables::{
-    ACCESS, ACCESS_EXPIRY, CHALLENGES, CHALLENGE_EXPIRY, CLIENTS, CLIENTS_BY_OWNER, CODES,
-    CODE_EXPIRY, COUNTERS, CURSORS, EVENTS, FAMILIES, FAMILIES_BY_CLIENT, FAMILIES_BY_GRANT,
-    FAMILIES_BY_SUBJECT, FAMILY_EXPIRY, FAMILY_REFRESH, GRANTS, GRANTS_BY_CLIENT, GRANT_BY_PAIR,
-    REFRESH_INDEX,
+    ACCESS, ACCESS_BY_CLIENT, ACCESS_EXPIRY, CHALLENGES, CHALLENGE_EXPIRY, CLIENTS,
+    CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, EVENTS, FAMILIES, FAMILIES_BY_CLIENT,
+    FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT, FAMILY_EXPIRY, FAMILY_REFRESH, GRANTS,
+    GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX,
 };
 
 type Records<'t, K> = Table<'t, K, &'static [u8]>;
@@ -53,6 +53,7 @@ pub(crate) struct Tx<'t> {
     family_refresh: Table<'t, (&'static str, u64), Hash>,
     access: Records<'t, Hash>,
     access_expiry: Expiry<'t>,
+    access_by_client: Table<'t, (&'static str, Hash), ()>,
     events: Table<'t, u64, &'static [u8]>,
     cursors: Table<'t, &'static str, u64>,
     changed: bool,
@@ -87,6 +88,7 @@ impl<'t> Tx<'t> {
             family_refresh: txn.open_table(FAMILY_REFRESH)?,
             access: txn.open_table(ACCESS)?,
             access_expiry: txn.open_table(ACCESS_EXPIRY)?,
+            access_by_client: txn.open_table(ACCESS_BY_CLIENT)?,
             events: txn.open_table(EVENTS)?,
             cursors: txn.open_table(CURSORS)?,
             changed: false,

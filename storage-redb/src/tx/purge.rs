@@ -2,10 +2,11 @@
 //! expiry index.
 
 use latchkey::clock::Timestamp;
+use latchkey::model::AccessTokenRecord;
 use redb::ReadableTable;
 
 use super::{Expiry, Tx};
-use crate::codec::{expiry_bound, expiry_record_key, hash_key, id_key};
+use crate::codec::{decode, expiry_bound, expiry_record_key, hash_key, id_key};
 use crate::error::Failure;
 
 impl Tx<'_> {
@@ -37,14 +38,23 @@ impl Tx<'_> {
         Ok(n)
     }
 
-    /// Removes up to `limit` access tokens due at `now`; returns how many.
+    /// Removes up to `limit` access tokens due at `now`, with their client
+    /// index entries; returns how many.
     pub(crate) fn purge_access(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
         let due = take_due(&mut self.access_expiry, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {
             let hash = hash_key(expiry_record_key(&key)?)?;
-            n += u64::from(self.access.remove(&hash)?.is_some());
+            // Decoded only to find its client entry.
+            let removed: Option<AccessTokenRecord> = match self.access.remove(&hash)? {
+                Some(bytes) => Some(decode(bytes.value())?),
+                None => None,
+            };
+            if let Some(t) = removed {
+                self.unindex_access(&t)?;
+                n += 1;
+            }
         }
         Ok(n)
     }
