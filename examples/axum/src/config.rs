@@ -141,7 +141,7 @@ impl Config {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run the server.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Print [`USAGE`] and exit.
     Help,
 }
@@ -257,7 +257,7 @@ where
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
         return Err("demo passwords must not be empty".into());
     }
-    Ok(Command::Serve(c))
+    Ok(Command::Serve(Box::new(c)))
 }
 
 /// An issuer is an `http(s)` URL without query or fragment (RFC 8414 §2);
@@ -314,7 +314,7 @@ mod tests {
         let none = |_: &str| None;
         assert_eq!(
             parse(args(&[]), none).unwrap(),
-            Command::Serve(Config::defaults())
+            Command::Serve(Box::new(Config::defaults()))
         );
         let env = |k: &str| match k {
             "LATCHKEY_ADDR" => Some("127.0.0.1:9000".into()),

@@ -89,6 +89,24 @@ pub fn with_cookie(r: HttpResponse, set_cookie: Option<String>) -> Response {
     into_response(r)
 }
 
+/// A management failure shown on the demo's pages, which speak
+/// [`Error`]: the same meaning, the page's wording.
+#[must_use]
+pub fn manage_error(e: latchkey::ManageError) -> Error {
+    use latchkey::ManageError as M;
+    match e {
+        M::NotFound(d) => Error::NotFound(d),
+        M::InvalidMetadata(d) => Error::InvalidClientMetadata(d),
+        M::InvalidRedirectUri(d) => Error::InvalidRedirectUri(d),
+        M::AlreadyExists => {
+            Error::InvalidClientMetadata("an app with this id already exists".into())
+        }
+        M::Unavailable(c) => Error::TemporarilyUnavailable(c),
+        M::Internal(c) => Error::ServerError(c),
+        other => Error::internal(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,23 +128,5 @@ mod tests {
         );
         let none = Request::builder().body(Body::empty()).unwrap();
         assert_eq!(cookies(&none), None);
-    }
-}
-
-/// A management failure shown on the demo's pages, which speak
-/// [`Error`]: the same meaning, the page's wording.
-#[must_use]
-pub fn manage_error(e: latchkey::ManageError) -> Error {
-    use latchkey::ManageError as M;
-    match e {
-        M::NotFound(d) => Error::NotFound(d),
-        M::InvalidMetadata(d) => Error::InvalidClientMetadata(d),
-        M::InvalidRedirectUri(d) => Error::InvalidRedirectUri(d),
-        M::AlreadyExists => {
-            Error::InvalidClientMetadata("an app with this id already exists".into())
-        }
-        M::Unavailable(c) => Error::TemporarilyUnavailable(c),
-        M::Internal(c) => Error::ServerError(c),
-        other => Error::internal(other.to_string()),
     }
 }

@@ -11,7 +11,7 @@ use latchkey_example_axum::{app, prepare};
 async fn main() -> ExitCode {
     let cmd = config::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
     let config = match cmd {
-        Ok(Command::Serve(c)) => c,
+        Ok(Command::Serve(c)) => *c,
         Ok(Command::Help) => {
             print!("{}", config::USAGE);
             return ExitCode::SUCCESS;
