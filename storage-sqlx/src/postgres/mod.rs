@@ -12,7 +12,7 @@
 mod sql;
 mod grants;
 mod migrate;
-mod outbox;
+mod purge;
 mod tokens;
 
 use std::time::Duration;
