@@ -1,5 +1,5 @@
-//! MySQL 8 / MariaDB 10.11+ store: the shared `?`-dialect implementation
-//! ([`crate::qmark`]) with MySQL's dialect hooks.
+//! MySQL 8 / MariaDB 10.11+ store: the shared `?`-dialect implementation,
+//! [`QmarkStore`], with MySQL's dialect hooks.
 //!
 //! Neither has data-modifying CTEs, and MySQL has no `RETURNING`, so each
 //! contract is a short transaction: a conditional `UPDATE` whose matched-row
@@ -23,7 +23,8 @@ use sqlx::{Executor as _, MySql, Transaction};
 
 use crate::codec::Cols;
 use crate::error::{corrupt, into_storage, DbError};
-use crate::qmark::{Affected, Dialect, QmarkStore};
+use crate::qmark::{Affected, Dialect};
+use crate::QmarkStore;
 
 /// sqlx reports text columns with a binary collation (`utf8mb4_bin`, used
 /// here so ids compare byte-wise) as VARBINARY and refuses to decode them as

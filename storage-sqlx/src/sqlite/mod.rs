@@ -1,4 +1,4 @@
-//! SQLite store: the shared `?`-dialect implementation ([`crate::qmark`])
+//! SQLite store: the shared `?`-dialect implementation, [`QmarkStore`],
 //! with SQLite's dialect hooks, on one database file (or memory).
 //!
 //! SQLite has a single writer: every write runs in a `BEGIN IMMEDIATE`
@@ -24,7 +24,8 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::codec::impl_cols;
 use crate::error::{into_storage, DbError};
-use crate::qmark::{Affected, Dialect, QmarkStore};
+use crate::qmark::{Affected, Dialect};
+use crate::QmarkStore;
 
 impl_cols!(SqliteRow);
 
