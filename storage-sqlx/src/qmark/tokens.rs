@@ -10,7 +10,7 @@ use sqlx::{Executor, Transaction};
 use super::Affected as _;
 use crate::codec::{
     access_fields, access_view_from, access_view_sql, bind_access, bind_family, family_cols,
-    family_fields, family_from, int, refresh_from, refresh_sql, ts, Cols,
+    family_fields, family_from, int, reason, refresh_from, refresh_sql, ts, Cols,
 };
 use crate::error::{retrying, DbError};
 
@@ -125,7 +125,7 @@ qmark_impl! {
                 "UPDATE lk_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
             )
             .bind(ts(r.at))
-            .bind(crate::codec::reason(r.reason)?)
+            .bind(reason(r.reason)?)
             .bind(family_id)
             .execute(&mut *tx)
             .await?
