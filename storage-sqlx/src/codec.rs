@@ -29,8 +29,6 @@ pub(crate) trait Cols {
     fn bytes(&self, col: &str) -> Result<Vec<u8>, DbError>;
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, DbError>;
     fn boolean(&self, col: &str) -> Result<bool, DbError>;
-    #[cfg(any(feature = "postgres", feature = "sqlite"))]
-    fn opt_boolean(&self, col: &str) -> Result<Option<bool>, DbError>;
 }
 
 /// Implements [`Cols`] for a concrete row type.
@@ -57,9 +55,6 @@ macro_rules! impl_cols {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
             fn boolean(&self, col: &str) -> Result<bool, $crate::error::DbError> {
-                Ok(sqlx::Row::try_get(self, col)?)
-            }
-            fn opt_boolean(&self, col: &str) -> Result<Option<bool>, $crate::error::DbError> {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
         }
@@ -292,6 +287,19 @@ pub(crate) fn access_from(r: &impl Cols) -> Result<AccessTokenRecord, DbError> {
     })
 }
 
+/// The refresh-token lookup, up to the hash's placeholder (`$1` or `?`):
+/// the family joined to the token, read by [`refresh_from`].
+macro_rules! refresh_sql {
+    () => {
+        concat!(
+            "SELECT r.generation AS token_generation, ",
+            $crate::codec::family_cols!(),
+            " FROM lk_refresh_tokens r JOIN lk_families f ON f.id = r.family_id WHERE r.hash = "
+        )
+    };
+}
+pub(crate) use refresh_sql;
+
 /// A refresh-token lookup: the family (`family_cols!()`) and the token's own
 /// generation, selected as `token_generation`.
 pub(crate) fn refresh_from(r: &impl Cols) -> Result<(FamilyRecord, u64), DbError> {
@@ -300,13 +308,28 @@ pub(crate) fn refresh_from(r: &impl Cols) -> Result<(FamilyRecord, u64), DbError
     Ok((family_from(r)?, g))
 }
 
-/// An access-token lookup: `access_cols!()` plus `family_revoked`, a
-/// boolean that is NULL when the token has no family.
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+/// The access-token lookup, up to the hash's placeholder (`$1` or `?`). One
+/// read joins the family, so the view is consistent; `family_revoked_at`
+/// is NULL when the token has no family or the family is live.
+macro_rules! access_view_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::codec::access_cols!(),
+            ", f.revoked_at AS family_revoked_at ",
+            "FROM lk_access_tokens a LEFT JOIN lk_families f ON f.id = a.family_id WHERE a.hash = "
+        )
+    };
+}
+pub(crate) use access_view_sql;
+
+/// An access-token lookup (see `access_view_sql!`). The family's
+/// revocation time is read rather than a boolean: MySQL has no boolean
+/// expression type to decode.
 pub(crate) fn access_view_from(r: &impl Cols) -> Result<latchkey::model::AccessTokenView, DbError> {
     Ok(latchkey::model::AccessTokenView {
         token: access_from(r)?,
-        family_revoked: r.opt_boolean("family_revoked")?.unwrap_or(false),
+        family_revoked: r.opt_i64("family_revoked_at")?.is_some(),
     })
 }
 
@@ -322,7 +345,6 @@ pub(crate) fn code_failure_from(r: &impl Cols) -> Result<CodeFailure, DbError> {
 
 /// Why a code was not redeemed, from its `status` and `family_id` (or its
 /// absence): a repeated exchange learns the family to revoke.
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub(crate) fn not_redeemed_from(
     r: Option<&impl Cols>,
 ) -> Result<latchkey::storage::RedeemOutcome, DbError> {
@@ -352,8 +374,8 @@ pub(crate) fn event_from(r: &impl Cols) -> Result<Event, DbError> {
     })
 }
 
-/// Event payloads as parallel column vectors, for batch inserts.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+/// Event payloads as parallel column vectors, for PostgreSQL's `unnest`.
+#[cfg(feature = "postgres")]
 pub(crate) fn event_columns(
     events: &[latchkey::model::NewEvent],
 ) -> Result<(Vec<i64>, Vec<String>), DbError> {

@@ -10,6 +10,11 @@
 //! | `mysql`    | `MySqlStore`    | MySQL 8, MariaDB 10.11+         |
 //! | `sqlite`   | `SqliteStore`   | SQLite 3.35+ (bundled)          |
 //!
+//! PostgreSQL has its own implementation (single-statement writes). The
+//! `?`-placeholder dialects share one, `QmarkStore<DB>`: `MySqlStore` and
+//! `SqliteStore` are its instances, and a small dialect trait holds the few
+//! statements that differ.
+//!
 //! ```ignore
 //! let store = latchkey_sqlx::PgStore::connect("postgres://app@db/latchkey").await?;
 //! store.migrate().await?; // explicit: never implicit on connect
@@ -136,6 +141,8 @@ pub use migrate::{MigrateOptions, MigrateReport, Migration};
 pub use mysql::MySqlStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub use qmark::QmarkStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 /// The sqlx this crate is built on, for pool and connection options.

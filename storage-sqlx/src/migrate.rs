@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+pub(crate) mod runner;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 }

@@ -1,4 +1,5 @@
-//! MySQL 8 / MariaDB 10.11+ store.
+//! MySQL 8 / MariaDB 10.11+ store: the shared `?`-dialect implementation,
+//! [`QmarkStore`], with MySQL's dialect hooks.
 //!
 //! Neither has data-modifying CTEs, and MySQL has no `RETURNING`, so each
 //! contract is a short transaction: a conditional `UPDATE` whose matched-row
@@ -9,17 +10,21 @@
 //! (those that happen are retried).
 
 mod migrate;
-mod ops;
+mod purge;
 
 use std::time::Duration;
 
-use latchkey::storage::StorageResult;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::Executor as _;
+use latchkey::clock::Timestamp;
+use latchkey::storage::{PurgeReport, StorageResult};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlQueryResult, MySqlRow,
+};
+use sqlx::{Executor as _, MySql, Transaction};
 
 use crate::codec::Cols;
-use crate::error::{into_storage, DbError};
-use crate::migrate::{MigrateOptions, MigrateReport};
+use crate::error::{corrupt, into_storage, DbError};
+use crate::qmark::{Affected, Dialect};
+use crate::QmarkStore;
 
 /// sqlx reports text columns with a binary collation (`utf8mb4_bin`, used
 /// here so ids compare byte-wise) as VARBINARY and refuses to decode them as
@@ -46,19 +51,52 @@ impl Cols for MySqlRow {
     fn boolean(&self, col: &str) -> Result<bool, DbError> {
         Ok(sqlx::Row::try_get(self, col)?)
     }
-    #[cfg(any(feature = "postgres", feature = "sqlite"))]
-    fn opt_boolean(&self, col: &str) -> Result<Option<bool>, DbError> {
-        Ok(sqlx::Row::try_get(self, col)?)
+}
+
+impl Affected for MySqlQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl Dialect for MySql {
+    const ROW_LOCKS: bool = true;
+    const RETURNING: bool = false;
+    const SHARE_LOCK: &'static str = " LOCK IN SHARE MODE";
+    const ROW_LOCK: &'static str = " FOR UPDATE";
+    const GRANT_IF_ABSENT: &'static str = " ON DUPLICATE KEY UPDATE id = id";
+    const REGISTER_CURSOR: &'static str =
+        "INSERT INTO lk_event_cursors (consumer, seq) VALUES (?, 0) ON DUPLICATE KEY UPDATE seq = seq";
+    const ADVANCE_CURSOR: &'static str =
+        "INSERT INTO lk_event_cursors (consumer, seq) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))";
+
+    async fn begin_write(pool: &MySqlPool) -> Result<Transaction<'static, MySql>, DbError> {
+        Ok(pool.begin().await?)
+    }
+
+    /// `LAST_INSERT_ID(expr)` hands the new value back in the same round
+    /// trip (MySQL has no `RETURNING`).
+    async fn take_seqs(conn: &mut MySqlConnection, n: i64) -> Result<i64, DbError> {
+        let last = sqlx::query(
+            "UPDATE lk_event_counter SET last_seq = LAST_INSERT_ID(last_seq + ?) WHERE id = 1",
+        )
+        .bind(n)
+        .execute(conn)
+        .await?
+        .last_insert_id();
+        i64::try_from(last).map_err(|_| corrupt("event counter overflow"))
+    }
+
+    async fn purge(pool: &MySqlPool, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
+        purge::purge_once(pool, now, n).await
     }
 }
 
 /// Latchkey storage on MySQL or MariaDB. Cheap to clone (shares the pool).
-#[derive(Clone, Debug)]
-pub struct MySqlStore {
-    pool: MySqlPool,
-}
+pub type MySqlStore = QmarkStore<MySql>;
 
-impl MySqlStore {
+impl QmarkStore<MySql> {
     /// Connects with default pool settings (see [`MySqlStore::pool_options`]).
     /// Call [`MySqlStore::migrate`] next.
     ///
@@ -97,7 +135,7 @@ impl MySqlStore {
             .connect_with(opts)
             .await
             .map_err(|e| into_storage(e.into()))?;
-        Ok(MySqlStore { pool })
+        Ok(QmarkStore::from_pool(pool))
     }
 
     /// The default pool settings: 16 connections, 5 s acquire timeout,
@@ -110,29 +148,5 @@ impl MySqlStore {
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(600))
             .test_before_acquire(true)
-    }
-
-    /// The pool.
-    #[must_use]
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
-    /// Applies the embedded migrations not applied yet; several instances
-    /// may call it at once (they serialise on `GET_LOCK`).
-    ///
-    /// # Errors
-    /// `Unavailable` when unreachable or a change kept timing out on its
-    /// metadata lock; `Backend` when a migration fails or was edited.
-    pub async fn migrate(&self) -> StorageResult<MigrateReport> {
-        self.migrate_with(&MigrateOptions::default()).await
-    }
-
-    /// [`MySqlStore::migrate`] with explicit options.
-    ///
-    /// # Errors
-    /// As [`MySqlStore::migrate`].
-    pub async fn migrate_with(&self, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
-        migrate::run(&self.pool, opts).await
     }
 }

@@ -10,9 +10,14 @@
 
 #[macro_use]
 mod sql;
+
+mod challenges;
+mod clients;
+mod codes;
+mod events;
 mod grants;
 mod migrate;
-mod outbox;
+mod purge;
 mod tokens;
 
 use std::time::Duration;
@@ -104,8 +109,13 @@ impl PgStore {
     /// # Errors
     /// As [`PgStore::migrate`].
     pub async fn migrate_with(&self, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
-        migrate::run(&self.pool, opts).await
+        crate::migrate::runner::run(&self.pool, opts).await
     }
+}
+
+/// A count as a bound value.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Appends events inside a transaction: a single statement that bumps the
@@ -124,7 +134,7 @@ pub(crate) async fn append_events(
         pg_events!("$1", "$2", "$3", "TRUE"),
         "SELECT count(*) FROM ev"
     ))
-    .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+    .bind(count(events.len()))
     .bind(at)
     .bind(kind)
     .execute(conn)

@@ -7,10 +7,10 @@ use latchkey::storage::{RotateOutcome, Rotation, StorageResult, TokenStore};
 use latchkey::token::TokenHash;
 use sqlx::Row;
 
-use super::PgStore;
+use super::{count, PgStore};
 use crate::codec::{
-    access_cols, access_fields, access_view_from, bind_access, event_columns, family_cols,
-    family_from, int, reason, refresh_from, ts,
+    access_fields, access_view_from, access_view_sql, bind_access, event_columns, family_cols,
+    family_from, int, reason, refresh_from, refresh_sql, ts,
 };
 use crate::error::{retrying, DbError};
 
@@ -82,7 +82,7 @@ impl PgStore {
         .bind(family_id)
         .bind(ts(r.at))
         .bind(reason(r.reason)?)
-        .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+        .bind(count(events.len()))
         .bind(at)
         .bind(kind)
         .fetch_one(&self.pool)
@@ -105,7 +105,7 @@ impl PgStore {
         ))
         .bind(hash.0.to_vec())
         .bind(ts(when))
-        .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+        .bind(count(events.len()))
         .bind(at)
         .bind(kind)
         .fetch_one(&self.pool)
@@ -121,13 +121,10 @@ impl TokenStore for PgStore {
         hash: &TokenHash,
     ) -> StorageResult<Option<(FamilyRecord, u64)>> {
         retrying!(async {
-            let row = sqlx::query(concat!(
-                "SELECT r.generation AS token_generation, ", family_cols!(),
-                " FROM lk_refresh_tokens r JOIN lk_families f ON f.id = r.family_id WHERE r.hash = $1"
-            ))
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+            let row = sqlx::query(concat!(refresh_sql!(), "$1"))
+                .bind(hash.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
             row.as_ref().map(refresh_from).transpose()
         })
     }
@@ -178,14 +175,10 @@ impl TokenStore for PgStore {
 
     async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
         retrying!(async {
-            // One read joins the family, so the view is consistent.
-            let row = sqlx::query(concat!(
-                "SELECT ", access_cols!(), ", f.revoked_at IS NOT NULL AS family_revoked ",
-                "FROM lk_access_tokens a LEFT JOIN lk_families f ON f.id = a.family_id WHERE a.hash = $1"
-            ))
-            .bind(hash.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+            let row = sqlx::query(concat!(access_view_sql!(), "$1"))
+                .bind(hash.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
             row.as_ref().map(access_view_from).transpose()
         })
     }

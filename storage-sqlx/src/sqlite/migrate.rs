@@ -1,38 +1,50 @@
-//! The SQLite migration runner: each migration in one `BEGIN IMMEDIATE`
-//! transaction, which also excludes concurrent runners.
+//! The SQLite hooks of the migration runner: each migration in one
+//! `BEGIN IMMEDIATE` transaction, which also excludes concurrent runners
+//! (so there is no separate lock), and which re-checks whether another
+//! runner applied the file first.
 
-use latchkey::storage::StorageResult;
-use sqlx::sqlite::SqlitePool;
-use sqlx::Row;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Connection as _, Sqlite};
 
-use crate::error::{into_storage, DbError};
-use crate::migrate::{edited, plan, sqlite_migrations, MigrateOptions, MigrateReport};
+use crate::codec::Cols as _;
+use crate::error::DbError;
+use crate::migrate::runner::MigrateDialect;
+use crate::migrate::{edited, sqlite_migrations, MigrateOptions, Migration};
 
-pub(super) async fn run(pool: &SqlitePool, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
-    apply(pool, opts).await.map_err(into_storage)
-}
-
-async fn apply(pool: &SqlitePool, opts: &MigrateOptions) -> Result<MigrateReport, DbError> {
-    let all = plan(sqlite_migrations(), opts)?;
-    sqlx::Executor::execute(
-        pool,
-        "CREATE TABLE IF NOT EXISTS lk_schema_migrations (\
+impl MigrateDialect for Sqlite {
+    const SCHEMA_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS lk_schema_migrations (\
            version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum BLOB NOT NULL, \
-           applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-    )
-    .await?;
-    let mut report = MigrateReport::default();
-    for m in &all {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let sum: Option<Vec<u8>> =
-            sqlx::query("SELECT checksum FROM lk_schema_migrations WHERE version = ?")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get("checksum"))
-                .transpose()?;
+           applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)";
+
+    fn migrations() -> Vec<Migration> {
+        sqlite_migrations()
+    }
+
+    async fn lock(_conn: &mut SqliteConnection) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    async fn unlock(_conn: &mut SqliteConnection) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    async fn apply(
+        conn: &mut SqliteConnection,
+        m: &Migration,
+        _opts: &MigrateOptions,
+    ) -> Result<bool, DbError> {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let sum = sqlx::query("SELECT checksum FROM lk_schema_migrations WHERE version = ?")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.bytes("checksum"))
+            .transpose()?;
         match sum {
-            Some(s) if s == m.checksum() => continue,
+            Some(s) if s == m.checksum() => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
             Some(_) => return Err(edited(m).into()),
             None => {}
         }
@@ -44,7 +56,6 @@ async fn apply(pool: &SqlitePool, opts: &MigrateOptions) -> Result<MigrateReport
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        report.applied.push(m.version);
+        Ok(true)
     }
-    Ok(report)
 }

@@ -1,4 +1,5 @@
-//! SQLite store: one database file (or memory) in one process.
+//! SQLite store: the shared `?`-dialect implementation, [`QmarkStore`],
+//! with SQLite's dialect hooks, on one database file (or memory).
 //!
 //! SQLite has a single writer: every write runs in a `BEGIN IMMEDIATE`
 //! transaction, which takes the write lock up front (so two transactions
@@ -8,30 +9,70 @@
 //! trips" are cheap library calls; the counts are still kept small.
 
 mod migrate;
-mod ops;
+mod purge;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use latchkey::storage::StorageResult;
+use latchkey::clock::Timestamp;
+use latchkey::storage::{PurgeReport, StorageResult};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteQueryResult, SqliteRow, SqliteSynchronous,
 };
+use sqlx::{Sqlite, Transaction};
 
 use crate::codec::impl_cols;
-use crate::error::into_storage;
-use crate::migrate::{MigrateOptions, MigrateReport};
+use crate::error::{into_storage, DbError};
+use crate::qmark::{Affected, Dialect};
+use crate::QmarkStore;
 
 impl_cols!(SqliteRow);
 
-/// Latchkey storage on SQLite. Cheap to clone (shares the pool).
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+impl Affected for SqliteQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
 }
 
-impl SqliteStore {
+impl Dialect for Sqlite {
+    const ROW_LOCKS: bool = false;
+    const RETURNING: bool = true;
+    // The write transaction (BEGIN IMMEDIATE) already excludes every other
+    // writer: no row locks to ask for.
+    const SHARE_LOCK: &'static str = "";
+    const ROW_LOCK: &'static str = "";
+    const GRANT_IF_ABSENT: &'static str = " ON CONFLICT (subject, client_id) DO NOTHING";
+    const REGISTER_CURSOR: &'static str =
+        "INSERT INTO lk_event_cursors (consumer, seq) VALUES (?, 0) ON CONFLICT (consumer) DO NOTHING";
+    const ADVANCE_CURSOR: &'static str =
+        "INSERT INTO lk_event_cursors (consumer, seq) VALUES (?, ?) \
+         ON CONFLICT (consumer) DO UPDATE SET seq = MAX(seq, excluded.seq)";
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front, so two writers
+    /// never deadlock upgrading a read lock.
+    async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, DbError> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn take_seqs(conn: &mut SqliteConnection, n: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE lk_event_counter SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq",
+        )
+        .bind(n)
+        .fetch_one(conn)
+        .await?)
+    }
+
+    async fn purge(pool: &SqlitePool, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
+        purge::purge_once(pool, now, n).await
+    }
+}
+
+/// Latchkey storage on SQLite. Cheap to clone (shares the pool).
+pub type SqliteStore = QmarkStore<Sqlite>;
+
+impl QmarkStore<Sqlite> {
     /// Opens (creating if missing) the database file at `path`, in WAL mode
     /// with a 5 s busy timeout. Call [`SqliteStore::migrate`] next.
     ///
@@ -78,28 +119,6 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| into_storage(e.into()))?;
-        Ok(SqliteStore { pool })
-    }
-
-    /// The pool.
-    #[must_use]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Applies the embedded migrations not applied yet.
-    ///
-    /// # Errors
-    /// `Backend` when a migration fails or an applied one was edited.
-    pub async fn migrate(&self) -> StorageResult<MigrateReport> {
-        self.migrate_with(&MigrateOptions::default()).await
-    }
-
-    /// [`SqliteStore::migrate`] with explicit options.
-    ///
-    /// # Errors
-    /// As [`SqliteStore::migrate`].
-    pub async fn migrate_with(&self, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
-        migrate::run(&self.pool, opts).await
+        Ok(QmarkStore::from_pool(pool))
     }
 }

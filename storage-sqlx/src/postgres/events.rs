@@ -1,5 +1,4 @@
-//! The outbox on PostgreSQL: per-consumer cursors, shared-work groups, and
-//! expiry housekeeping.
+//! The outbox on PostgreSQL: per-consumer cursors and shared-work groups.
 //!
 //! Sequence numbers come from the one-row `lk_event_counter`, bumped by the
 //! appending transaction itself. Its row lock is held until commit, so a
@@ -14,17 +13,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use latchkey::clock::Timestamp;
 use latchkey::model::Event;
-use latchkey::storage::{EventStore, PurgeReport, PurgeStore, StorageResult};
+use latchkey::storage::{EventStore, StorageResult};
 
-use super::PgStore;
-use crate::codec::{event_cols, event_from, int, ts};
+use super::{count as limit, PgStore};
+use crate::codec::{event_cols, event_from, int};
 use crate::error::{retrying, DbError};
-
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 #[async_trait]
 impl EventStore for PgStore {
@@ -145,76 +139,5 @@ impl PgStore {
                 .rows_affected(),
             )
         })
-    }
-
-    async fn purge_once(&self, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
-        // Each kind is its own short statement: a batch locks only the rows
-        // it deletes, and SKIP LOCKED leaves rows that a token operation is
-        // using for the next call instead of waiting for them.
-        let challenges = sqlx::query(
-            "DELETE FROM lk_challenges WHERE hash IN (SELECT hash FROM lk_challenges \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let codes = sqlx::query(
-            "DELETE FROM lk_codes WHERE hash IN (SELECT hash FROM lk_codes \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let access_tokens = sqlx::query(
-            "DELETE FROM lk_access_tokens WHERE hash IN (SELECT hash FROM lk_access_tokens \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let families: i64 = sqlx::query_scalar(
-            "WITH f AS (DELETE FROM lk_families WHERE id IN (SELECT id FROM lk_families \
-               WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), \
-             r AS (DELETE FROM lk_refresh_tokens WHERE family_id IN (SELECT id FROM f) RETURNING hash) \
-             SELECT (SELECT count(*) FROM f) + 0 * (SELECT count(*) FROM r)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .fetch_one(&self.pool)
-        .await?;
-        // Events every registered reader is done with: per-consumer cursors,
-        // and for groups what was fed and not yet completed.
-        let events = sqlx::query(
-            "WITH floor AS (SELECT COALESCE(LEAST( \
-               (SELECT min(seq) FROM lk_event_cursors), \
-               (SELECT min(fed_seq) FROM lk_event_groups), \
-               (SELECT min(seq) - 1 FROM lk_event_deliveries)), 0) AS s) \
-             DELETE FROM lk_events WHERE seq IN (SELECT seq FROM lk_events, floor \
-               WHERE seq <= floor.s ORDER BY seq LIMIT $1)",
-        )
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(PurgeReport {
-            challenges,
-            codes,
-            access_tokens,
-            families: u64::try_from(families).unwrap_or(0),
-            events,
-        })
-    }
-}
-
-#[async_trait]
-impl PurgeStore for PgStore {
-    async fn purge_expired(&self, now: Timestamp, limit_n: usize) -> StorageResult<PurgeReport> {
-        retrying!(self.purge_once(now, limit(limit_n)))
     }
 }
