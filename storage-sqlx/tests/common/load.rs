@@ -19,7 +19,24 @@ pub struct LoadReport {
     /// Calls over 50 ms: (op, started at ms after the workload began, ms).
     pub slow: Vec<(&'static str, f64, f64)>,
     pub max_lock_wait_ms: f64,
+    /// The longest-waiting statement, the lock it waited for and the
+    /// statements of the sessions holding that lock.
     pub lock_wait_query: String,
+    /// Samples of a waiting workload statement, by the lock it waited for
+    /// (`transactionid ShareLock`, `tuple ExclusiveLock on lk_…`).
+    pub waited_for: BTreeMap<String, usize>,
+    /// Samples of a waiting workload statement, by a holder of its lock:
+    /// backend type, what that holder was waiting on, its statement.
+    pub held_by: BTreeMap<String, usize>,
+}
+
+/// What the lock-wait sampler saw.
+#[derive(Default)]
+struct Sampled {
+    worst_ms: f64,
+    worst: String,
+    waited_for: BTreeMap<String, usize>,
+    held_by: BTreeMap<String, usize>,
 }
 
 impl LoadReport {
@@ -39,6 +56,12 @@ impl LoadReport {
             "  longest lock wait of a workload query: {:.1} ms {}",
             self.max_lock_wait_ms, self.lock_wait_query
         );
+        for (lock, n) in &self.waited_for {
+            println!("  waited for {lock}: {n} samples");
+        }
+        for (holder, n) in &self.held_by {
+            println!("  lock held by {holder}: {n} samples");
+        }
     }
 
     /// Worst latency over every operation.
@@ -65,7 +88,7 @@ pub struct Workload {
     pub began: Instant,
     stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<Timings>>,
-    sampler: tokio::task::JoinHandle<(f64, String)>,
+    sampler: tokio::task::JoinHandle<Sampled>,
 }
 
 impl Workload {
@@ -159,7 +182,7 @@ impl Workload {
         let s = store.clone();
         let st = stop.clone();
         let sampler = tokio::spawn(async move {
-            let mut worst = (0.0f64, String::new());
+            let mut seen_waits = Sampled::default();
             // (pid, statement start) -> when this sampler first saw it waiting.
             // The wait is measured from that first sighting, not from the
             // statement's start: under CPU load a statement can run a while
@@ -171,30 +194,42 @@ impl Workload {
                 // Workload statements waiting on a heavyweight lock (the
                 // migration's own waits are excluded: they are bounded by
                 // lock_timeout and wait for it, not for the workload). Waits that
-                // end before a second sample (5 ms apart) read as 0 ms.
-                let rows: Vec<(i32, String, String)> = sqlx::query_as(
-                    "SELECT pid, query_start::text, left(query, 60) \
-                     FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
-                     AND wait_event_type = 'Lock' AND query NOT ILIKE '%INDEX%' AND query NOT ILIKE 'ALTER TABLE%' \
-                     AND query NOT ILIKE '%lk_schema_migrations%'",
+                // end before a second sample (5 ms apart) read as 0 ms. Each
+                // row also names the lock it waits for and the statements of
+                // the sessions holding it, so a failure names the culprit.
+                let rows: Vec<(i32, String, String, String, String)> = sqlx::query_as(
+                    "SELECT a.pid, a.query_start::text, left(a.query, 60), \
+                       COALESCE((SELECT string_agg(l.locktype || ' ' || l.mode || \
+                         COALESCE(' on ' || l.relation::regclass::text, ''), ', ') \
+                         FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted), '?'), \
+                       COALESCE((SELECT string_agg(b.backend_type || ' (' || COALESCE(b.wait_event_type || '/' || b.wait_event, 'on CPU') || '): ' || \
+                         left(b.query, 45), ' | ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))), '?') \
+                     FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+                     AND a.wait_event_type = 'Lock' AND a.query NOT ILIKE '%INDEX%' AND a.query NOT ILIKE 'ALTER TABLE%' \
+                     AND a.query NOT ILIKE '%lk_schema_migrations%'",
                 )
                 .fetch_all(&mut *conn)
                 .await
                 .expect("sample");
                 let now = Instant::now();
                 let mut seen = std::collections::HashSet::new();
-                for (pid, started, q) in rows {
+                for (pid, started, q, wants, held_by) in rows {
                     let since = *waiting.entry((pid, started.clone())).or_insert(now);
                     seen.insert((pid, started));
                     let ms = now.duration_since(since).as_secs_f64() * 1000.0;
-                    if ms > worst.0 {
-                        worst = (ms, q);
+                    *seen_waits.waited_for.entry(wants.clone()).or_default() += 1;
+                    for b in held_by.split(" | ") {
+                        *seen_waits.held_by.entry(b.to_owned()).or_default() += 1;
+                    }
+                    if ms >= seen_waits.worst_ms {
+                        seen_waits.worst_ms = ms;
+                        seen_waits.worst = format!("{q} [waits for {wants}; held by {held_by}]");
                     }
                 }
                 waiting.retain(|k, _| seen.contains(k));
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            worst
+            seen_waits
         });
         Workload {
             began,
@@ -216,9 +251,11 @@ impl Workload {
                 }
             }
         }
-        let (ms, q) = self.sampler.await.expect("sampler");
-        report.max_lock_wait_ms = ms;
-        report.lock_wait_query = q;
+        let sampled = self.sampler.await.expect("sampler");
+        report.max_lock_wait_ms = sampled.worst_ms;
+        report.lock_wait_query = sampled.worst;
+        report.waited_for = sampled.waited_for;
+        report.held_by = sampled.held_by;
         report
     }
 }
