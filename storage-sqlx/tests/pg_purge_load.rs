@@ -8,11 +8,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fixtures::{approved_code, code, issuance, issued_family, rotation, summary, T0};
+use common::fixtures::{
+    approval, approved_code, code, issuance, issued_family, rotation, summary, T0,
+};
 use common::load::Workload;
 use latchkey::storage::{
-    CodeStore, EventStore, GrantExpectation, GrantStore, PurgeStore, RedeemOutcome, RotateOutcome,
-    TokenStore,
+    CodeStore, EventStore, GrantStore, PurgeStore, RedeemOutcome, RotateOutcome, TokenStore,
 };
 use latchkey_sqlx::sqlx::{self, Connection as _};
 
@@ -140,21 +141,10 @@ async fn open_purge_transaction_never_blocks_redemption() {
     let pool = store.pool().clone();
     // Live: a grant with a family and a fresh code.
     let (grant, live) = issued_family(store, "alice").await;
-    let mut g2 = grant.clone();
-    g2.revision += 1;
-    let fresh = code(&g2);
-    store
-        .approve(
-            &g2,
-            &GrantExpectation::Revision {
-                id: grant.id.clone(),
-                revision: grant.revision,
-            },
-            &fresh,
-            &[],
-        )
-        .await
-        .expect("approve");
+    let fresh = code(&grant);
+    let mut again = approval(&grant, &fresh);
+    again.new_grant_id = format!("{}-again", grant.id);
+    store.approve(&again).await.expect("approve");
     // Expired, of every kind: the grant's redeemed code, an unused code of
     // another grant, a family with its refresh and access tokens, a
     // challenge.
