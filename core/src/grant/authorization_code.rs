@@ -4,11 +4,9 @@
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grant::{narrow_resources, GrantHandler, TokenPlan, TokenResponse};
+use crate::grant::{builtin_grant, narrow_resources, TokenPlan, TokenResponse};
 use crate::http::Params;
-use crate::model::{
-    ClientRecord, CodeRecord, CodeStatus, FamilyRecord, GrantType, RevocationReason,
-};
+use crate::model::{ClientRecord, CodeRecord, CodeStatus, FamilyRecord, RevocationReason};
 use crate::pkce;
 use crate::storage::{CodeFailure, Issuance, RedeemOutcome, Storage};
 use crate::token::TokenKind;
@@ -52,25 +50,10 @@ pub fn check_code(
     Ok(())
 }
 
-/// The `authorization_code` handler for the [`crate::grant::GrantRegistry`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AuthorizationCodeGrant;
-
-#[async_trait::async_trait]
-impl<S: Storage + ?Sized> GrantHandler<S> for AuthorizationCodeGrant {
-    fn grant_type(&self) -> GrantType {
-        GrantType::AuthorizationCode
-    }
-
-    async fn handle(
-        &self,
-        engine: &Engine<S>,
-        client: &ClientRecord,
-        params: &Params,
-    ) -> Result<TokenResponse, Error> {
-        engine.exchange_code(client, params).await
-    }
-}
+builtin_grant!(
+    /// The `authorization_code` handler for the [`crate::grant::GrantRegistry`].
+    AuthorizationCodeGrant, AuthorizationCode, exchange_code
+);
 
 fn invalid_grant() -> Error {
     Error::InvalidGrant("authorization code is invalid, expired, or already used".into())

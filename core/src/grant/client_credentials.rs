@@ -3,30 +3,15 @@
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::grant::{narrow_resources, narrow_scope, GrantHandler, TokenPlan, TokenResponse};
+use crate::grant::{builtin_grant, narrow_resources, narrow_scope, TokenPlan, TokenResponse};
 use crate::http::Params;
-use crate::model::{ClientRecord, GrantType};
+use crate::model::ClientRecord;
 use crate::storage::Storage;
 
-/// The `client_credentials` handler for the [`crate::grant::GrantRegistry`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ClientCredentialsGrant;
-
-#[async_trait::async_trait]
-impl<S: Storage + ?Sized> GrantHandler<S> for ClientCredentialsGrant {
-    fn grant_type(&self) -> GrantType {
-        GrantType::ClientCredentials
-    }
-
-    async fn handle(
-        &self,
-        engine: &Engine<S>,
-        client: &ClientRecord,
-        params: &Params,
-    ) -> Result<TokenResponse, Error> {
-        engine.client_credentials(client, params).await
-    }
-}
+builtin_grant!(
+    /// The `client_credentials` handler for the [`crate::grant::GrantRegistry`].
+    ClientCredentialsGrant, ClientCredentials, client_credentials
+);
 
 impl<S: Storage + ?Sized> Engine<S> {
     pub(crate) async fn client_credentials(

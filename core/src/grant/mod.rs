@@ -139,6 +139,33 @@ pub trait GrantHandler<S: ?Sized>: Send + Sync {
     ) -> Result<TokenResponse, Error>;
 }
 
+/// Declares a built-in grant's handler: a unit struct whose `handle` runs
+/// the engine method that implements the grant.
+macro_rules! builtin_grant {
+    ($(#[$doc:meta])* $name:ident, $grant:ident, $method:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+
+        #[async_trait::async_trait]
+        impl<S: $crate::storage::Storage + ?Sized> $crate::grant::GrantHandler<S> for $name {
+            fn grant_type(&self) -> $crate::model::GrantType {
+                $crate::model::GrantType::$grant
+            }
+
+            async fn handle(
+                &self,
+                engine: &$crate::engine::Engine<S>,
+                client: &$crate::model::ClientRecord,
+                params: &$crate::http::Params,
+            ) -> Result<$crate::grant::TokenResponse, $crate::error::Error> {
+                engine.$method(client, params).await
+            }
+        }
+    };
+}
+pub(crate) use builtin_grant;
+
 /// The grant handlers a deployment enables: the token endpoint's dispatch,
 /// client validation and `grant_types_supported` in the metadata all read
 /// this one list.

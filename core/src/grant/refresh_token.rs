@@ -14,10 +14,10 @@ use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::grant::{
-    narrow_resources, narrow_scope, GrantHandler, SealedSuccessor, TokenPlan, TokenResponse,
+    builtin_grant, narrow_resources, narrow_scope, SealedSuccessor, TokenPlan, TokenResponse,
 };
 use crate::http::Params;
-use crate::model::{ClientRecord, FamilyRecord, GrantType, PreviousGeneration, RevocationReason};
+use crate::model::{ClientRecord, FamilyRecord, PreviousGeneration, RevocationReason};
 use crate::retry::{retry_lost_races, Attempt};
 use crate::storage::{RotateOutcome, Rotation, Storage};
 use crate::token::{Secret, TokenHash, TokenKind};
@@ -75,25 +75,10 @@ fn invalid_grant() -> Error {
     Error::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// The `refresh_token` handler for the [`crate::grant::GrantRegistry`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RefreshTokenGrant;
-
-#[async_trait::async_trait]
-impl<S: Storage + ?Sized> GrantHandler<S> for RefreshTokenGrant {
-    fn grant_type(&self) -> GrantType {
-        GrantType::RefreshToken
-    }
-
-    async fn handle(
-        &self,
-        engine: &Engine<S>,
-        client: &ClientRecord,
-        params: &Params,
-    ) -> Result<TokenResponse, Error> {
-        engine.refresh(client, params).await
-    }
-}
+builtin_grant!(
+    /// The `refresh_token` handler for the [`crate::grant::GrantRegistry`].
+    RefreshTokenGrant, RefreshToken, refresh
+);
 
 impl<S: Storage + ?Sized> Engine<S> {
     pub(crate) async fn refresh(
