@@ -423,6 +423,26 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
     }
 
+    /// A private app is only for users of its owner account: for anyone
+    /// else, uses up the parked challenge (if any) and answers with an error
+    /// page. Shown, not redirected: anyone can register a private app with
+    /// any redirect URI, and an automatic redirect for strangers would make
+    /// this server an open redirector (RFC 9700 §4.11.2).
+    async fn refuse_stranger(
+        &self,
+        client: &ClientRecord,
+        principal: &Principal,
+        parked: Option<&TokenHash>,
+    ) -> Result<Option<AuthorizeOutcome>, Error> {
+        if client.visibility != Visibility::Private || principal.account == client.owner {
+            return Ok(None);
+        }
+        if let Some(h) = parked {
+            self.store.take_challenge(h, self.now()).await?;
+        }
+        Ok(Some(AuthorizeOutcome::ShowError(private_app())))
+    }
+
     /// With a known user: refuse private clients of other accounts, skip the
     /// prompt for remembered consent, or ask.
     async fn decide_consent(
@@ -433,14 +453,11 @@ impl<S: Storage + ?Sized> Engine<S> {
         parked: Option<(Secret, &ChallengeRecord)>,
         binding: &str,
     ) -> Result<AuthorizeOutcome, Error> {
-        if client.visibility == Visibility::Private && principal.account != client.owner {
-            if let Some((_, c)) = &parked {
-                self.store.take_challenge(&c.hash, self.now()).await?;
-            }
-            // Shown, not redirected: anyone can register a private app with
-            // any redirect URI, and an automatic redirect for strangers would
-            // make this server an open redirector (RFC 9700 §4.11.2).
-            return Ok(AuthorizeOutcome::ShowError(private_app()));
+        if let Some(refusal) = self
+            .refuse_stranger(client, principal, parked.as_ref().map(|(_, c)| &c.hash))
+            .await?
+        {
+            return Ok(refusal);
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
         if consent_remembered(grant.as_ref(), &pending, client, &self.config) {
@@ -579,9 +596,11 @@ impl<S: Storage + ?Sized> Engine<S> {
                     "approved scopes must be a non-empty subset of the request".into(),
                 ));
             }
-            if client.visibility == Visibility::Private && principal.account != client.owner {
-                self.store.take_challenge(&c.hash, self.now()).await?;
-                return Ok(AuthorizeOutcome::ShowError(private_app()));
+            if let Some(refusal) = self
+                .refuse_stranger(&client, principal, Some(&c.hash))
+                .await?
+            {
+                return Ok(refusal);
             }
             // The challenge is consumed in the same atomic step as the
             // grant and code: a failure leaves it usable for a retry.
