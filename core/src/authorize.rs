@@ -59,6 +59,9 @@ pub struct ConsentPrompt {
     pub redirect_host: String,
     /// Requested scopes with descriptions (implied scopes listed too).
     pub scopes: Vec<ScopeInfo>,
+    /// The scopes the request named (without implied ones): the ones a
+    /// user may untick on partial approval.
+    pub requested: ScopeSet,
     /// Requested resources (RFC 8707).
     pub resources: Vec<String>,
     /// When the challenge expires.
@@ -504,6 +507,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             redirect_uri: p.redirect_uri.clone(),
             redirect_host: redirect_host(&p.redirect_uri),
             scopes,
+            requested: p.scopes.clone(),
             resources: p.resources.clone(),
             expires_at,
         }

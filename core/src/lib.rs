@@ -74,6 +74,8 @@ pub mod revoke;
 pub mod scope;
 pub mod storage;
 pub mod token;
+#[cfg(feature = "ui")]
+pub mod ui;
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;

@@ -1,0 +1,180 @@
+//! The consent page (RFC 6749 §4.1.1: the server obtains the resource
+//! owner's decision), and reading its form back.
+
+use askama::Template;
+
+use super::scopes::{group, Group, OFFLINE};
+use super::{Nav, Strings, Theme, Ui};
+use crate::authorize::{ConsentDecision, ConsentPrompt};
+use crate::error::Error;
+use crate::http::{HttpResponse, Params};
+use crate::model::Visibility;
+use crate::scope::ScopeSet;
+
+/// What the consent page needs beyond the engine's [`ConsentPrompt`].
+#[derive(Clone, Copy, Debug)]
+pub struct ConsentPage<'a> {
+    /// From [`crate::Engine::authorize`] or [`crate::Engine::resume`].
+    pub prompt: &'a ConsentPrompt,
+    /// Display name of the signed-in user.
+    pub user: &'a str,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// Signs out and back in, keeping the request (the challenge).
+    pub switch_account_url: Option<&'a str>,
+    /// The connected-apps page, where access can be revoked.
+    pub apps_url: Option<&'a str>,
+    /// Let the user untick requested scopes (partial approval).
+    pub partial_approval: bool,
+    /// Signed-in navigation.
+    pub nav: Option<&'a Nav>,
+}
+
+/// Who stands behind the app, as the page says it.
+pub(crate) enum Trust {
+    /// A private app of the user's own account (strangers never get here).
+    OwnAccount,
+    /// A public app with verified domains.
+    Verified(Vec<String>),
+    /// Nobody vetted it.
+    Unverified,
+}
+
+/// Where the browser goes afterwards, said truthfully: a private-use
+/// scheme is an app on the device (RFC 8252 §7.1), never a web host.
+pub(crate) enum Destination {
+    Web(String),
+    Loopback,
+    App(String),
+}
+
+fn destination(redirect_uri: &str) -> Destination {
+    let (scheme, rest) = redirect_uri.split_once(':').unwrap_or(("", ""));
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "https" | "http" => {
+            let host = crate::redirect::redirect_host(redirect_uri);
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if scheme == "http"
+                && (bare == "localhost"
+                    || bare
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback()))
+            {
+                Destination::Loopback
+            } else {
+                Destination::Web(host)
+            }
+        }
+        _ if !rest.is_empty() => Destination::App(scheme),
+        _ => Destination::App(redirect_uri.to_owned()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "latchkey/consent.html")]
+struct ConsentTemplate<'a> {
+    s: &'a Strings,
+    theme: &'a Theme,
+    css: &'a str,
+    nav: Option<&'a Nav>,
+    title: String,
+    app_name: &'a str,
+    user: &'a str,
+    switch_account_url: Option<&'a str>,
+    apps_url: Option<&'a str>,
+    trust: Trust,
+    action: &'a str,
+    csrf: &'a str,
+    challenge: &'a str,
+    groups: Vec<Group>,
+    partial: bool,
+    offline: bool,
+    destination: Destination,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    resources: &'a [String],
+    technical: Vec<&'a str>,
+}
+
+impl Ui {
+    /// The consent page. It posts `csrf`, `challenge`, `decision`
+    /// (`allow`/`deny`), `remember` and, with partial approval, one `scope`
+    /// per ticked permission: read it with [`consent_decision`].
+    #[must_use]
+    pub fn consent(&self, page: &ConsentPage<'_>) -> HttpResponse {
+        let p = page.prompt;
+        let s = &self.strings;
+        let trust = match (p.visibility, p.verified_domains.is_empty()) {
+            (Visibility::Private, _) => Trust::OwnAccount,
+            (_, false) => Trust::Verified(p.verified_domains.clone()),
+            (_, true) => Trust::Unverified,
+        };
+        let groups = group(&p.scopes, |n| p.requested.contains(n), |k| s.group_title(k));
+        let t = ConsentTemplate {
+            s,
+            theme: &self.theme,
+            css: &self.css,
+            nav: page.nav,
+            title: format!(
+                "{}{}{}",
+                s.consent_heading_before, p.client_name, s.consent_heading_after
+            ),
+            app_name: &p.client_name,
+            user: page.user,
+            switch_account_url: page.switch_account_url,
+            apps_url: page.apps_url,
+            trust,
+            action: page.action,
+            csrf: page.csrf,
+            challenge: p.challenge.expose(),
+            groups,
+            partial: page.partial_approval,
+            offline: p.scopes.iter().any(|x| x.name == OFFLINE),
+            destination: destination(&p.redirect_uri),
+            client_id: &p.client_id,
+            redirect_uri: &p.redirect_uri,
+            resources: &p.resources,
+            technical: p.scopes.iter().map(|x| x.name.as_str()).collect(),
+        };
+        self.respond(200, &t)
+    }
+}
+
+/// What the consent form asked for.
+#[derive(Clone, Debug)]
+pub struct ConsentForm {
+    /// The challenge to pass to `accept`/`reject`.
+    pub challenge: String,
+    /// `Some` to allow (with the decision), `None` to deny.
+    pub allow: Option<ConsentDecision>,
+}
+
+/// Reads the consent form (after the host checked its CSRF token). With
+/// `partial_approval`, the ticked `scope` values become the approved
+/// scopes (the engine checks they are a non-empty subset of the request);
+/// without it, a `scope` field is ignored and everything requested is
+/// approved.
+///
+/// # Errors
+/// `invalid_request` for a missing challenge or an unknown decision.
+pub fn consent_decision(params: &Params, partial_approval: bool) -> Result<ConsentForm, Error> {
+    params.reject_repeats(&["scope"])?;
+    let challenge = params.required("challenge")?.to_owned();
+    let remember = params.single("remember")? == Some("on");
+    let allow = match params.required("decision")? {
+        "allow" => {
+            let scopes = if partial_approval {
+                Some(ScopeSet::from_tokens(params.all("scope").to_vec())?)
+            } else {
+                None
+            };
+            Some(ConsentDecision { scopes, remember })
+        }
+        "deny" => None,
+        _ => return Err(Error::invalid_request("decision must be allow or deny")),
+    };
+    Ok(ConsentForm { challenge, allow })
+}
