@@ -59,7 +59,29 @@ pub struct EngineConfig {
     /// `grant_types_supported` (RFC 8414 §2) advertises exactly these. Add a
     /// custom grant with [`crate::Engine::with_grants`].
     pub grant_types: Vec<GrantType>,
+    /// When a client that may refresh is given a refresh token.
+    pub refresh_tokens: RefreshPolicy,
 }
+
+/// When the token endpoint hands out a refresh token (to a client whose
+/// grant types include `refresh_token`). A family is always recorded, so
+/// revocation works the same either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshPolicy {
+    /// Only when the user granted `offline_access` (OpenID Connect Core
+    /// §11), so "keep access while I am away" is a visible choice on the
+    /// consent screen. A deployment whose scope registry has no
+    /// `offline_access` cannot ask for it, and then every such client gets
+    /// refresh tokens, as with [`RefreshPolicy::Always`].
+    #[default]
+    OfflineAccessScope,
+    /// Always.
+    Always,
+}
+
+/// The scope that asks for long-lived access (OpenID Connect Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Longest authorization code lifetime accepted (RFC 6749 §4.1.2).
 pub const MAX_CODE_TTL: u64 = 600;
@@ -94,6 +116,7 @@ impl EngineConfig {
                 GrantType::RefreshToken,
                 GrantType::ClientCredentials,
             ],
+            refresh_tokens: RefreshPolicy::default(),
         }
     }
 }

@@ -143,3 +143,53 @@ async fn dispatch_validation_and_metadata_follow_the_registry() {
         .await;
     assert_eq!(error_code(&r), "unsupported_grant_type");
 }
+
+/// Refresh tokens only when the user granted `offline_access`, when the
+/// deployment has that scope; always with `RefreshPolicy::Always`.
+#[tokio::test]
+async fn refresh_tokens_follow_offline_access() {
+    use latchkey::clock::{ManualClock, Timestamp};
+    use latchkey::config::RefreshPolicy;
+    use latchkey::{EngineConfig, Keyring};
+
+    let scopes = || {
+        scopes()
+            .register("offline_access", "Keep access while you are away", &[])
+            .unwrap()
+    };
+    for (policy, with, without) in [
+        (RefreshPolicy::OfflineAccessScope, true, false),
+        (RefreshPolicy::Always, true, true),
+    ] {
+        let mut config = EngineConfig::new(ISSUER, scopes());
+        config.refresh_tokens = policy;
+        let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+        let engine = Engine::new(
+            Arc::new(MemoryStore::new()),
+            config,
+            Keyring::new(&[(1, [7u8; 32])]).unwrap(),
+        )
+        .with_clock(clock.clone());
+        let h = harness_with(engine, clock).await;
+        for (scope, expect) in [
+            ("profile:read offline_access", with),
+            ("profile:read", without),
+        ] {
+            let code = h.code_for(scope, false).await;
+            let r = h.exchange(&code).await;
+            assert_eq!(r.status, 200);
+            let body = r.json_body();
+            assert_eq!(
+                body.get("refresh_token").is_some(),
+                expect,
+                "{policy:?} {scope}: {body}"
+            );
+            if expect {
+                // The rotated successor follows the same rule.
+                let rt = body["refresh_token"].as_str().unwrap();
+                let next = h.refresh(rt, &[]).await.json_body();
+                assert!(next.get("refresh_token").is_some(), "{next}");
+            }
+        }
+    }
+}

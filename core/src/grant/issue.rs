@@ -3,6 +3,7 @@
 //! response to send, so a new token format changes this file only.
 
 use crate::clock::Timestamp;
+use crate::config::{RefreshPolicy, OFFLINE_ACCESS};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::grant::TokenResponse;
@@ -35,11 +36,9 @@ pub(crate) struct IssuedTokens {
     /// The family's next refresh generation, when the plan had a family.
     pub(crate) refresh: Option<RefreshGeneration>,
     /// The response; it carries the refresh token only if the client may
-    /// refresh, though a family always has one (it anchors revocation).
+    /// refresh and [`crate::config::RefreshPolicy`] allows it, though a
+    /// family always has one (it anchors revocation).
     pub(crate) response: TokenResponse,
-    /// The same response with the refresh token whatever the client may do,
-    /// for sealing the coalescing successor.
-    pub(crate) refresh_token: Option<String>,
 }
 
 impl<S: Storage + ?Sized> Engine<S> {
@@ -69,14 +68,22 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             None => None,
         };
-        let refresh_token = refresh.as_ref().map(|(t, _)| t.expose().to_owned());
+        let offer_refresh = client.allows_grant(GrantType::RefreshToken)
+            && match self.config.refresh_tokens {
+                RefreshPolicy::Always => true,
+                _ => {
+                    self.config.scopes.get(OFFLINE_ACCESS).is_none()
+                        || effective.contains(OFFLINE_ACCESS)
+                }
+            };
         let response = TokenResponse {
             access_token: access.expose().to_owned(),
             token_type: "Bearer".into(),
             expires_in: now.until(access_exp),
-            refresh_token: refresh_token
-                .clone()
-                .filter(|_| client.allows_grant(GrantType::RefreshToken)),
+            refresh_token: refresh
+                .as_ref()
+                .filter(|_| offer_refresh)
+                .map(|(t, _)| t.expose().to_owned()),
             scope: effective.to_string(),
         };
         Ok(IssuedTokens {
@@ -93,7 +100,6 @@ impl<S: Storage + ?Sized> Engine<S> {
             },
             refresh: refresh.map(|(_, g)| g),
             response,
-            refresh_token,
         })
     }
 }

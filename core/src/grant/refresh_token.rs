@@ -200,7 +200,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             .ok_or_else(|| Error::internal("a family plan mints a refresh token"))?;
         let successor = SealedSuccessor {
             access_token: t.response.access_token.clone(),
-            refresh_token: t.refresh_token,
+            refresh_token: t.response.refresh_token.clone(),
             access_expires_at: t.access.expires_at,
             scope: t.response.scope.clone(),
         };

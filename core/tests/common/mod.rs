@@ -74,6 +74,20 @@ pub async fn harness() -> Harness {
 
 pub async fn harness_on<S: Storage + ?Sized>(store: Arc<S>) -> Harness<S> {
     let (engine, clock) = engine_on(store);
+    harness_with(engine, clock).await
+}
+
+/// The harness's clients on `engine` (whose registry must have the
+/// harness's scopes); the app may also ask for `offline_access` when the
+/// registry has it.
+pub async fn harness_with<S: Storage + ?Sized>(
+    engine: Engine<S>,
+    clock: Arc<ManualClock>,
+) -> Harness<S> {
+    let mut app_scopes = vec!["profile:read".into(), "dns:read".into(), "dns:edit".into()];
+    if engine.config().scopes.get("offline_access").is_some() {
+        app_scopes.push("offline_access".into());
+    }
     let app = engine
         .register_client(ClientRegistration {
             owner: "acme".into(),
@@ -84,7 +98,7 @@ pub async fn harness_on<S: Storage + ?Sized>(store: Arc<S>) -> Harness<S> {
                 GrantType::RefreshToken,
                 GrantType::ClientCredentials,
             ],
-            scopes: vec!["profile:read".into(), "dns:read".into(), "dns:edit".into()],
+            scopes: app_scopes,
             resources: vec![API.into()],
             ..Default::default()
         })
