@@ -14,7 +14,8 @@
 //!
 //! # What the host must do
 //!
-//! - Persist the server [`Keyring`] (and keep retired key ids when rotating).
+//! - Persist the server [`Keyring`] (and keep retired key ids when rotating);
+//!   [`keys::KeyDir`] does it in a directory, with the rotation recipe.
 //! - Bind every login/consent challenge to the user agent (the `binding`
 //!   argument of [`Engine::authorize`]) and carry it across sign-in.
 //! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
@@ -64,6 +65,7 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod introspect;
+pub mod keys;
 pub mod manage_error;
 pub mod metadata;
 pub mod model;
