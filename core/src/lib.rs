@@ -21,7 +21,9 @@
 //! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
 //!   consent page, and escape every string an app controls.
 //! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
-//!   ([`Engine::poll_events`], then [`Engine::ack_events`]).
+//!   ([`Engine::poll_events`], then [`Engine::ack_events`]); with the
+//!   `tokio` feature, `maintenance::Maintenance` runs both as background
+//!   tasks.
 //!
 //! # Non-features
 //!
@@ -66,6 +68,8 @@ pub mod grant;
 pub mod http;
 pub mod introspect;
 pub mod keys;
+#[cfg(feature = "tokio")]
+pub mod maintenance;
 pub mod manage_error;
 pub mod metadata;
 pub mod model;

@@ -2,6 +2,8 @@
 //! manual clock, the demo scopes, and two registered clients.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
