@@ -334,3 +334,38 @@ async fn storage_failure_backs_off_and_recovers() {
     assert_eq!(*delivered.lock().unwrap(), all);
     assert!(pending(&h.engine, "hook").await.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_callback_is_a_failure_and_its_events_come_again() {
+    let h = harness().await;
+    let all = pending(&h.engine, "hook").await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let handle = Maintenance::new(h.engine.clone(), config())
+        .without_purge()
+        .consumer("hook", move |events: Vec<Event>| {
+            let c = c.clone();
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("bug in the host's consumer ({} events)", events.len());
+                }
+                Ok::<_, std::io::Error>(())
+            }
+        })
+        .spawn();
+    let r = until(&handle, Duration::from_secs(5), |r| r.batches_acked == 1).await;
+    assert_eq!(r.callback_failures, 1, "{r:?}");
+    assert_eq!(r.events_acked, all.len() as u64);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "outbox consumer \"hook\" added twice")]
+async fn a_consumer_name_is_one_cursor_and_cannot_be_added_twice() {
+    let h = harness().await;
+    let ok = |_events: Vec<Event>| async { Ok::<_, std::io::Error>(()) };
+    let _ = Maintenance::new(h.engine.clone(), config())
+        .consumer("hook", ok)
+        .consumer("hook", ok);
+}

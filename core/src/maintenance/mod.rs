@@ -134,6 +134,10 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
     /// are kept until every consumer that ever polled acknowledged them),
     /// `callback` gets each batch, in order, and returns `Ok` once it has
     /// durably handled every event of the batch.
+    ///
+    /// # Panics
+    /// When `name` was already added: two tasks on one cursor would deliver
+    /// every event twice and acknowledge each other's batches.
     #[must_use]
     pub fn consumer<F, Fut, E>(mut self, name: impl Into<String>, callback: F) -> Self
     where
@@ -141,11 +145,16 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<CallbackError>,
     {
+        let name = name.into();
+        assert!(
+            self.consumers.iter().all(|(n, _)| *n != name),
+            "outbox consumer {name:?} added twice"
+        );
         let callback: Callback = Arc::new(move |events| {
             let fut = callback(events);
             Box::pin(async move { fut.await.map_err(Into::into) })
         });
-        self.consumers.push((name.into(), callback));
+        self.consumers.push((name, callback));
         self
     }
 

@@ -113,6 +113,9 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
                     backoff.reset();
                     self.counters.purged(&report);
                     if report.total() > 0 {
+                        // A store that never suspends (the memory store)
+                        // must not monopolise the runtime while draining.
+                        tokio::task::yield_now().await;
                         continue;
                     }
                     self.counters.purge_run();
