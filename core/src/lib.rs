@@ -14,13 +14,16 @@
 //!
 //! # What the host must do
 //!
-//! - Persist the server [`Keyring`] (and keep retired key ids when rotating).
+//! - Persist the server [`Keyring`] (and keep retired key ids when rotating);
+//!   [`keys::KeyDir`] does it in a directory, with the rotation recipe.
 //! - Bind every login/consent challenge to the user agent (the `binding`
 //!   argument of [`Engine::authorize`]) and carry it across sign-in.
 //! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
 //!   consent page, and escape every string an app controls.
 //! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
-//!   ([`Engine::poll_events`], then [`Engine::ack_events`]).
+//!   ([`Engine::poll_events`], then [`Engine::ack_events`]); with the
+//!   `tokio` feature, `maintenance::Maintenance` runs both as background
+//!   tasks.
 //!
 //! # Non-features
 //!
@@ -64,6 +67,9 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod introspect;
+pub mod keys;
+#[cfg(feature = "tokio")]
+pub mod maintenance;
 pub mod manage_error;
 pub mod metadata;
 pub mod model;

@@ -1,100 +1,16 @@
 //! Storage failures: every endpoint answers `temporarily_unavailable` or
 //! `server_error`, never a false success, never a panic, and nothing is
-//! half-done. A fault-injecting wrapper around the memory store (the one
-//! place mocks are allowed).
+//! half-done. The fault-injecting store is `common::faulty::Faulty`.
 
 mod common;
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use common::faulty::Faulty;
 use common::*;
-use latchkey::clock::Timestamp;
 use latchkey::http::HttpRequest;
 use latchkey::introspect::Audience;
-use latchkey::model::*;
-use latchkey::storage::*;
-use latchkey::token::TokenHash;
-use latchkey::{AuthorizeOutcome, MemoryStore};
-
-/// 0 = healthy, 1 = unavailable, 2 = broken, 3 = only `approve` fails.
-#[derive(Default)]
-struct Faulty {
-    inner: MemoryStore,
-    mode: AtomicU8,
-}
-
-impl Faulty {
-    fn check(&self, method: &str) -> StorageResult<()> {
-        match self.mode.load(Ordering::SeqCst) {
-            0 => Ok(()),
-            1 => Err(StorageError::Unavailable("connection refused".into())),
-            3 if method != "approve" => Ok(()),
-            3 => Err(StorageError::Unavailable(
-                "connection lost mid-approval".into(),
-            )),
-            _ => Err(StorageError::Backend("disk on fire".into())),
-        }
-    }
-    fn set(&self, m: u8) {
-        self.mode.store(m, Ordering::SeqCst);
-    }
-}
-
-macro_rules! delegate {
-    ($trait:ident { $(fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty;)* }) => {
-        #[async_trait]
-        impl $trait for Faulty {
-            $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                self.check(stringify!($name))?;
-                self.inner.$name($($arg),*).await
-            })*
-        }
-    };
-}
-
-delegate!(ClientStore {
-    fn insert_client(&self, c: &ClientRecord, e: &[NewEvent]) -> StorageResult<()>;
-    fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>>;
-    fn update_client(&self, c: &ClientRecord, r: u64, e: &[NewEvent]) -> StorageResult<()>;
-    fn delete_client(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool>;
-    fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>>;
-});
-delegate!(ChallengeStore {
-    fn insert_challenge(&self, c: &ChallengeRecord) -> StorageResult<()>;
-    fn get_challenge(&self, h: &TokenHash) -> StorageResult<Option<ChallengeRecord>>;
-    fn take_challenge(&self, h: &TokenHash, now: Timestamp) -> StorageResult<Option<ChallengeRecord>>;
-});
-delegate!(GrantStore {
-    fn approve(&self, a: &Approval) -> StorageResult<ApproveOutcome>;
-    fn get_grant(&self, s: &str, c: &str) -> StorageResult<Option<GrantRecord>>;
-    fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>>;
-    fn list_grants(&self, s: &str) -> StorageResult<Vec<GrantRecord>>;
-    fn revoke_grant(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool>;
-    fn revoke_subject(&self, s: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<u64>;
-});
-delegate!(CodeStore {
-    fn get_code(&self, h: &TokenHash) -> StorageResult<Option<CodeRecord>>;
-    fn record_code_failure(&self, h: &TokenHash, m: u32) -> StorageResult<CodeFailure>;
-    fn redeem_code(&self, h: &TokenHash, now: Timestamp, i: &Issuance) -> StorageResult<RedeemOutcome>;
-});
-delegate!(TokenStore {
-    fn find_refresh_token(&self, h: &TokenHash) -> StorageResult<Option<(FamilyRecord, u64)>>;
-    fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>>;
-    fn rotate_family(&self, id: &str, g: u64, r: &Rotation) -> StorageResult<RotateOutcome>;
-    fn revoke_family(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool>;
-    fn insert_access_token(&self, t: &AccessTokenRecord) -> StorageResult<()>;
-    fn find_access_token(&self, h: &TokenHash) -> StorageResult<Option<AccessTokenView>>;
-    fn revoke_access_token(&self, h: &TokenHash, at: Timestamp, e: &[NewEvent]) -> StorageResult<bool>;
-});
-delegate!(EventStore {
-    fn poll_events(&self, c: &str, l: usize) -> StorageResult<Vec<Event>>;
-    fn ack_events(&self, c: &str, s: u64) -> StorageResult<()>;
-});
-delegate!(PurgeStore {
-    fn purge_expired(&self, now: Timestamp, l: usize) -> StorageResult<PurgeReport>;
-});
+use latchkey::AuthorizeOutcome;
 
 #[tokio::test]
 async fn every_endpoint_reports_storage_failure_honestly() {

@@ -2,7 +2,7 @@
 //!
 //! Correct and concurrent (callers serialise on the lock, which is never
 //! held across an `.await`), not durable. Other backends are checked
-//! against the same [`crate::conformance`] suite.
+//! against the same `latchkey::conformance` (feature `conformance`) suite.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};

@@ -3,7 +3,7 @@
 //! Every method that must be atomic says so and names what it does as one
 //! operation; each backend implements it with its own transaction or
 //! conditional write, never with an in-process lock, so the contracts hold
-//! across processes sharing one database. [`crate::conformance`] checks them.
+//! across processes sharing one database. `latchkey::conformance` (feature `conformance`) checks them.
 //!
 //! Methods that append [`NewEvent`]s must write them in the same atomic
 //! operation as the change: either both are durable or neither is.

@@ -6,7 +6,7 @@
 //! so each invariant lives here and not in every backend. A backend that
 //! pushes the decision into its query language (the SQL backends' `UPDATE …
 //! WHERE generation = $n AND revoked_at IS NULL`) translates the same rule,
-//! and [`crate::conformance`] checks that translation.
+//! and `latchkey::conformance` (feature `conformance`) checks that translation.
 
 use crate::clock::Timestamp;
 use crate::model::{

@@ -2,6 +2,8 @@
 //! manual clock, the demo scopes, and two registered clients.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -60,8 +62,14 @@ pub fn mallory() -> Principal {
 }
 
 pub fn engine_on<S: Storage + ?Sized>(store: Arc<S>) -> (Engine<S>, Arc<ManualClock>) {
+    engine_with_keys(store, Keyring::new(&[(1, [42u8; 32])]).unwrap())
+}
+
+pub fn engine_with_keys<S: Storage + ?Sized>(
+    store: Arc<S>,
+    keys: Keyring,
+) -> (Engine<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
-    let keys = Keyring::new(&[(1, [42u8; 32])]).unwrap();
     let engine = Engine::new(store, EngineConfig::new(ISSUER, scopes()), keys)
         .with_clock(clock.clone())
         .with_entropy(Arc::new(SeededEntropy::new(7)));
@@ -73,7 +81,11 @@ pub async fn harness() -> Harness {
 }
 
 pub async fn harness_on<S: Storage + ?Sized>(store: Arc<S>) -> Harness<S> {
-    let (engine, clock) = engine_on(store);
+    harness_with_keys(store, Keyring::new(&[(1, [42u8; 32])]).unwrap()).await
+}
+
+pub async fn harness_with_keys<S: Storage + ?Sized>(store: Arc<S>, keys: Keyring) -> Harness<S> {
+    let (engine, clock) = engine_with_keys(store, keys);
     harness_with(engine, clock).await
 }
 
