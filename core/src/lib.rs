@@ -19,6 +19,9 @@
 //!   argument of [`Engine::authorize`]) and carry it across sign-in.
 //! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
 //!   consent page, and escape every string an app controls.
+//!
+//! [`web`] does those three for any framework (sessions, binding, CSRF,
+//! safe pages); the `axum` feature mounts the whole browser flow.
 //! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
 //!   ([`Engine::poll_events`], then [`Engine::ack_events`]).
 //!
@@ -74,6 +77,7 @@ pub mod revoke;
 pub mod scope;
 pub mod storage;
 pub mod token;
+pub mod web;
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
