@@ -56,6 +56,8 @@
 #![warn(missing_docs)]
 
 pub mod authorize;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod client_auth;
 pub mod clients;
 pub mod clock;

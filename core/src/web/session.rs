@@ -9,10 +9,12 @@ use ring::digest;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::entropy::{Entropy, SystemEntropy};
-use crate::http::HttpRequest;
+use crate::http::{HttpRequest, HttpResponse};
 use crate::web::cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 use crate::web::csrf::CsrfToken;
 use crate::web::memory::MemorySessionStore;
+use crate::web::next::after_sign_in;
+use crate::web::page::{redirect, with_cookie};
 use crate::web::store::{SessionError, SessionKey, SessionRecord, SessionStore};
 
 /// Cookie name over plain HTTP (local development).
@@ -305,6 +307,25 @@ impl Sessions {
         let (s, cookie) = self.fresh(Some(user.to_owned()), binding)?;
         self.store.replace(&old.key, self.record(&s)).await?;
         Ok((s, cookie))
+    }
+
+    /// [`Sessions::sign_in`], then the response a host's sign-in handler
+    /// sends: a `303` to `next` when it is a same-origin path
+    /// ([`crate::web::safe_next`]), else to `fallback`, installing the new
+    /// cookie. With this the open-redirect guard cannot be forgotten.
+    ///
+    /// # Errors
+    /// Store or CSPRNG failures.
+    pub async fn complete_sign_in(
+        &self,
+        old: &Session,
+        user: &str,
+        next: Option<&str>,
+        fallback: &str,
+    ) -> Result<HttpResponse, SessionError> {
+        let (_, cookie) = self.sign_in(old, user).await?;
+        let to = after_sign_in(next, fallback);
+        Ok(with_cookie(redirect(to), Some(cookie)))
     }
 
     /// Ends a session; returns the `Set-Cookie` value that clears it.

@@ -250,3 +250,25 @@ fn session_store_is_object_safe_and_debug_redacts() {
     let key = SessionKey([0xab; 32]);
     assert_eq!(format!("{key:?}"), "SessionKey(abababab…)");
 }
+
+#[tokio::test]
+async fn complete_sign_in_never_follows_a_foreign_next() {
+    let f = plain();
+    let s = &f.sessions;
+    for (next, to) in [
+        (
+            Some("/oauth/consent?challenge=x"),
+            "/oauth/consent?challenge=x",
+        ),
+        (Some("//evil.example"), "/"),
+        (Some("https://evil.example"), "/"),
+        (Some("/\\evil"), "/"),
+        (None, "/"),
+    ] {
+        let (anon, _) = s.load_or_create_from_header(None).await.unwrap();
+        let r = s.complete_sign_in(&anon, "alice", next, "/").await.unwrap();
+        assert_eq!(r.status, 303);
+        assert_eq!(r.header("location"), Some(to), "{next:?}");
+        assert!(r.header("set-cookie").is_some());
+    }
+}
