@@ -222,9 +222,8 @@ async fn consent<S: Storage + ?Sized + 'static, H: SignIn>(
 
 impl<S: Storage + ?Sized + 'static, H: SignIn> Shared<S, H> {
     async fn principal(&self, session: &Session) -> Option<Principal> {
-        if session.user.is_none() {
-            return None;
-        }
+        // Anonymous sessions never reach the host's hook.
+        session.user.as_ref()?;
         self.sign_in.principal(session).await
     }
 
