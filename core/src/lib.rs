@@ -20,6 +20,9 @@
 //!   argument of [`Engine::authorize`]) and carry it across sign-in.
 //! - Put CSRF tokens on its sign-in and consent forms, forbid framing of the
 //!   consent page, and escape every string an app controls.
+//!
+//! [`web`] does those three for any framework (sessions, binding, CSRF,
+//! safe pages); the `axum` feature mounts the whole browser flow.
 //! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
 //!   ([`Engine::poll_events`], then [`Engine::ack_events`]); with the
 //!   `tokio` feature, `maintenance::Maintenance` runs both as background
@@ -56,6 +59,8 @@
 #![warn(missing_docs)]
 
 pub mod authorize;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod client_auth;
 pub mod clients;
 pub mod clock;
@@ -82,6 +87,7 @@ pub mod storage;
 pub mod token;
 #[cfg(feature = "ui")]
 pub mod ui;
+pub mod web;
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;

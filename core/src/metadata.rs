@@ -82,6 +82,36 @@ pub struct ProtectedResourceMetadata {
     pub resource_name: Option<String>,
 }
 
+/// Where RFC 9728 §3.1 puts the metadata of `resource`: the well-known
+/// prefix inserted between the origin and the path (a terminating `/`
+/// removed; query and fragment dropped). This is the `resource_metadata`
+/// a resource server names in its `WWW-Authenticate` challenges (§5.1).
+///
+/// ```
+/// use latchkey::metadata::protected_resource_metadata_url as url;
+/// assert_eq!(url("https://api.example/v1/"), "https://api.example/.well-known/oauth-protected-resource/v1");
+/// assert_eq!(url("https://api.example"), "https://api.example/.well-known/oauth-protected-resource");
+/// ```
+#[must_use]
+pub fn protected_resource_metadata_url(resource: &str) -> String {
+    let (origin, path) = split_origin(resource);
+    format!("{origin}/.well-known/oauth-protected-resource{path}")
+}
+
+/// `resource` as (origin, path without query, fragment or trailing `/`).
+pub(crate) fn split_origin(resource: &str) -> (&str, &str) {
+    let end = resource.find(['?', '#']).unwrap_or(resource.len());
+    let resource = &resource[..end];
+    let after_scheme = resource.find("://").map_or(0, |i| i + 3);
+    let path_start = resource[after_scheme..]
+        .find('/')
+        .map_or(resource.len(), |i| after_scheme + i);
+    (
+        &resource[..path_start],
+        resource[path_start..].trim_end_matches('/'),
+    )
+}
+
 impl ProtectedResourceMetadata {
     /// Metadata for `resource` protected by the server configured in
     /// `config`, advertising `scopes`.

@@ -1,0 +1,53 @@
+//! Browser sessions and safe pages, without any web framework: what every
+//! host needs around the authorization endpoint.
+//!
+//! - [`Sessions`]: a session cookie (`HttpOnly; SameSite=Lax; Path=/`,
+//!   `Secure` and the `__Host-` prefix under https) naming a record in a
+//!   [`SessionStore`]; id rotation at sign-in; idle timeout and absolute
+//!   lifetime; a flash message.
+//! - The user-agent binding ([`Session::binding`]) that
+//!   [`crate::Engine::authorize`] ties consent challenges to: set on the
+//!   first visit, carried across sign-in, never shared between users.
+//! - CSRF tokens ([`CsrfToken`]), one per session, compared in constant
+//!   time.
+//! - [`safe_next`]: the open-redirect guard for `next` parameters.
+//! - [`SignIn`]: the hook through which the host says who is signed in.
+//! - [`page`]: escaping, security headers and a minimal consent form.
+//!
+//! Stores: [`MemorySessionStore`] (bounded, one process). A store on the
+//! engine's storage backends, shared by instances behind a load balancer,
+//! is coming; [`SessionStore`] is shaped for it.
+//!
+//! ```
+//! use latchkey::web::{SessionConfig, Sessions};
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let sessions = Sessions::in_memory(SessionConfig::for_issuer("https://auth.example"));
+//! let (anon, set_cookie) = sessions.load_or_create_from_header(None).await.unwrap();
+//! assert!(set_cookie.unwrap().starts_with("__Host-latchkey_session="));
+//! let (alice, _) = sessions.sign_in(&anon, "alice").await.unwrap();
+//! assert_eq!(alice.binding, anon.binding); // a pending challenge still matches
+//! # });
+//! ```
+
+mod cookie;
+mod csrf;
+mod memory;
+mod next;
+pub mod page;
+mod session;
+mod sign_in;
+mod store;
+
+pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
+pub use csrf::{ct_eq, CsrfToken};
+pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};
+pub use next::{after_sign_in, safe_next, MAX_NEXT_LEN};
+pub use session::{
+    Session, SessionConfig, Sessions, COOKIE_NAME, DEFAULT_ABSOLUTE_LIFETIME, DEFAULT_IDLE_TIMEOUT,
+    SECURE_COOKIE_NAME, TOUCH_INTERVAL,
+};
+pub use sign_in::SignIn;
+pub use store::{SessionError, SessionKey, SessionRecord, SessionStore};
+
+#[cfg(test)]
+mod tests;
