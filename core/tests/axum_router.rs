@@ -58,12 +58,17 @@ async fn login(sessions: Arc<Sessions>, req: HttpRequest) -> HttpResponse {
 }
 
 fn app(h: &Harness) -> Router {
+    app_with(h, latchkey::web::flow::PlainPages)
+}
+
+fn app_with(h: &Harness, pages: impl latchkey::web::flow::Pages) -> Router {
     let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer(ISSUER)));
     let scopes = ["profile:read"];
     let resource = ProtectedResourceMetadata::new(API, h.engine.config(), &scopes);
     let s = sessions.clone();
     OAuthRouter::new(h.engine.clone(), sessions, TestUsers)
         .protected_resource(resource)
+        .pages(pages)
         .into_router()
         .route("/login", any(move |req: HttpRequest| login(s.clone(), req)))
 }
@@ -258,11 +263,15 @@ async fn over_socket(
 }
 
 fn authorize_uri(h: &Harness) -> String {
+    authorize_uri_for(h, "profile:read")
+}
+
+fn authorize_uri_for(h: &Harness, scope: &str) -> String {
     let pairs = [
         ("response_type", "code"),
         ("client_id", h.app.client.id.as_str()),
         ("redirect_uri", REDIRECT),
-        ("scope", "profile:read"),
+        ("scope", scope),
         ("resource", API),
         ("code_challenge", common::CHALLENGE),
         ("code_challenge_method", "S256"),
@@ -565,4 +574,51 @@ async fn a_signed_out_decision_is_refused() {
         .await;
     assert_eq!(a.status, 401);
     assert!(a.header("location").is_none());
+}
+
+/// With the ready pages and partial approval, the user unticks a
+/// requested scope and the token carries only what was left ticked.
+#[cfg(feature = "ui")]
+#[tokio::test]
+async fn ready_pages_with_partial_approval() {
+    use latchkey::ui::UiPages;
+    let h = harness().await;
+    let transport = Transport::InProcess(app_with(
+        &h,
+        UiPages {
+            partial_approval: true,
+            ..UiPages::default()
+        },
+    ));
+    let mut b = Browser::new(&transport);
+    let a = b.get(&authorize_uri_for(&h, "profile:read dns:read")).await;
+    let next = query_param(a.location(), "next").unwrap();
+    assert_eq!(sign_in(&mut b, "alice", &next).await.status, 303);
+    let page = b.get(&next).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("name=\"scope\" value=\"dns:read\""));
+    assert!(
+        page.body.contains("class=\"primary\""),
+        "the ready consent page"
+    );
+    let a = b
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("challenge", &page.hidden("challenge")),
+                ("decision", "allow"),
+                ("scope", "profile:read"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    let code = query_param(a.location(), "code").unwrap();
+    let r = h.exchange(&code).await;
+    assert_eq!(r.json_body()["scope"], "profile:read");
+
+    // Errors are the ready error page, not a redirect.
+    let e = b.get("/oauth/consent?challenge=nope").await;
+    assert_eq!(e.status, 400);
+    assert!(e.body.contains("This request has expired"), "{}", e.body);
 }

@@ -10,9 +10,9 @@ use latchkey::http::{HttpResponse, Params};
 use latchkey::model::Visibility;
 use latchkey::scope::{ScopeInfo, ScopeSet};
 use latchkey::ui::{
-    consent_decision, AppRow, ConnectedAppsPage, ConsentPage, ErrorPage, Nav, SignInPage, Strings,
-    Theme, Ui,
+    AppRow, ConnectedAppsPage, ConsentPage, ErrorPage, Nav, SignInPage, Strings, Theme, Ui,
 };
+use latchkey::web::flow::read_decision;
 use latchkey::{ConsentPrompt, Secret};
 
 fn prompt(name: &str, redirect: &str, visibility: Visibility, domains: &[&str]) -> ConsentPrompt {
@@ -171,21 +171,21 @@ fn partial_approval_offers_only_requested_scopes() {
 
     let form = Params::parse("challenge=c&decision=allow&scope=profile%3Aread&remember=on&csrf=x")
         .unwrap();
-    let f = consent_decision(&form, true).unwrap();
+    let f = read_decision(&form, true).unwrap();
     let d = f.allow.unwrap();
     assert_eq!(d.scopes, Some(ScopeSet::parse("profile:read").unwrap()));
     assert!(d.remember);
-    let f = consent_decision(&form, false).unwrap();
+    let f = read_decision(&form, false).unwrap();
     assert_eq!(
         f.allow.unwrap().scopes,
         None,
         "scope ignored without partial approval"
     );
     let deny = Params::parse("challenge=c&decision=deny").unwrap();
-    assert!(consent_decision(&deny, true).unwrap().allow.is_none());
+    assert!(read_decision(&deny, true).unwrap().allow.is_none());
     let odd = Params::parse("challenge=c&decision=maybe").unwrap();
     assert_eq!(
-        consent_decision(&odd, true).unwrap_err().code(),
+        read_decision(&odd, true).unwrap_err().code(),
         "invalid_request"
     );
 }

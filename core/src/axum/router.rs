@@ -6,14 +6,13 @@ use axum::extract::State;
 use axum::routing::any;
 use axum::Router;
 
-use crate::authorize::{AuthorizeOutcome, ConsentDecision, Principal};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::http::{encode_form, HttpRequest, HttpResponse, Params};
+use crate::http::{HttpRequest, HttpResponse};
 use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata};
 use crate::storage::Storage;
-use crate::web::page::{consent_form, error_page, redirect, with_cookie};
-use crate::web::{Session, Sessions, SignIn};
+use crate::web::flow::{BrowserFlow, Pages, PlainPages};
+use crate::web::{Sessions, SignIn};
 
 /// Builds the OAuth router. Routes follow the engine's configured endpoint
 /// URLs (so they always match the published metadata); mount the router
@@ -36,6 +35,7 @@ pub struct OAuthRouter<S: ?Sized, H> {
     sessions: Arc<Sessions>,
     sign_in: Arc<H>,
     resources: Vec<ProtectedResourceMetadata>,
+    pages: Arc<dyn Pages>,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for OAuthRouter<S, H> {
@@ -58,14 +58,7 @@ where
     OAuthRouter::new(engine, sessions, sign_in).into_router()
 }
 
-struct Shared<S: ?Sized, H> {
-    engine: Engine<S>,
-    sessions: Arc<Sessions>,
-    sign_in: Arc<H>,
-    consent_path: String,
-}
-
-type St<S, H> = State<Arc<Shared<S, H>>>;
+type St<S, H> = State<Arc<BrowserFlow<S, H>>>;
 
 /// The path of an absolute URL (`/` for none).
 fn path_of(url: &str) -> String {
@@ -92,7 +85,17 @@ where
             sessions,
             sign_in: Arc::new(sign_in),
             resources: Vec::new(),
+            pages: Arc::new(PlainPages),
         }
+    }
+
+    /// Renders the consent and error pages with `pages` (for example
+    /// `latchkey::ui::UiPages` with the `ui` feature) instead of the
+    /// minimal built-in ones.
+    #[must_use]
+    pub fn pages(mut self, pages: impl Pages) -> Self {
+        self.pages = Arc::new(pages);
+        self
     }
 
     /// Also serves `metadata` (RFC 9728 §2) at
@@ -111,18 +114,19 @@ where
         let (_, issuer_path) = split_origin(&config.issuer);
         let issuer_path = issuer_path.to_owned();
         let endpoints = config.endpoints.clone();
-        let shared = Arc::new(Shared {
-            consent_path: format!("{issuer_path}/oauth/consent"),
-            engine: self.engine,
-            sessions: self.sessions,
-            sign_in: self.sign_in,
-        });
-        let mut r: Router<Arc<Shared<S, H>>> = Router::new()
+        let shared = Arc::new(BrowserFlow::new(
+            self.engine,
+            self.sessions,
+            self.sign_in,
+            self.pages,
+        ));
+        let consent_path = shared.consent_path().to_owned();
+        let mut r: Router<Arc<BrowserFlow<S, H>>> = Router::new()
             .route(&path_of(&endpoints.authorization), any(authorize::<S, H>))
             .route(&path_of(&endpoints.token), any(token::<S, H>))
             .route(&path_of(&endpoints.introspection), any(introspect::<S, H>))
             .route(&path_of(&endpoints.revocation), any(revoke::<S, H>))
-            .route(&shared.consent_path, any(consent::<S, H>))
+            .route(&consent_path, any(consent::<S, H>))
             .route(
                 &format!("/.well-known/oauth-authorization-server{issuer_path}"),
                 any(server_metadata::<S, H>),
@@ -166,178 +170,40 @@ async fn server_metadata<S: Storage + ?Sized + 'static, H: SignIn>(
     State(st): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    get_only(&req).unwrap_or_else(|| metadata_response(&st.engine.metadata()))
+    get_only(&req).unwrap_or_else(|| metadata_response(&st.engine().metadata()))
 }
 
 async fn token<S: Storage + ?Sized + 'static, H: SignIn>(
     State(st): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    st.engine.token(&req).await
+    st.engine().token(&req).await
 }
 
 async fn introspect<S: Storage + ?Sized + 'static, H: SignIn>(
     State(st): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    st.engine.introspect(&req).await
+    st.engine().introspect(&req).await
 }
 
 async fn revoke<S: Storage + ?Sized + 'static, H: SignIn>(
     State(st): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    st.engine.revoke(&req).await
+    st.engine().revoke(&req).await
 }
 
-/// The authorization endpoint. Every request gets a session (anonymous
-/// until sign-in) because the engine binds the parked request to it.
 async fn authorize<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
+    State(flow): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    let (session, set_cookie) = match st.sessions.load_or_create(&req).await {
-        Ok(x) => x,
-        Err(e) => return show_error(&e.into()),
-    };
-    let principal = st.principal(&session).await;
-    let outcome = st
-        .engine
-        .authorize(&req, principal.as_ref(), &session.binding)
-        .await;
-    with_cookie(st.outcome(&session, outcome), set_cookie)
+    flow.authorize(&req).await
 }
 
-/// `GET`: the consent page for `?challenge=`; `POST`: the decision.
 async fn consent<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
+    State(flow): St<S, H>,
     req: HttpRequest,
 ) -> HttpResponse {
-    match req.method.as_str() {
-        "GET" => st.show_consent(&req).await,
-        "POST" => st.decide(&req).await,
-        _ => HttpResponse::error(&Error::MethodNotAllowed("GET, POST")),
-    }
-}
-
-impl<S: Storage + ?Sized + 'static, H: SignIn> Shared<S, H> {
-    async fn principal(&self, session: &Session) -> Option<Principal> {
-        // Anonymous sessions never reach the host's hook.
-        session.user.as_ref()?;
-        self.sign_in.principal(session).await
-    }
-
-    fn consent_url(&self, challenge: &str) -> String {
-        format!(
-            "{}?{}",
-            self.consent_path,
-            encode_form(&[("challenge", challenge)])
-        )
-    }
-
-    /// What the browser sees for an engine outcome.
-    fn outcome(&self, session: &Session, outcome: AuthorizeOutcome) -> HttpResponse {
-        match outcome {
-            AuthorizeOutcome::Redirect(url) => redirect(&url),
-            AuthorizeOutcome::LoginRequired { challenge } => redirect(
-                &self
-                    .sign_in
-                    .sign_in_location(&self.consent_url(challenge.expose())),
-            ),
-            AuthorizeOutcome::ConsentRequired(prompt) => {
-                let user = session.user.as_deref().unwrap_or_default();
-                consent_form(&prompt, user, session.csrf.expose(), &self.consent_path)
-            }
-            AuthorizeOutcome::ShowError(e) => show_error(&e),
-        }
-    }
-
-    async fn show_consent(&self, req: &HttpRequest) -> HttpResponse {
-        let params = match Params::parse(&req.query) {
-            Ok(p) => p,
-            Err(e) => return show_error(&e),
-        };
-        let challenge = match params.required("challenge") {
-            Ok(c) => c,
-            Err(e) => return show_error(&e),
-        };
-        let session = match self.sessions.load(req).await {
-            Ok(s) => s,
-            Err(e) => return show_error(&e.into()),
-        };
-        let signed_in = match &session {
-            Some(s) => self.principal(s).await.map(|p| (s, p)),
-            None => None,
-        };
-        let Some((session, principal)) = signed_in else {
-            let next = self.consent_url(challenge);
-            return redirect(&self.sign_in.sign_in_location(&next));
-        };
-        let outcome = self
-            .engine
-            .resume(challenge, &session.binding, &principal)
-            .await;
-        self.outcome(session, outcome)
-    }
-
-    async fn decide(&self, req: &HttpRequest) -> HttpResponse {
-        let form = match req.form_body() {
-            Ok(f) => f,
-            Err(e) => return show_error(&e),
-        };
-        let session = match self.sessions.load(req).await {
-            Ok(s) => s,
-            Err(e) => return show_error(&e.into()),
-        };
-        let signed_in = match &session {
-            Some(s) => self.principal(s).await.map(|p| (s, p)),
-            None => None,
-        };
-        let Some((session, principal)) = signed_in else {
-            return error_page(
-                401,
-                "Signed out",
-                "Your session ended before you decided. Return to the application and start again.",
-            );
-        };
-        // Checked before anything else of the form is looked at: a page of
-        // another site cannot post a decision (CSRF).
-        if !session.csrf_ok(form.single("csrf").ok().flatten()) {
-            return error_page(
-                403,
-                "Form expired",
-                "The form was not sent from this site's current page. Go back, reload and try again.",
-            );
-        }
-        let field = |name| form.single(name).ok().flatten().unwrap_or("");
-        let challenge = field("challenge");
-        let outcome = match field("decision") {
-            "allow" => {
-                let decision = ConsentDecision {
-                    scopes: None,
-                    remember: field("remember") == "on",
-                };
-                self.engine
-                    .accept(challenge, &session.binding, &principal, decision)
-                    .await
-            }
-            "deny" => self.engine.reject(challenge, &session.binding).await,
-            _ => return show_error(&Error::invalid_request("decision must be allow or deny")),
-        };
-        self.outcome(session, outcome)
-    }
-}
-
-/// An error for a person at a browser, never a redirect. A wrong method or
-/// an oversized body keeps the engine's JSON (machines send those).
-fn show_error(e: &Error) -> HttpResponse {
-    let title = match e {
-        Error::MethodNotAllowed(_) | Error::PayloadTooLarge => return HttpResponse::error(e),
-        Error::InvalidChallenge(_) => "This request has expired",
-        Error::UntrustedRedirect(_) => "The application sent an invalid request",
-        Error::TemporarilyUnavailable(_) => "Try again in a moment",
-        Error::ServerError(_) => "Something went wrong",
-        _ => "Something is wrong with this request",
-    };
-    error_page(e.status(), title, &e.description())
+    flow.consent(&req).await
 }

@@ -5,11 +5,9 @@ use askama::Template;
 
 use super::scopes::{group, Group, OFFLINE};
 use super::{Nav, Strings, Theme, Ui};
-use crate::authorize::{ConsentDecision, ConsentPrompt};
-use crate::error::Error;
-use crate::http::{HttpResponse, Params};
+use crate::authorize::ConsentPrompt;
+use crate::http::HttpResponse;
 use crate::model::Visibility;
-use crate::scope::ScopeSet;
 
 /// What the consent page needs beyond the engine's [`ConsentPrompt`].
 #[derive(Clone, Copy, Debug)]
@@ -102,7 +100,7 @@ struct ConsentTemplate<'a> {
 impl Ui {
     /// The consent page. It posts `csrf`, `challenge`, `decision`
     /// (`allow`/`deny`), `remember` and, with partial approval, one `scope`
-    /// per ticked permission: read it with [`consent_decision`].
+    /// per ticked permission: read it with [`crate::web::flow::read_decision`].
     #[must_use]
     pub fn consent(&self, page: &ConsentPage<'_>) -> HttpResponse {
         let p = page.prompt;
@@ -141,40 +139,4 @@ impl Ui {
         };
         self.respond(200, &t)
     }
-}
-
-/// What the consent form asked for.
-#[derive(Clone, Debug)]
-pub struct ConsentForm {
-    /// The challenge to pass to `accept`/`reject`.
-    pub challenge: String,
-    /// `Some` to allow (with the decision), `None` to deny.
-    pub allow: Option<ConsentDecision>,
-}
-
-/// Reads the consent form (after the host checked its CSRF token). With
-/// `partial_approval`, the ticked `scope` values become the approved
-/// scopes (the engine checks they are a non-empty subset of the request);
-/// without it, a `scope` field is ignored and everything requested is
-/// approved.
-///
-/// # Errors
-/// `invalid_request` for a missing challenge or an unknown decision.
-pub fn consent_decision(params: &Params, partial_approval: bool) -> Result<ConsentForm, Error> {
-    params.reject_repeats(&["scope"])?;
-    let challenge = params.required("challenge")?.to_owned();
-    let remember = params.single("remember")? == Some("on");
-    let allow = match params.required("decision")? {
-        "allow" => {
-            let scopes = if partial_approval {
-                Some(ScopeSet::from_tokens(params.all("scope").to_vec())?)
-            } else {
-                None
-            };
-            Some(ConsentDecision { scopes, remember })
-        }
-        "deny" => None,
-        _ => return Err(Error::invalid_request("decision must be allow or deny")),
-    };
-    Ok(ConsentForm { challenge, allow })
 }

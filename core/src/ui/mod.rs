@@ -23,11 +23,16 @@ mod theme;
 use askama::Template;
 
 pub use apps::{AppRow, ConnectedAppsPage};
-pub use consent::{consent_decision, ConsentPage};
+pub use consent::ConsentPage;
 pub use error::ErrorPage;
 pub use sign_in::SignInPage;
 pub use strings::Strings;
 pub use theme::{Colour, Theme};
+
+use crate::authorize::ConsentPrompt;
+use crate::error::Error;
+use crate::web::flow::{describe, Pages};
+use crate::web::Session;
 
 use crate::http::HttpResponse;
 
@@ -147,5 +152,52 @@ fn csp_source(href: &str) -> String {
             format!("{scheme}://{host}")
         }
         None => "'self'".into(),
+    }
+}
+
+/// The ready pages as the browser flow's [`Pages`], with the options the
+/// consent page takes.
+#[derive(Clone, Debug, Default)]
+pub struct UiPages {
+    /// The renderer.
+    pub ui: Ui,
+    /// Let users untick requested scopes.
+    pub partial_approval: bool,
+    /// The host's connected-apps page, linked from consent.
+    pub apps_url: Option<String>,
+    /// Where "not you? switch account" goes. To keep the request, the
+    /// host's page there signs the user out and sends them to sign-in with
+    /// the consent page as `next`.
+    pub switch_account_url: Option<String>,
+}
+
+impl Pages for UiPages {
+    fn consent(&self, prompt: &ConsentPrompt, session: &Session, action: &str) -> HttpResponse {
+        self.ui.consent(&ConsentPage {
+            prompt,
+            user: session.user.as_deref().unwrap_or_default(),
+            csrf: session.csrf.expose(),
+            action,
+            switch_account_url: self.switch_account_url.as_deref(),
+            apps_url: self.apps_url.as_deref(),
+            partial_approval: self.partial_approval,
+            nav: None,
+        })
+    }
+
+    fn error(&self, e: &Error) -> HttpResponse {
+        let (title, next_step) = describe(e);
+        let message = e.description();
+        self.ui.error(&ErrorPage {
+            status: e.status(),
+            title,
+            message: &message,
+            next_step,
+            ..ErrorPage::default()
+        })
+    }
+
+    fn partial_approval(&self) -> bool {
+        self.partial_approval
     }
 }

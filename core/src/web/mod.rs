@@ -31,6 +31,7 @@
 
 mod cookie;
 mod csrf;
+pub mod flow;
 mod memory;
 mod next;
 pub mod page;
