@@ -92,8 +92,9 @@ pub mod web;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
 
-/// The README's Rust blocks, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
+/// The README's Rust blocks, compiled as doctests so they cannot rot
+/// (`cargo test --all-features`: the blocks use the framework features).
+#[cfg(all(doctest, feature = "axum", feature = "ui", feature = "tokio"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
