@@ -193,23 +193,19 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Ok(c) => c,
             Err(e) => return self.show_error(&e),
         };
-        let session = match self.sessions.load(req).await {
-            Ok(s) => s,
-            Err(e) => return self.show_error(&e.into()),
-        };
-        let signed_in = match &session {
-            Some(s) => self.principal(s).await.map(|p| (s, p)),
-            None => None,
-        };
-        let Some((session, principal)) = signed_in else {
-            let next = self.consent_url(challenge);
-            return redirect(&self.sign_in.sign_in_location(&next));
+        let (session, principal) = match self.signed_in(req).await {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                let next = self.consent_url(challenge);
+                return redirect(&self.sign_in.sign_in_location(&next));
+            }
+            Err(r) => return r,
         };
         let outcome = self
             .engine
             .resume(challenge, &session.binding, &principal)
             .await;
-        self.outcome(session, outcome)
+        self.outcome(&session, outcome)
     }
 
     async fn decide(&self, req: &HttpRequest) -> HttpResponse {
@@ -217,20 +213,14 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Ok(f) => f,
             Err(e) => return self.show_error(&e),
         };
-        let session = match self.sessions.load(req).await {
-            Ok(s) => s,
-            Err(e) => return self.show_error(&e.into()),
-        };
-        let signed_in = match &session {
-            Some(s) => self.principal(s).await.map(|p| (s, p)),
-            None => None,
-        };
-        let Some((session, principal)) = signed_in else {
-            return error_page(
+        let (session, principal) = match self.signed_in(req).await {
+            Ok(Some(x)) => x,
+            Err(r) => return r,
+            Ok(None) => return error_page(
                 401,
                 "Signed out",
                 "Your session ended before you decided. Return to the application and start again.",
-            );
+            ),
         };
         // Checked before anything else of the form is looked at: a page of
         // another site cannot post a decision (CSRF).
@@ -257,7 +247,25 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
                     .await
             }
         };
-        self.outcome(session, outcome)
+        self.outcome(&session, outcome)
+    }
+
+    /// The session of `req` and who is signed in to it; `Ok(None)` when
+    /// nobody is (no session, anonymous, or a user the host no longer
+    /// knows).
+    async fn signed_in(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<(Session, Principal)>, HttpResponse> {
+        let Some(session) = self
+            .sessions
+            .load(req)
+            .await
+            .map_err(|e| self.show_error(&e.into()))?
+        else {
+            return Ok(None);
+        };
+        Ok(self.principal(&session).await.map(|p| (session, p)))
     }
 
     /// An error for a person at a browser, never a redirect. A wrong method
