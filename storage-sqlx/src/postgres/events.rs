@@ -77,8 +77,14 @@
 //! its events at once, and T1's get higher numbers unless a reader numbered
 //! them in between. So while both versions run, two conflicting operations
 //! on one grant that run within one polling interval, on instances of
-//! different versions, may be delivered in reverse order. Delivery stays
-//! exactly-once-per-cursor and gap-free. Rolling back to the old release
+//! different versions, may be delivered in reverse order (for example an
+//! approval on a new instance, then the grant's revocation on an old one).
+//! Delivery stays exactly-once-per-cursor and gap-free, and a consumer that
+//! re-reads the current rows when handling an event is unaffected; one that
+//! applies payloads blindly may need a reconciliation pass after the
+//! rollout. Closing this window would need every instance to switch at one
+//! instant (for example a flag read under the counter lock), which costs
+//! more than the window it closes. Rolling back to the old release
 //! leaves pending events unnumbered until a new instance reads again.
 
 use std::time::Duration;
