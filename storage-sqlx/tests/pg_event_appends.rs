@@ -20,21 +20,25 @@ use latchkey_sqlx::PgStore;
 
 const WRITERS: usize = 32;
 /// Families loaded for the throughput run: more than 32 writers revoke in
-/// the two time budgets on this kind of machine (a writer stops early when
+/// their time budgets on this kind of machine (a writer stops early when
 /// its share runs out).
 const FAMILIES: usize = 64_000;
-const BUDGET: Duration = Duration::from_secs(4);
-/// The control run with the old, counter-numbered statement.
-const CONTROL_BUDGET: Duration = Duration::from_secs(2);
-/// An absolute floor above the old serialised rate (550–670/s measured in
-/// production, 340–690/s here) that a debug-built test client on a loaded
-/// two-core machine still clears: it measured 1,300–2,400/s there, where
-/// PostgreSQL itself (pgbench, 32 clients, the same statement) reaches
-/// about 2,800/s.
-const FLOOR_PER_SEC: f64 = 1_000.0;
-/// And at least this many times the old statement's rate in the same run,
-/// which holds whatever else the machine is doing.
-const FLOOR_VS_OLD: f64 = 2.0;
+/// Time per run; old and new runs alternate twice, so a change in what
+/// else the machine is doing hits both alike.
+const BUDGET: Duration = Duration::from_secs(2);
+/// The control runs with the old, counter-numbered statement.
+const CONTROL_BUDGET: Duration = Duration::from_secs(1);
+/// The claim: at least this many times the old statement's rate, measured
+/// in the same test (a serialised path would stay near 1x). Measured
+/// 2.2x-4.0x on the shared two-core machine, the low end at a load average
+/// of 9 from other builds.
+const FLOOR_VS_OLD: f64 = 1.5;
+/// An absolute floor, only against a collapse: no absolute rate above the
+/// old one is safe on a loaded two-core machine with a debug-built client.
+/// The new path measured 466-2,436/s there (the old one 177-633/s), and
+/// PostgreSQL itself (pgbench, 32 clients, the same statement) about
+/// 2,800/s against 570-630/s with the counter.
+const FLOOR_PER_SEC: f64 = 300.0;
 
 /// The revocation statement as the previous release ran it: numbered from
 /// the counter, whose row lock is held until commit.
@@ -198,16 +202,20 @@ async fn thirty_two_writers_append_without_serialising() {
             (cursor, got)
         })
     };
-    let half = FAMILIES / 4;
-    let (old_n, old_rate) = revoke_for(&store, 0..half, CONTROL_BUDGET, true).await;
-    let (new_n, rate) = revoke_for(&store, half..FAMILIES, BUDGET, false).await;
+    let q = FAMILIES / 8;
+    let (o1, or1) = revoke_for(&store, 0..q, CONTROL_BUDGET, true).await;
+    let (n1, nr1) = revoke_for(&store, 2 * q..5 * q, BUDGET, false).await;
+    let (o2, or2) = revoke_for(&store, q..2 * q, CONTROL_BUDGET, true).await;
+    let (n2, nr2) = revoke_for(&store, 5 * q..FAMILIES, BUDGET, false).await;
+    let (old_n, old_rate) = (o1 + o2, (or1 + or2) / 2.0);
+    let (new_n, rate) = (n1 + n2, (nr1 + nr2) / 2.0);
     stop.store(true, Ordering::SeqCst);
     let (mut cursor, mut got) = poller.await.expect("poller");
     drain(&store, "audit", &mut cursor, &mut got).await;
     println!(
         "event appends, {WRITERS} writers, one revocation with one event each: \
-         old counter statement {old_n} in {CONTROL_BUDGET:?} = {old_rate:.0}/s; \
-         store (pending table) {new_n} in {BUDGET:?} = {rate:.0}/s ({:.1}x)",
+         old counter statement {old_n} in 2 x {CONTROL_BUDGET:?} = {old_rate:.0}/s ({or1:.0}, {or2:.0}); \
+         store (pending table) {new_n} in 2 x {BUDGET:?} = {rate:.0}/s ({nr1:.0}, {nr2:.0}); {:.1}x",
         rate / old_rate
     );
     let families: BTreeSet<String> = got
