@@ -60,16 +60,27 @@
 //!
 //! ## The outbox
 //!
-//! Events are appended in the same transaction (or statement) as the change.
-//! `seq` comes from a one-row counter table that the appending transaction
-//! updates as its last write: the row lock is held to commit, so sequence
-//! numbers are handed out in commit order and every reader sees a gap-free
-//! prefix. A consumer reading `seq > cursor` therefore never skips an event
-//! that commits later with a lower number (which a `SEQUENCE` or
-//! `AUTO_INCREMENT` would allow). The cost: event-appending transactions
-//! serialise for their tail, including the commit flush — on the 2-core test
-//! machine about 550 appends per second; operations that append nothing
-//! never touch the counter.
+//! Events are appended in the same transaction (or statement) as the change,
+//! and a consumer reading `seq > cursor` must never skip an event that
+//! commits later with a lower number (which a bare `SEQUENCE` or
+//! `AUTO_INCREMENT` would allow).
+//!
+//! * MySQL/MariaDB and SQLite: `seq` comes from a one-row counter table that
+//!   the appending transaction updates as its last write; the row lock is
+//!   held to commit, so numbers are handed out in commit order and every
+//!   reader sees a gap-free prefix. Event-appending transactions serialise
+//!   for their tail, including the commit flush; operations that append
+//!   nothing never touch the counter.
+//! * PostgreSQL: writers insert their events into `lk_events_pending`, last
+//!   in the transaction, and take no lock for numbering. Readers
+//!   (`poll_events`, `claim_events`, `purge_expired`) number committed
+//!   pending events under the counter's row lock before they read, so every
+//!   reader still sees a gap-free prefix and events of transactions that
+//!   conflict on a row keep their commit order. With 32 writers on the
+//!   2-core test machine: about 470 appends per second with the counter,
+//!   1,850 without (`tests/pg_event_appends.rs`); the argument, and what
+//!   holds while instances of the previous release still run, are in
+//!   `src/postgres/events.rs`.
 //!
 //! ## Errors
 //!

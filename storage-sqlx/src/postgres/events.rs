@@ -1,14 +1,91 @@
-//! The outbox on PostgreSQL: per-consumer cursors and shared-work groups.
+//! The outbox on PostgreSQL: numbering, per-consumer cursors and
+//! shared-work groups.
 //!
-//! Sequence numbers come from the one-row `lk_event_counter`, bumped by the
-//! appending transaction itself. Its row lock is held until commit, so a
-//! second appender gets its numbers only after the first has committed and
-//! become visible: `seq` order is commit order, every snapshot sees a
-//! gap-free prefix, and a consumer reading `seq > cursor` never skips an
-//! event that commits later with a lower number. (A `SEQUENCE` or identity
-//! column would not do: numbers are taken at insert time, not commit time.)
-//! The price is that appenders serialise for the tail of their transaction;
-//! operations that append nothing never touch the counter.
+//! # Appending takes no numbering lock
+//!
+//! A writer inserts its events into `lk_events_pending` as the *last* step
+//! of its transaction (after every row change; see `pg_events!` and
+//! `append_events`). The `id` identity (CACHE 1) is drawn at insert time, so
+//! ids follow the real-time order of those last steps. Nothing there is
+//! shared between writers: appenders no longer wait for each other, nor for
+//! another appender's commit and its WAL flush.
+//!
+//! # Readers number events
+//!
+//! [`sequence`] runs before every read of `lk_events` (`poll_events`,
+//! `claim_events`) and before purge (so pending rows do not pile up while
+//! nobody polls). In one transaction it
+//!
+//! 1. locks the one-row `lk_event_counter` (`FOR UPDATE`): numberers
+//!    serialise on it, and its lock is held to commit;
+//! 2. in a *new* statement (READ COMMITTED: a new snapshot, taken after the
+//!    lock was granted, so it sees everything the previous numberer
+//!    committed) moves a bounded batch of the visible pending rows into
+//!    `lk_events`, numbered `last_seq + row_number() OVER (ORDER BY id)`,
+//!    deletes them from pending and sets `last_seq` to the highest number;
+//! 3. commits, making the numbers and the counter visible atomically.
+//!
+//! It skips all of this when a plain read sees no pending row. That is not
+//! a race: an event committed before the reader started is seen by that
+//! read, and one committed later will be numbered above everything numbered
+//! so far, so leaving it for the next read skips nothing.
+//!
+//! **(a) No consumer skips an event.** Numbers are only ever assigned by a
+//! transaction holding the counter lock, each one starting from the
+//! `last_seq` its predecessor committed, and the events and the new
+//! `last_seq` commit together. So the committed contents of `lk_events` are
+//! always `1..=last_seq` without a hole (less what purge removed below every
+//! cursor), and any snapshot sees such a prefix: PostgreSQL releases a
+//! transaction's locks only after it is visible, so a snapshot that sees a
+//! numberer sees every earlier one. A reader of `seq > cursor` can therefore
+//! never later find an event with a number at or below its cursor. Pending
+//! rows that were invisible (uncommitted) to a numberer stay in pending and
+//! get numbers above it.
+//!
+//! **(b) Conflicting transactions keep their commit order.** If T2 has to
+//! wait for a row lock T1 holds (both update a family, a code, a grant…), T2
+//! gets the lock only after T1 committed, and appends after taking it, so
+//! T2's ids are drawn after T1 committed: `id(T1) < id(T2)`. A numberer that
+//! sees T2 committed also sees T1 (committed earlier), so T1's events are
+//! numbered in the same batch and earlier (`ORDER BY id`) or in an earlier
+//! batch; T1's events can never be numbered after T2's. The same holds for
+//! any transaction that *reads* what T1 committed before appending. This is
+//! the per-grant order the `pg_outbox` tests check. Transactions that
+//! overlap in time and touch nothing in common may be numbered in either
+//! order (by when they appended, not when they committed), and the events
+//! of two such transactions may interleave: no reader can tell that from a
+//! commit order.
+//!
+//! Writers never touch the counter, so the only waits left on it are
+//! numberers (readers) waiting for one another, each for one short
+//! statement and its commit.
+//!
+//! # Rolling upgrade
+//!
+//! Instances of the previous release still append with the counter: in
+//! their own transaction they update `lk_event_counter` (row lock held to
+//! commit) and insert their events straight into `lk_events`. They take the
+//! same row lock as [`sequence`], so old appenders and new numberers form one
+//! queue on it; an old appender's `UPDATE` re-reads the newest `last_seq`
+//! once its wait ends, and commits its events with the bumped counter. (a)
+//! therefore holds across versions (`pg_event_appends` tests it). Old
+//! readers do not number pending events: those become visible once a new
+//! instance reads or purges.
+//!
+//! (b) does *not* fully hold between versions: if a new writer T1 commits
+//! (events pending) and an old writer T2 then conflicts with it, T2 numbers
+//! its events at once, and T1's get higher numbers unless a reader numbered
+//! them in between. So while both versions run, two conflicting operations
+//! on one grant that run within one polling interval, on instances of
+//! different versions, may be delivered in reverse order (for example an
+//! approval on a new instance, then the grant's revocation on an old one).
+//! Delivery stays exactly-once-per-cursor and gap-free, and a consumer that
+//! re-reads the current rows when handling an event is unaffected; one that
+//! applies payloads blindly may need a reconciliation pass after the
+//! rollout. Closing this window would need every instance to switch at one
+//! instant (for example a flag read under the counter lock), which costs
+//! more than the window it closes. Rolling back to the old release
+//! leaves pending events unnumbered until a new instance reads again.
 
 use std::time::Duration;
 
@@ -16,14 +93,50 @@ use async_trait::async_trait;
 use latchkey::model::Event;
 use latchkey::storage::{EventStore, StorageResult};
 
+use sqlx::PgPool;
+
 use super::{count as limit, PgStore};
 use crate::codec::{event_cols, event_from, int};
 use crate::error::{retrying, DbError};
+
+/// Most pending events one [`sequence`] call numbers.
+const SEQUENCE_BATCH: i64 = 10_000;
+
+/// Numbers committed pending events (see the module docs); returns how many.
+pub(super) async fn sequence(pool: &PgPool) -> Result<u64, DbError> {
+    let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM lk_events_pending)")
+        .fetch_one(pool)
+        .await?;
+    if !pending {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT last_seq FROM lk_event_counter WHERE id = 1 FOR UPDATE")
+        .execute(&mut *tx)
+        .await?;
+    // A new statement: its snapshot is taken with the lock held.
+    let moved: i64 = sqlx::query_scalar(
+        "WITH p AS (DELETE FROM lk_events_pending WHERE id IN \
+           (SELECT id FROM lk_events_pending ORDER BY id LIMIT $1) RETURNING id, at, kind), \
+         ins AS (INSERT INTO lk_events (seq, at, kind) \
+           SELECT c.last_seq + row_number() OVER (ORDER BY p.id), p.at, p.kind \
+           FROM p, lk_event_counter c WHERE c.id = 1 RETURNING seq), \
+         ctr AS (UPDATE lk_event_counter SET last_seq = (SELECT max(seq) FROM ins) \
+           WHERE id = 1 AND EXISTS (SELECT 1 FROM ins) RETURNING last_seq) \
+         SELECT (SELECT count(*) FROM ins) + 0 * (SELECT count(*) FROM ctr)",
+    )
+    .bind(SEQUENCE_BATCH)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(u64::try_from(moved).unwrap_or(0))
+}
 
 #[async_trait]
 impl EventStore for PgStore {
     async fn poll_events(&self, consumer: &str, limit_n: usize) -> StorageResult<Vec<Event>> {
         retrying!(async {
+            sequence(&self.pool).await?;
             // Registers the consumer (so purge waits for it) and reads past
             // its cursor in one statement; a just-inserted cursor is 0.
             let rows = sqlx::query(concat!(
@@ -66,10 +179,11 @@ impl PgStore {
     /// Delivery is at least once. Unlike [`EventStore::poll_events`], order
     /// is only per claim: members process in parallel.
     ///
-    /// Each call first moves the group's visible prefix of the outbox into
-    /// `lk_event_deliveries` (skipped if another member is doing it), then
-    /// claims with `FOR UPDATE SKIP LOCKED`, so members never wait on each
-    /// other. A group is registered by its first claim and holds back purge
+    /// Each call first numbers pending events (see the module docs; readers
+    /// queue briefly on the counter for that), then moves the group's
+    /// visible prefix of the outbox into `lk_event_deliveries` (skipped if
+    /// another member is doing it), then claims with `FOR UPDATE SKIP
+    /// LOCKED`, so members never wait on each other's claims. A group is registered by its first claim and holds back purge
     /// of events it has not been fed or not completed.
     ///
     /// # Errors
@@ -88,9 +202,10 @@ impl PgStore {
             .bind(group)
             .execute(&self.pool)
             .await?;
-            // Feeding reads a snapshot of lk_events: by the commit-order
-            // property it is a gap-free prefix, so recording its maximum as
-            // fed never skips an event.
+            sequence(&self.pool).await?;
+            // Feeding reads a snapshot of lk_events: it is a gap-free prefix
+            // (see the module docs), so recording its maximum as fed never
+            // skips an event.
             sqlx::query(
                 "WITH g AS (SELECT fed_seq FROM lk_event_groups WHERE name = $1 FOR UPDATE SKIP LOCKED), \
                  ins AS (INSERT INTO lk_event_deliveries (group_name, seq, leased_until, attempts) \

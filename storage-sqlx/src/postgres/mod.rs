@@ -118,9 +118,11 @@ fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Appends events inside a transaction: a single statement that bumps the
-/// one-row counter (its row lock, held to commit, orders appenders by
-/// commit) and inserts the events numbered from it.
+/// Appends events as the last step of a transaction: inserts them into
+/// `lk_events_pending`, which takes no lock another writer needs. They get
+/// their `seq` when a reader numbers them (`events::sequence`); calling
+/// this last, after every row change, is what keeps conflicting
+/// transactions' events in commit order.
 pub(crate) async fn append_events(
     conn: &mut sqlx::PgConnection,
     events: &[latchkey::model::NewEvent],

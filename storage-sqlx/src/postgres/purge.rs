@@ -10,6 +10,8 @@ use crate::error::{retrying, DbError};
 
 impl PgStore {
     async fn purge_once(&self, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
+        // Numbers pending events, so they do not pile up while nobody polls.
+        super::events::sequence(&self.pool).await?;
         // Each kind is its own short statement: a batch locks only the rows
         // it deletes, and SKIP LOCKED leaves rows that a token operation is
         // using for the next call instead of waiting for them.

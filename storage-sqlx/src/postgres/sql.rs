@@ -1,26 +1,27 @@
 //! SQL fragments shared by the PostgreSQL statements.
 
-/// CTEs `ctr` and `ev` appending events when `$guard` holds: `$n` events
-/// with timestamps `$at` (bigint[]) and JSON kinds `$kind` (text[]),
-/// numbered from the one-row counter. Only statements that append take the
-/// counter's row lock.
+/// CTE `ev` appending events when `$guard` holds: `$n` events with
+/// timestamps `$at` (bigint[]) and JSON kinds `$kind` (text[]), inserted
+/// into `lk_events_pending` in their order (readers number them later; see
+/// `events.rs`). No lock is taken beyond the new rows.
+///
+/// The guard is an uncorrelated sub-query, so PostgreSQL evaluates it (and
+/// the CTEs it reads, with their row locks) before the first id is drawn:
+/// a statement that has to wait for another transaction's row draws its
+/// ids after that transaction committed. Guards must reference every CTE
+/// that takes a lock another writer could hold.
 macro_rules! pg_events {
     ($n:literal, $at:literal, $kind:literal, $guard:literal) => {
         concat!(
-            "ctr AS (UPDATE lk_event_counter SET last_seq = last_seq + ",
-            $n,
-            "::bigint WHERE id = 1 AND ",
-            $n,
-            "::bigint > 0 AND ",
-            $guard,
-            " RETURNING last_seq - ",
-            $n,
-            "::bigint AS base), ",
-            "ev AS (INSERT INTO lk_events (seq, at, kind) SELECT ctr.base + e.ord, e.at, e.kind FROM ctr, unnest(",
+            "ev AS (INSERT INTO lk_events_pending (at, kind) SELECT e.at, e.kind FROM unnest(",
             $at,
             "::bigint[], ",
             $kind,
-            "::text[]) WITH ORDINALITY AS e(at, kind, ord) RETURNING seq) "
+            "::text[]) WITH ORDINALITY AS e(at, kind, ord) WHERE ",
+            $n,
+            "::bigint > 0 AND ",
+            $guard,
+            " ORDER BY e.ord RETURNING id) "
         )
     };
 }
