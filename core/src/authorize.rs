@@ -295,6 +295,16 @@ pub fn consent_remembered(
     if config.reprompt_public_clients && client.visibility == Visibility::Public {
         return false;
     }
+    // Nobody vetted a self-registered client: remembering consent for it is
+    // the host's choice.
+    if client.visibility == Visibility::Unvetted
+        && !config
+            .registration
+            .as_ref()
+            .is_some_and(|r| r.remember_consent)
+    {
+        return false;
+    }
     // RFC 8252 §8.6: without a secret, a loopback or private-use-scheme
     // redirect proves nothing about which app is asking, so an impostor
     // could ride on remembered consent. Only an https redirect (a claimed
@@ -635,6 +645,22 @@ impl<S: Storage + ?Sized> Engine<S> {
         r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
     }
 
+    /// A self-registered client a user approved is no longer an unused
+    /// registration ([`Engine::purge_unused_registrations`]). Best effort:
+    /// a lost race or an outage only keeps the flag unset, which the next
+    /// approval retries; it never fails the user's authorization.
+    async fn mark_registration_used(&self, client: &ClientRecord) {
+        if client.registration.as_ref().is_none_or(|r| r.used) {
+            return;
+        }
+        let mut c = client.clone();
+        if let Some(r) = c.registration.as_mut() {
+            r.used = true;
+        }
+        c.revision += 1;
+        let _ = self.store.update_client(&c, client.revision, &[]).await;
+    }
+
     /// Records "the user approved" in one atomic step: consumes `challenge`
     /// (when the approval completes a parked request), merges the grant and
     /// stores a fresh code. Concurrent approvals of one user and client all
@@ -678,6 +704,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             };
             match self.store.approve(&approval).await {
                 Ok(ApproveOutcome::Approved { .. }) => {
+                    self.mark_registration_used(client).await;
                     let mut q: Vec<(&str, &str)> = vec![("code", code.expose())];
                     if let Some(s) = &p.state {
                         q.push(("state", s));

@@ -153,7 +153,14 @@ pub fn validate_client(
         return Err(meta("at most 20 redirect URIs"));
     }
     for u in &c.redirect_uris {
-        validate_redirect_uri(u)?;
+        if c.registration.is_some() {
+            // Self-registered agents run on developers' machines and
+            // register `http://localhost:PORT` (the MCP authorization
+            // spec's rule); operator-registered clients keep RFC 8252 §8.3.
+            crate::registration::metadata::check_redirect_uri(u)?;
+        } else {
+            validate_redirect_uri(u)?;
+        }
     }
     if c.grant_types.is_empty() {
         return Err(meta("at least one grant type is required"));
@@ -314,6 +321,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             visibility: reg.visibility.unwrap_or(Visibility::Private),
             domains: vec![],
             lifetimes: reg.lifetimes,
+            registration: None,
             created_at: now,
             updated_at: now,
             revision: 0,

@@ -15,6 +15,9 @@ pub struct Endpoints {
     pub introspection: String,
     /// Revocation endpoint (RFC 7009).
     pub revocation: String,
+    /// Client registration endpoint (RFC 7591 §3); advertised and served
+    /// only when [`EngineConfig::registration`] is set.
+    pub registration: String,
 }
 
 /// Everything the engine needs to know that is not in storage.
@@ -61,6 +64,9 @@ pub struct EngineConfig {
     pub grant_types: Vec<GrantType>,
     /// When a client that may refresh is given a refresh token.
     pub refresh_tokens: RefreshPolicy,
+    /// Dynamic client registration (RFC 7591/7592); `None` (the default)
+    /// turns it off.
+    pub registration: Option<crate::registration::RegistrationConfig>,
 }
 
 /// When the token endpoint hands out a refresh token (to a client whose
@@ -98,6 +104,7 @@ impl EngineConfig {
                 token: format!("{base}/oauth/token"),
                 introspection: format!("{base}/oauth/introspect"),
                 revocation: format!("{base}/oauth/revoke"),
+                registration: format!("{base}/oauth/register"),
             },
             scopes,
             default_scopes: None,
@@ -117,6 +124,7 @@ impl EngineConfig {
                 GrantType::ClientCredentials,
             ],
             refresh_tokens: RefreshPolicy::default(),
+            registration: None,
         }
     }
 }

@@ -120,6 +120,7 @@ pub fn sample_client(owner: &str) -> ClientRecord {
         visibility: Visibility::Private,
         domains: vec![],
         lifetimes: ClientLifetimes::default(),
+        registration: None,
         created_at: T0,
         updated_at: T0,
         revision: 0,

@@ -80,6 +80,7 @@ pub mod metadata;
 pub mod model;
 pub mod pkce;
 pub mod redirect;
+pub mod registration;
 mod retry;
 pub mod revoke;
 pub mod scope;

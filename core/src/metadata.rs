@@ -35,7 +35,7 @@ pub fn authorization_server_metadata(
         .map(|m| m.as_str())
         .collect();
     let grant_types: Vec<&str> = grant_types.into_iter().map(GrantType::as_str).collect();
-    serde_json::json!({
+    let mut m = serde_json::json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoints.authorization,
         "token_endpoint": config.endpoints.token,
@@ -50,7 +50,11 @@ pub fn authorization_server_metadata(
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": config.scopes.names().collect::<Vec<_>>(),
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    if config.registration.is_some() {
+        m["registration_endpoint"] = config.endpoints.registration.clone().into();
+    }
+    m
 }
 
 /// The metadata as an HTTP response (cacheable; it is public).

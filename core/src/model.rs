@@ -82,6 +82,10 @@ pub enum Visibility {
     Private,
     /// Any user. Requires a verified domain that hosts every redirect URI.
     Public,
+    /// Registered by the client itself (RFC 7591) or described by its own
+    /// metadata document: any user may authorize it, nobody vetted it, and
+    /// the consent page says so.
+    Unvetted,
 }
 
 /// State of a domain ownership proof.
@@ -148,6 +152,40 @@ pub struct ClientLifetimes {
     pub authorization_code: Option<u64>,
 }
 
+/// What a client that registered itself (RFC 7591) keeps beyond the
+/// common record: its registration access token (RFC 7592 §3, stored as a
+/// keyed hash) and the metadata it described itself with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicRegistration {
+    /// Hash of the registration access token.
+    pub access_token: TokenHash,
+    /// Whether a user has approved it yet (registrations never used are
+    /// purged after the policy's time-to-live).
+    #[serde(default)]
+    pub used: bool,
+    /// RFC 7591 §2 `client_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// RFC 7591 §2 `logo_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// RFC 7591 §2 `tos_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// RFC 7591 §2 `policy_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// RFC 7591 §2 `contacts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// RFC 7591 §2 `software_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// RFC 7591 §2 `software_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+}
+
 /// A registered client (RFC 6749 §2, RFC 7591 §2 metadata).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
@@ -178,6 +216,9 @@ pub struct ClientRecord {
     pub domains: Vec<DomainVerification>,
     /// Lifetime overrides.
     pub lifetimes: ClientLifetimes,
+    /// RFC 7591/7592 state, for a client that registered itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<DynamicRegistration>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.

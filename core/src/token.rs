@@ -33,6 +33,8 @@ pub enum TokenKind {
     ConsentChallenge,
     /// Client secret (RFC 6749 §2.3.1).
     ClientSecret,
+    /// Registration access token (RFC 7592 §3).
+    RegistrationAccessToken,
 }
 
 impl TokenKind {
@@ -45,6 +47,7 @@ impl TokenKind {
             TokenKind::AuthorizationCode => "lk_ac_",
             TokenKind::ConsentChallenge => "lk_cc_",
             TokenKind::ClientSecret => "lk_cs_",
+            TokenKind::RegistrationAccessToken => "lk_ra_",
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn client(owner: &str) -> ClientRecord {
         visibility: Visibility::Private,
         domains: vec![],
         lifetimes: ClientLifetimes::default(),
+        registration: None,
         created_at: T0,
         updated_at: T0,
         revision: 0,
