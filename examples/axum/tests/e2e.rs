@@ -840,6 +840,12 @@ async fn console_registers_rotates_verifies_and_deletes() {
     assert_eq!(location(&r, &server.base), server.url("/console"));
     let page = console_page(&browser, &server).await;
     assert!(page.contains("_latchkey-challenge.app.example.com"));
+    // The record to publish is a table; the domain field is labelled;
+    // delete and rotate ask first (a second button inside <details>).
+    assert!(page.contains("<th scope=\"col\">Type</th>") && page.contains("<td>TXT</td>"));
+    assert!(page.contains(&format!("<label for=\"domain-{id}\">")));
+    assert!(page.contains("<details class=\"confirm\">") && page.contains("Yes, delete"));
+    assert!(page.contains("Yes, rotate"));
     assert!(page.contains("latchkey-verification="), "challenge shown");
     let r = console_post(
         &browser,
@@ -1039,4 +1045,96 @@ async fn the_binary_starts_seeds_and_keeps_its_key() {
     }
     assert_eq!(keys[0].len(), 32);
     assert_eq!(keys[0], keys[1], "key reused across restarts");
+}
+
+/// The built-in demo clients are seeded by default and listed in the
+/// console; `--no-demo-clients` leaves them out and turns `/demo` off.
+#[tokio::test]
+async fn demo_clients_are_seeded_unless_turned_off() {
+    for on in [true, false] {
+        let server = Server::start_with(|c| c.demo_clients = on, |r| r).await;
+        let browser = browser_http();
+        sign_in(&browser, &server, "alice", "alice-pass").await;
+        let page = console_page(&browser, &server).await;
+        assert_eq!(page.contains(">demo-app</code>"), on, "{page}");
+        let r = browser.get(server.url("/demo")).send().await.unwrap();
+        assert_eq!(r.status(), if on { 200 } else { 404 });
+        let r = browser.get(server.url("/demo/start")).send().await.unwrap();
+        assert_eq!(r.status(), if on { 303 } else { 404 });
+    }
+}
+
+/// `/demo` runs a real code flow with PKCE for the seeded `demo-app` and
+/// shows the tokens, masked, with the granted scopes; its callback works
+/// once, and only in the browser that started the flow.
+#[tokio::test]
+async fn the_demo_client_page_completes_a_flow() {
+    let server = Server::start().await;
+    let browser = browser_http();
+    let page = browser
+        .get(server.url("/demo"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("60 seconds") && page.contains("second time revokes"));
+    let r = browser
+        .get(server.url("/demo/start?scope=profile%3Aread&scope=offline_access"))
+        .send()
+        .await
+        .unwrap();
+    let auth = location(&r, &server.base);
+    assert!(auth.starts_with(&server.url("/oauth/authorize?")), "{auth}");
+    assert_eq!(query_param(&auth, "client_id").as_deref(), Some("demo-app"));
+    assert_eq!(
+        query_param(&auth, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    let back = authorize(&browser, &server, &auth, ALICE, "allow", false).await;
+    assert!(back.starts_with(&server.url("/demo/callback?")), "{back}");
+    let code = query_param(&back, "code").expect("code");
+
+    // Another browser cannot use this callback (its state is not theirs).
+    let r = browser_http().get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let r = browser.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The code was exchanged"), "{page}");
+    assert!(page.contains("<code>profile:read</code>"), "{page}");
+    assert!(page.contains("<code>offline_access</code>"), "{page}");
+    assert!(
+        page.contains("you are <b>alice</b>"),
+        "the API accepted it: {page}"
+    );
+    // Tokens masked: a prefix and the length, never the whole token.
+    let tokens: Vec<&str> = page
+        .split("<code class=\"token\">")
+        .skip(1)
+        .map(|t| &t[..t.find("</code>").unwrap()])
+        .collect();
+    assert_eq!(tokens.len(), 2, "access and refresh token: {page}");
+    for t in tokens {
+        assert!(t.starts_with("lk_") && t.contains("… ("), "{t}");
+        assert!(t.split('…').next().unwrap().chars().count() <= 12, "{t}");
+    }
+    assert!(!page.contains(&code), "the code is not shown either");
+
+    // The callback works once.
+    let r = browser.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // The grant is real: it is on the connected-apps page.
+    let apps = browser
+        .get(server.url("/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(apps.contains("Demo app"), "{apps}");
 }
