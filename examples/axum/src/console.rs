@@ -456,9 +456,12 @@ fn app_box(app: &App, c: &ClientRecord, csrf: &str, shown: &Shown) -> String {
         let inner = format!("<input type=\"hidden\" name=\"visibility\" value=\"{v}\">");
         form("/console/visibility", csrf, &c.id, &inner, label)
     };
+    let mut visibility = visibility.to_owned();
     match c.visibility {
         Visibility::Private if c.verified_domains().next().is_some() => actions.push_str(&to("public", "Make public")),
-        Visibility::Private => actions.push_str("<p class=\"small\">Verify a domain that hosts every redirect URI to make it public.</p>"),
+        Visibility::Private => visibility.push_str(
+            "<br><span class=\"small\">Verify a domain that hosts every redirect URI to make it public.</span>",
+        ),
         _ => actions.push_str(&to("private", "Make private")),
     }
     let warn = format!(
@@ -479,7 +482,7 @@ fn app_box(app: &App, c: &ClientRecord, csrf: &str, shown: &Shown) -> String {
         .filter(|(id, _)| *id == c.id)
         .map(|(_, d)| d.as_str());
     format!(
-        "<section class=\"box app\"><h2><bdi>{name}</bdi></h2><table>\
+        "<section class=\"box app\"><h2><bdi>{name}</bdi></h2><table class=\"info\">\
          <tr><th scope=\"row\">Client id</th><td><code class=\"client-id\">{id}</code></td></tr>\
          <tr><th scope=\"row\">Type</th><td>{kind}</td></tr>\
          <tr><th scope=\"row\">Visibility</th><td>{visibility}</td></tr>\
@@ -570,10 +573,18 @@ async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResp
     if clients.is_empty() {
         body.push_str("<p>Your account has no apps yet.</p>");
     }
+    // A failed registration shows its form (as typed) first, under the
+    // error; otherwise the form follows the apps.
+    let register = register_form(app, csrf, shown.form.as_ref());
+    if shown.form.is_some() {
+        body.push_str(&register);
+    }
     for c in &clients {
         body.push_str(&app_box(app, c, csrf, &shown));
     }
-    body.push_str(&register_form(app, csrf, shown.form.as_ref()));
+    if shown.form.is_none() {
+        body.push_str(&register);
+    }
     let nav = nav(s);
     let status = if shown.status == 0 { 200 } else { shown.status };
     page(app.ui(), status, "Developer console", nav.as_ref(), &body)

@@ -95,7 +95,7 @@ async fn start_page(State(app): State<Arc<App>>, req: HttpRequest) -> HttpRespon
         "<p>This page is a client of this server, registered as <code>{DEMO_APP_ID}</code> (public, \
          PKCE). It sends you through a real authorization: sign in, consent, then back here, where it \
          exchanges the code for tokens and shows them.</p>\
-         <form method=\"get\" action=\"/demo/start\" class=\"box\"><fieldset><legend>Ask for</legend>\
+         <form method=\"get\" action=\"/demo/start\"><fieldset><legend>Ask for</legend>\
          <ul class=\"scopes\">{scopes}</ul></fieldset>\
          <button type=\"submit\" class=\"primary\">Start the flow</button></form>\
          <p class=\"small\">An authorization code lives 60 seconds and works once: presenting it a \

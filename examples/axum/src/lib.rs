@@ -77,6 +77,19 @@ impl App {
     }
 }
 
+/// English, with the demo API's scope groups named.
+fn strings() -> Strings {
+    let mut s = Strings::english();
+    for (key, title) in [
+        ("dns", "DNS records"),
+        ("zones", "Zones"),
+        ("profile", "Your profile"),
+    ] {
+        s.group_titles.insert(key.into(), title.into());
+    }
+    s
+}
+
 /// Prepares a server over `store` as `config` says: loads or creates the
 /// server key in the data directory, builds the engine with the demo scopes
 /// and users, and upserts the built-in demo clients and the `--clients`
@@ -134,7 +147,7 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
             &config.issuer,
         ))),
         pages: UiPages {
-            ui: Ui::new(theme, Strings::english()),
+            ui: Ui::new(theme, strings()),
             partial_approval: true,
             apps_url: Some("/account/apps".into()),
             // No "switch account": the link the consent page renders cannot

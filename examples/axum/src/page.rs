@@ -12,12 +12,15 @@ pub use latchkey::web::page::{csrf_field, escape, redirect};
 const EXTRA_CSS: &str = "main.wide{max-width:52rem}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}\
 th,td{border-bottom:1px solid #d0d0d0;padding:.4rem;text-align:left;vertical-align:top}\
-td code,td{overflow-wrap:anywhere}.box{border:1px solid #d0d0d0;border-radius:6px;padding:.75rem 1rem;margin:1rem 0}\
+th{white-space:nowrap}td{overflow-wrap:anywhere}table.info th{width:9.5rem}\
+.box{border:1px solid #d0d0d0;border-radius:6px;padding:.75rem 1rem;margin:1rem 0}\
+.box form{margin:.5rem 0}.box form input[type=text]+button{margin-top:.5rem}\
 textarea{width:100%;font:inherit;padding:.6rem;border:1px solid #767676;border-radius:4px}\
-details.confirm{display:inline-block;margin:.25rem .5rem .25rem 0}details.confirm[open]{display:block}\
+details.confirm{display:inline-block;margin:0}details.confirm[open]{display:block;flex-basis:100%}\
 summary.button{display:inline-block;padding:.6rem 1.25rem;border:1px solid #767676;border-radius:6px;min-height:44px;list-style:none}\
 summary.button::-webkit-details-marker{display:none}summary.danger{color:#8c1d18;border-color:#8c1d18}\
-@media (max-width:30rem){th,td{display:block;border:none;padding:.2rem 0}tr{display:block;border-bottom:1px solid #d0d0d0;padding:.4rem 0}}";
+@media (max-width:30rem){table.info th,table.info td{display:block;width:auto;border:none;padding:.2rem 0}\
+table.info tr{display:block;border-bottom:1px solid #d0d0d0;padding:.4rem 0}}";
 
 /// The headers of the ui pages, with a CSP that also allows
 /// [`EXTRA_CSS`] (by hash, like the theme's own stylesheet).

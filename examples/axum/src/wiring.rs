@@ -291,32 +291,43 @@ async fn me(Extension(info): Extension<TokenInfo>) -> HttpResponse {
     HttpResponse::json(200, body.to_string().into_bytes())
 }
 
-/// Machines (OAuth, the API, metadata) get JSON errors; people get pages.
-fn no_route(
+/// Machines (OAuth, the API, metadata) get JSON errors; people get pages
+/// (with the navigation when signed in).
+async fn no_route(
     app: &App,
-    uri: &axum::http::Uri,
+    req: &HttpRequest,
+    path: &str,
     status: u16,
-    code: &str,
     title: &str,
 ) -> HttpResponse {
-    let p = uri.path();
-    if p.starts_with("/oauth/") || p.starts_with("/api/") || p.starts_with("/.well-known/") {
+    if path.starts_with("/oauth/") || path.starts_with("/api/") || path.starts_with("/.well-known/")
+    {
+        let code = if status == 404 {
+            "not_found"
+        } else {
+            "invalid_request"
+        };
         let body = serde_json::json!({ "error": code, "error_description": title.to_lowercase() });
         return HttpResponse::json(status, body.to_string().into_bytes());
     }
+    let s = app.sessions.load(req).await.ok().flatten();
     error_page(
         app,
         status,
         title,
         "There is no page here that takes this request.",
-        None,
+        s.as_ref(),
     )
 }
 
-async fn not_found(State(app): St, uri: axum::http::Uri) -> HttpResponse {
-    no_route(&app, &uri, 404, "not_found", "Not found")
+async fn not_found(State(app): St, uri: axum::http::Uri, req: HttpRequest) -> HttpResponse {
+    no_route(&app, &req, uri.path(), 404, "Not found").await
 }
 
-async fn method_not_allowed(State(app): St, uri: axum::http::Uri) -> HttpResponse {
-    no_route(&app, &uri, 405, "invalid_request", "Method not allowed")
+async fn method_not_allowed(
+    State(app): St,
+    uri: axum::http::Uri,
+    req: HttpRequest,
+) -> HttpResponse {
+    no_route(&app, &req, uri.path(), 405, "Method not allowed").await
 }
