@@ -162,6 +162,11 @@ fn partial_approval_offers_only_requested_scopes() {
         !body.contains("name=\"scope\" value=\"dns:read\""),
         "implied, not requested"
     );
+    // Long-lived access is a choice too: unticked, no refresh token.
+    assert!(
+        body.contains("name=\"scope\" value=\"offline_access\" id=\"scope-offline\" checked"),
+        "offline_access must be sent back when approved"
+    );
     assert!(
         body.matches("<label for=\"scope-").count() >= 2,
         "labelled controls"

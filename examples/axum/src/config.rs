@@ -25,7 +25,12 @@ pub struct Config {
     /// `LATCHKEY_DATA_DIR`).
     pub data_dir: PathBuf,
     /// Issuer URL, no trailing slash (`--issuer`, `LATCHKEY_ISSUER`).
+    /// Without either, `http://` + the listen address, so `--addr` alone
+    /// moves both.
     pub issuer: String,
+    /// Seed the built-in demo clients (`--no-demo-clients`,
+    /// `LATCHKEY_NO_DEMO_CLIENTS=1` turn it off).
+    pub demo_clients: bool,
     /// JSON file of clients to upsert at start (`--clients`,
     /// `LATCHKEY_CLIENTS`).
     pub clients_file: Option<PathBuf>,
@@ -103,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("issuer", &self.issuer)
             .field("clients_file", &self.clients_file)
+            .field("demo_clients", &self.demo_clients)
             .field("trust_domain_claims", &self.trust_domain_claims)
             .field(
                 "database_url",
@@ -114,7 +120,8 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// The defaults: `127.0.0.1:8080`, `./latchkey-data`, issuer
-    /// `http://127.0.0.1:8080`, demo passwords `alice-pass` / `bob-pass`.
+    /// `http://127.0.0.1:8080`, demo clients on, demo passwords
+    /// `alice-pass` / `bob-pass`.
     #[must_use]
     pub fn defaults() -> Self {
         Config {
@@ -122,6 +129,7 @@ impl Config {
             data_dir: PathBuf::from("latchkey-data"),
             issuer: "http://127.0.0.1:8080".into(),
             clients_file: None,
+            demo_clients: true,
             alice_password: "alice-pass".into(),
             bob_password: "bob-pass".into(),
             trust_domain_claims: false,
@@ -153,14 +161,17 @@ latchkey-example-axum: a demo OAuth 2.1 authorization server
 Options (each also read from the environment variable shown):
   --addr ADDR              listen address [LATCHKEY_ADDR, default 127.0.0.1:8080]
   --data-dir DIR           server key and database [LATCHKEY_DATA_DIR, default ./latchkey-data]
-  --issuer URL             issuer URL [LATCHKEY_ISSUER, default http://127.0.0.1:8080]
+  --issuer URL             issuer URL [LATCHKEY_ISSUER, default http:// + the --addr]
   --clients FILE           JSON array of clients to upsert at start [LATCHKEY_CLIENTS]
+  --no-demo-clients        do not seed the built-in demo clients (demo-app, demo-cli)
+                           [LATCHKEY_NO_DEMO_CLIENTS=1]
   --alice-password PW      password of demo user alice [LATCHKEY_ALICE_PASSWORD, default alice-pass]
   --bob-password PW        password of demo user bob [LATCHKEY_BOB_PASSWORD, default bob-pass]
   --trust-domain-claims    let the console confirm domains without checking them
                            [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
   --database-url URL       use SQL storage instead of redb: postgres://…, mysql://…
-                           or sqlite://PATH; migrations run at start [LATCHKEY_DATABASE_URL]
+                           or sqlite://PATH; migrations run at start; needs a build
+                           with --features sql [LATCHKEY_DATABASE_URL]
   --refresh-grace SECS     seconds a rotated-out refresh token still gets the same
                            successor (0 = strict: any reuse revokes the family)
                            [LATCHKEY_REFRESH_GRACE, default 30]
@@ -195,8 +206,9 @@ where
     if let Some(p) = env("LATCHKEY_BOB_PASSWORD") {
         c.bob_password = p;
     }
-    c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS")
-        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let yes = |v: String| matches!(v.as_str(), "1" | "true" | "yes");
+    c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS").is_some_and(yes);
+    c.demo_clients = !env("LATCHKEY_NO_DEMO_CLIENTS").is_some_and(yes);
 
     let mut grace = env("LATCHKEY_REFRESH_GRACE");
     let mut code_ttl = env("LATCHKEY_CODE_TTL");
@@ -226,6 +238,7 @@ where
             "--alice-password" => c.alice_password = value()?,
             "--bob-password" => c.bob_password = value()?,
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
+            "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
             "--refresh-grace" => grace = Some(value()?),
             "--code-ttl" => code_ttl = Some(value()?),
             "--access-token-ttl" => access_ttl = Some(value()?),
@@ -238,9 +251,10 @@ where
             .parse()
             .map_err(|_| format!("--addr: {a:?} is not an address like 127.0.0.1:8080"))?;
     }
-    if let Some(i) = issuer {
-        c.issuer = validate_issuer(&i)?;
-    }
+    c.issuer = match issuer {
+        Some(i) => validate_issuer(&i)?,
+        None => issuer_for(c.addr),
+    };
     const YEAR: u64 = 366 * 86_400;
     if let Some(v) = grace {
         c.lifetimes.refresh_grace = seconds("--refresh-grace", &v, 0, 3600)?;
@@ -258,6 +272,19 @@ where
         return Err("demo passwords must not be empty".into());
     }
     Ok(Command::Serve(Box::new(c)))
+}
+
+/// The issuer a server on `addr` has when none is given: what a browser on
+/// this machine types. A wildcard address (`0.0.0.0`, `[::]`) becomes
+/// loopback, which is reachable; other machines need `--issuer`.
+#[must_use]
+pub fn issuer_for(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// An issuer is an `http(s)` URL without query or fragment (RFC 8414 §2);
@@ -329,6 +356,37 @@ mod tests {
         assert_eq!(c.issuer, "https://auth.example");
         assert!(c.trust_domain_claims);
         assert_eq!(c.resource(), "https://auth.example/api");
+    }
+
+    #[test]
+    fn the_issuer_follows_addr_unless_given() {
+        let none = |_: &str| None;
+        let serve = |a: &[&str]| match parse(args(a), none).unwrap() {
+            Command::Serve(c) => c,
+            Command::Help => panic!("expected serve"),
+        };
+        let c = serve(&["--addr", "127.0.0.1:9090"]);
+        assert_eq!(c.issuer, "http://127.0.0.1:9090");
+        assert_eq!(c.resource(), "http://127.0.0.1:9090/api");
+        assert_eq!(
+            serve(&["--addr", "0.0.0.0:9091"]).issuer,
+            "http://127.0.0.1:9091"
+        );
+        assert_eq!(serve(&["--addr", "[::1]:9092"]).issuer, "http://[::1]:9092");
+        let c = serve(&[
+            "--addr",
+            "127.0.0.1:9090",
+            "--issuer",
+            "https://auth.example",
+        ]);
+        assert_eq!(c.issuer, "https://auth.example");
+        assert!(serve(&[]).demo_clients);
+        assert!(!serve(&["--no-demo-clients"]).demo_clients);
+        let env = |k: &str| (k == "LATCHKEY_NO_DEMO_CLIENTS").then(|| "1".to_owned());
+        let Command::Serve(c) = parse(args(&[]), env).unwrap() else {
+            panic!("expected serve")
+        };
+        assert!(!c.demo_clients);
     }
 
     #[test]

@@ -1,199 +1,165 @@
-//! Latchkey mounted in axum: a complete demo authorization server with
-//! login, consent, connected apps, a developer console and a protected demo
-//! API.
+//! Latchkey mounted in axum: a complete demo authorization server built
+//! only from the library's public features.
 //!
-//! The glue stays thin: each handler copies the request into a
-//! [`latchkey::http::HttpRequest`], calls the engine, and copies the
-//! [`latchkey::http::HttpResponse`] back ([`glue`]). Screens are rendered by
-//! framework-neutral code in [`pages`]; sessions and CSRF live in
-//! [`session`].
+//! - [`wiring`]: the OAuth wiring: the library's router, browser sessions,
+//!   the sign-in hook and page, the ready pages, the bearer guard and the
+//!   maintenance tasks.
+//! - The demo itself: [`users`], [`seed`] (built-in demo clients and
+//!   `--clients FILE`), [`config`], [`store`] (redb, or SQL with the `sql`
+//!   feature), the developer [`console`] and the [`demo`] client page.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), String> {
 //! use std::sync::Arc;
 //! let config = latchkey_example_axum::config::Config::defaults();
-//! let state = latchkey_example_axum::prepare(&config, Arc::new(latchkey::MemoryStore::new())).await?;
+//! let app = latchkey_example_axum::prepare(&config, Arc::new(latchkey::MemoryStore::new())).await?;
 //! let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| e.to_string())?;
-//! axum::serve(listener, latchkey_example_axum::app(state)).await.map_err(|e| e.to_string())
+//! axum::serve(listener, latchkey_example_axum::router(app)).await.map_err(|e| e.to_string())
 //! # }
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod glue;
-pub mod keyfile;
-pub mod pages;
-pub mod routes;
+pub mod console;
+pub mod demo;
+pub mod page;
 pub mod seed;
-pub mod session;
 pub mod store;
 pub mod users;
+pub mod wiring;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::response::Response;
-use axum::Router;
-use latchkey::http::{HttpResponse, MAX_BODY_BYTES};
+use latchkey::keys::KeyDir;
 use latchkey::storage::Storage;
-use latchkey::{Engine, EngineConfig, Error};
-use tower_http::catch_panic::CatchPanicLayer;
+use latchkey::ui::{Strings, Theme, Ui, UiPages};
+use latchkey::web::{SessionConfig, Sessions};
+use latchkey::{Engine, EngineConfig};
 
 use crate::config::{demo_scopes, Config};
-use crate::session::Sessions;
 use crate::users::Users;
 
-/// Everything a handler needs. Cheap to clone.
-pub struct AppState<S> {
-    inner: Arc<Inner<S>>,
-}
+pub use wiring::{maintenance, router, routes, with_middleware};
 
-struct Inner<S> {
-    engine: Engine<S>,
-    sessions: Sessions,
-    users: Users,
-    resource: String,
-    trust_domain_claims: bool,
-}
-
-impl<S> Clone for AppState<S> {
-    fn clone(&self) -> Self {
-        AppState {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<S: Storage + 'static> AppState<S> {
-    /// State over `engine`. `resource` is the demo API's identifier
-    /// (`<issuer>/api`); `trust_domain_claims` enables the console's
-    /// "confirm domain" button.
-    #[must_use]
-    pub fn new(
-        engine: Engine<S>,
-        users: Users,
-        resource: String,
-        trust_domain_claims: bool,
-    ) -> Self {
-        let secure = engine.config().issuer.starts_with("https://");
-        AppState {
-            inner: Arc::new(Inner {
-                engine,
-                sessions: Sessions::new(secure),
-                users,
-                resource,
-                trust_domain_claims,
-            }),
-        }
-    }
-
-    /// The engine.
-    #[must_use]
-    pub fn engine(&self) -> &Engine<S> {
-        &self.inner.engine
-    }
-
-    /// Browser sessions.
-    #[must_use]
-    pub fn sessions(&self) -> &Sessions {
-        &self.inner.sessions
-    }
-
-    /// The user directory.
-    #[must_use]
-    pub fn users(&self) -> &Users {
-        &self.inner.users
-    }
-
-    /// The demo API's resource identifier.
-    #[must_use]
-    pub fn resource(&self) -> &str {
-        &self.inner.resource
-    }
-
+/// Everything a handler needs; shared as `Arc<App>`.
+pub struct App {
+    /// The engine, over whichever store was chosen.
+    pub engine: Engine<dyn Storage>,
+    /// Browser sessions, shared by the OAuth router and the demo's pages.
+    pub sessions: Arc<Sessions>,
+    /// The consent and error pages, and the renderer of the others.
+    pub pages: UiPages,
+    /// The demo users.
+    pub users: Users,
+    /// The demo API's resource identifier, `<issuer>/api`.
+    pub resource: String,
     /// Whether the console may confirm domains on the operator's word.
+    pub trust_domain_claims: bool,
+    /// Whether the built-in demo clients were seeded (the `/demo` page).
+    pub demo_clients: bool,
+    /// One-time client secrets waiting for the console's next page view.
+    pub reveal: console::Reveal,
+    /// Demo-client flows in progress (state → PKCE verifier).
+    pub demo_flows: demo::Flows,
+}
+
+impl App {
+    /// The page renderer.
     #[must_use]
-    pub fn trust_domain_claims(&self) -> bool {
-        self.inner.trust_domain_claims
+    pub fn ui(&self) -> &Ui {
+        &self.pages.ui
+    }
+
+    /// The issuer.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.engine.config().issuer
     }
 }
 
-/// Prepares a server over `store` as `config` says: creates the data
-/// directory, loads or creates the server key, builds the engine with the
-/// demo scopes and users, and upserts the seeded clients. Prints generated
-/// client secrets of seeded clients to stderr (the only time they exist in
-/// the clear).
+/// English, with the demo API's scope groups named.
+fn strings() -> Strings {
+    let mut s = Strings::english();
+    for (key, title) in [
+        ("dns", "DNS records"),
+        ("zones", "Zones"),
+        ("profile", "Your profile"),
+    ] {
+        s.group_titles.insert(key.into(), title.into());
+    }
+    s
+}
+
+/// Prepares a server over `store` as `config` says: loads or creates the
+/// server key in the data directory, builds the engine with the demo scopes
+/// and users, and upserts the built-in demo clients and the `--clients`
+/// file. Prints generated client secrets to stderr (the only time they exist
+/// in the clear).
 ///
 /// # Errors
 /// A message saying what failed.
-pub async fn prepare<S: Storage + 'static>(
-    config: &Config,
-    store: Arc<S>,
-) -> Result<AppState<S>, String> {
-    let dir = &config.data_dir;
-    keyfile::ensure_data_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let key = keyfile::load_or_create(dir).map_err(|e| format!("server key: {e}"))?;
+pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App>, String> {
+    let keys = KeyDir::open(&config.data_dir)
+        .and_then(|d| d.load_or_create())
+        .and_then(|k| k.keyring())
+        .map_err(|e| format!("server key: {e}"))?;
     let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
     config.lifetimes.apply(&mut engine_config);
-    let engine = Engine::new(store, engine_config, keyfile::keyring(&key));
+    let engine = Engine::new(store, engine_config, keys);
+    let mut regs = Vec::new();
+    if config.demo_clients {
+        regs.extend(seed::demo_clients(&config.issuer));
+    }
     if let Some(path) = &config.clients_file {
-        let mut regs = seed::load(path)?;
-        for reg in &mut regs {
-            // Tokens are audience-bound: a client that names no resource
-            // gets the demo API, the only resource this server protects.
-            if reg.resources.is_empty() {
-                reg.resources = vec![config.resource()];
-            }
-        }
-        for s in seed::upsert_all(&engine, regs).await? {
-            match s {
-                seed::Seeded::Created {
-                    id,
-                    secret: Some(secret),
-                }
-                | seed::Seeded::Updated {
-                    id,
-                    secret: Some(secret),
-                } => eprintln!(
-                    "seeded client {id}: generated secret (shown once): {}",
-                    secret.expose()
-                ),
-                seed::Seeded::Created { id, .. } => eprintln!("seeded client {id}: created"),
-                seed::Seeded::Updated { id, .. } => eprintln!("seeded client {id}: updated"),
-                seed::Seeded::Unchanged { id } => eprintln!("seeded client {id}: unchanged"),
-            }
+        regs.extend(seed::load(path)?);
+    }
+    for reg in &mut regs {
+        // Tokens are audience-bound: a client that names no resource gets
+        // the demo API, the only resource this server protects.
+        if reg.resources.is_empty() {
+            reg.resources = vec![config.resource()];
         }
     }
-    let users = Users::demo(&config.alice_password, &config.bob_password);
-    Ok(AppState::new(
+    for s in seed::upsert_all(&engine, regs).await? {
+        match s {
+            seed::Seeded::Created {
+                id,
+                secret: Some(secret),
+            }
+            | seed::Seeded::Updated {
+                id,
+                secret: Some(secret),
+            } => eprintln!(
+                "seeded client {id}: generated secret (shown once): {}",
+                secret.expose()
+            ),
+            seed::Seeded::Created { id, .. } => eprintln!("seeded client {id}: created"),
+            seed::Seeded::Updated { id, .. } => eprintln!("seeded client {id}: updated"),
+            seed::Seeded::Unchanged { id } => eprintln!("seeded client {id}: unchanged"),
+        }
+    }
+    let theme = Theme {
+        product_name: "Latchkey demo".into(),
+        ..Theme::default()
+    };
+    Ok(Arc::new(App {
+        sessions: Arc::new(Sessions::in_memory(SessionConfig::for_issuer(
+            &config.issuer,
+        ))),
+        pages: UiPages {
+            ui: Ui::new(theme, strings()),
+            partial_approval: true,
+            apps_url: Some("/account/apps".into()),
+            // No "switch account": the link the consent page renders cannot
+            // carry the challenge, so it could not keep the request.
+            switch_account_url: None,
+        },
         engine,
-        users,
-        config.resource(),
-        config.trust_domain_claims,
-    ))
-}
-
-/// The whole application: every route plus [`with_middleware`].
-pub fn app<S: Storage + 'static>(state: AppState<S>) -> Router {
-    with_middleware(routes::router(state))
-}
-
-/// The layers every route gets: a body limit and panic isolation.
-///
-/// Public so tests can wrap extra routes (a deliberately panicking one) in
-/// the same layers.
-pub fn with_middleware(router: Router) -> Router {
-    router
-        // Bounds every extractor; the OAuth handlers additionally read their
-        // body through `glue::read` with the same bound so an oversized body
-        // becomes the engine's JSON 413.
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // A panicking handler answers 500 instead of dropping the
-        // connection; the server and other requests carry on.
-        .layer(CatchPanicLayer::custom(panic_response))
-}
-
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    eprintln!("a request handler panicked; answered 500");
-    glue::into_response(HttpResponse::error(&Error::internal("handler panicked")))
+        users: Users::demo(&config.alice_password, &config.bob_password),
+        resource: config.resource(),
+        trust_domain_claims: config.trust_domain_claims,
+        demo_clients: config.demo_clients,
+        reveal: console::Reveal::default(),
+        demo_flows: demo::Flows::default(),
+    }))
 }

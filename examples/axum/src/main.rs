@@ -1,11 +1,11 @@
-//! `cargo run -p latchkey-example-axum`: parses the configuration and
-//! serves. Everything else is in the library.
+//! `cargo run -p latchkey-example-axum`: parses the configuration, opens
+//! the storage, serves, and runs the maintenance tasks until Ctrl-C.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use latchkey_example_axum::config::{self, Command};
-use latchkey_example_axum::{app, prepare};
+use latchkey_example_axum::config::{self, Command, Config};
+use latchkey_example_axum::{maintenance, prepare, router, seed, store};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,45 +30,59 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: config::Config) -> Result<(), String> {
-    use latchkey_example_axum::store::{self, SqlKind};
-    // The data dir must exist before a store opens a file in it.
-    latchkey_example_axum::keyfile::ensure_data_dir(&config.data_dir)
+async fn run(config: Config) -> Result<(), String> {
+    // The key directory is the data directory: creating it (mode 0700)
+    // comes first, as the redb file lives there too.
+    latchkey::keys::KeyDir::open(&config.data_dir)
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    match config.database_url.clone() {
-        None => {
-            let redb = store::open_redb(&config.data_dir)?;
-            serve(config, redb).await
-        }
-        Some(url) => match store::sql_kind(&url)? {
-            SqlKind::Postgres => serve(config, store::open_postgres(&url).await?).await,
-            SqlKind::MySql => serve(config, store::open_mysql(&url).await?).await,
-            SqlKind::Sqlite => serve(config, store::open_sqlite(&url).await?).await,
-        },
-    }
-}
-
-async fn serve<S: latchkey::storage::Storage + 'static>(
-    config: config::Config,
-    store: std::sync::Arc<S>,
-) -> Result<(), String> {
-    let state = prepare(&config, store).await?;
+    let opened = store::open(&config.data_dir, config.database_url.as_deref()).await?;
+    let app = prepare(&config, opened.store).await?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("listening on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let storage = match &config.database_url {
-        None => format!("redb in {}", config.data_dir.display()),
-        Some(url) => format!("{} database", url.split(':').next().unwrap_or("SQL")),
-    };
-    eprintln!(
-        "latchkey demo listening on http://{addr} (issuer {}, storage: {storage})",
-        config.issuer
-    );
-    axum::serve(listener, app(state))
+    banner(&config, addr, &opened.description);
+    let tasks = maintenance(&app);
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    let report = tasks.shutdown().await;
+    eprintln!("stopped; maintenance: {report:?}");
+    served
+}
+
+fn banner(config: &Config, addr: std::net::SocketAddr, storage: &str) {
+    let pw = |given: &str, default: &str| {
+        if given == default {
+            default.to_owned()
+        } else {
+            "(password as configured)".to_owned()
+        }
+    };
+    let d = Config::defaults();
+    eprintln!("Latchkey demo authorization server");
+    eprintln!("  listening on  http://{addr}");
+    eprintln!("  issuer        {}", config.issuer);
+    eprintln!("  storage       {storage}");
+    eprintln!(
+        "  demo users    alice / {}, bob / {}",
+        pw(&config.alice_password, &d.alice_password),
+        pw(&config.bob_password, &d.bob_password)
+    );
+    if config.demo_clients {
+        eprintln!(
+            "  demo clients  {} (try it: {}/demo), {} (redirect http://127.0.0.1/callback, any port)",
+            seed::DEMO_APP_ID,
+            config.issuer,
+            seed::DEMO_CLI_ID
+        );
+    } else {
+        eprintln!("  demo clients  off (--no-demo-clients)");
+    }
+    if let Some(f) = &config.clients_file {
+        eprintln!("  clients file  {}", f.display());
+    }
 }

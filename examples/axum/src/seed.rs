@@ -1,6 +1,7 @@
-//! Seeded first-party clients: `--clients FILE` is a JSON array of
-//! [`ClientRegistration`]s, upserted at every start so automation can
-//! configure clients without clicking through the console.
+//! Seeded first-party clients: the built-in demo clients
+//! ([`demo_clients`], unless `--no-demo-clients`), then `--clients FILE`, a
+//! JSON array of [`ClientRegistration`]s, upserted at every start so
+//! automation can configure clients without clicking through the console.
 //!
 //! The file is authoritative for every field it can state: an existing
 //! client is updated to match it, an unchanged one is left alone (no
@@ -9,8 +10,55 @@
 use std::path::Path;
 
 use latchkey::clients::{ClientRegistration, UpsertOutcome};
+use latchkey::model::{AuthMethod, Visibility};
 use latchkey::storage::Storage;
 use latchkey::{Engine, Secret};
+
+use crate::config::DEMO_ACCOUNT;
+
+/// The built-in demo client the `/demo` page drives: public (PKCE, no
+/// secret), redirecting to this server's `/demo/callback`.
+pub const DEMO_APP_ID: &str = "demo-app";
+/// The built-in public client for trying the flow by hand (curl, a CLI):
+/// any `http://127.0.0.1:PORT/callback` (RFC 8252 §7.3).
+pub const DEMO_CLI_ID: &str = "demo-cli";
+
+/// The built-in demo clients of a server with `issuer`, both private to
+/// the demo account.
+#[must_use]
+pub fn demo_clients(issuer: &str) -> Vec<ClientRegistration> {
+    let client = |id: &str, name: &str, redirect: String, scopes: &[&str]| ClientRegistration {
+        id: Some(id.into()),
+        owner: DEMO_ACCOUNT.into(),
+        name: name.into(),
+        redirect_uris: vec![redirect],
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        auth_method: Some(AuthMethod::None),
+        visibility: Some(Visibility::Private),
+        ..ClientRegistration::default()
+    };
+    let all = [
+        "profile:read",
+        "dns:read",
+        "dns:edit",
+        "zones:read",
+        "offline_access",
+    ];
+    vec![
+        client(
+            DEMO_APP_ID,
+            "Demo app",
+            format!("{issuer}/demo/callback"),
+            &all,
+        ),
+        client(
+            DEMO_CLI_ID,
+            "Demo CLI",
+            "http://127.0.0.1/callback".into(),
+            &["profile:read", "zones:read", "offline_access"],
+        ),
+    ]
+}
 
 /// Fields a seed entry may have: serde would silently ignore a misspelt
 /// one, and a silently ignored `redirect_uris` is a confusing afternoon.
@@ -84,7 +132,7 @@ pub fn load(path: &Path) -> Result<Vec<ClientRegistration>, String> {
 ///
 /// # Errors
 /// The first engine error, prefixed with the client id.
-pub async fn upsert_all<S: Storage + 'static>(
+pub async fn upsert_all<S: Storage + ?Sized + 'static>(
     engine: &Engine<S>,
     regs: Vec<ClientRegistration>,
 ) -> Result<Vec<Seeded>, String> {

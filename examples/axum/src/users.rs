@@ -8,7 +8,7 @@ use latchkey::Principal;
 use ring::digest;
 
 use crate::config::DEMO_ACCOUNT;
-use crate::session::ct_eq;
+use latchkey::web::ct_eq;
 
 /// One demo user.
 #[derive(Clone)]

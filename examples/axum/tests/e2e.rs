@@ -395,7 +395,8 @@ async fn api_answers_rfc_6750_errors() {
     assert_eq!(r.status(), 401);
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(www.starts_with("Bearer "), "{www}");
-    let meta_url = server.url("/.well-known/oauth-protected-resource");
+    // RFC 9728 §3.1: the resource's path follows the well-known prefix.
+    let meta_url = server.url("/.well-known/oauth-protected-resource/api");
     assert!(
         www.contains(&format!("resource_metadata=\"{meta_url}\"")),
         "{www}"
@@ -462,7 +463,7 @@ async fn fallbacks_are_json_for_machines_and_pages_for_people() {
     let r = http.get(server.url("/no/such/page")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-frame-options"], "DENY");
-    assert!(r.text().await.unwrap().contains("<h1>Not found</h1>"));
+    assert!(r.text().await.unwrap().contains(">Not found</h1>"));
     // Oversized page forms get a page, not a hang or a reset.
     let r = http
         .post(server.url("/login"))
@@ -543,14 +544,19 @@ async fn pages_are_escaped_unframeable_and_csrf_protected() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     let page = r.text().await.unwrap();
     assert!(
-        page.contains("Demo Web &lt;b&gt;&amp;&lt;/b&gt; Co"),
+        page.contains("Demo Web &#60;b&#62;&#38;&#60;/b&#62; Co"),
         "{page}"
     );
     assert!(!page.contains(WEB_NAME));
     assert!(page.contains("Create, change and delete DNS records"));
     assert!(page.contains("View DNS records"), "implied scope listed");
-    assert!(page.contains("not verified"));
-    assert!(page.contains("<b>127.0.0.1</b>"), "redirect host shown");
+    // A private app of the user's own account says so (no stranger warning);
+    // a loopback redirect is named as a program on this computer.
+    assert!(page.contains("belongs to your organisation"), "{page}");
+    assert!(
+        page.contains("a program on this computer"),
+        "redirect target shown"
+    );
     assert!(page.contains("name=\"remember\""));
     assert!(page.contains("name=\"decision\" value=\"allow\""));
     assert!(page.contains("name=\"decision\" value=\"deny\""));
@@ -576,25 +582,36 @@ async fn pages_are_escaped_unframeable_and_csrf_protected() {
         .text()
         .await
         .unwrap();
+    // The ticked permissions go with every decision (partial approval is
+    // on), so only the binding differs.
+    let ticked: Vec<(&str, String)> = ticked_scopes(&page)
+        .into_iter()
+        .map(|s| ("scope", s))
+        .collect();
+    assert!(!ticked.is_empty(), "{page}");
+    let mut form = vec![
+        ("csrf", hidden(&page2, "csrf")),
+        ("challenge", challenge.clone()),
+        ("decision", "allow".to_owned()),
+    ];
+    form.extend(ticked.iter().cloned());
     let r = other
         .post(server.url("/oauth/consent"))
-        .form(&[
-            ("csrf", hidden(&page2, "csrf").as_str()),
-            ("challenge", challenge.as_str()),
-            ("decision", "allow"),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
+    let mut form = vec![
+        ("csrf", hidden(&page, "csrf")),
+        ("challenge", challenge.clone()),
+        ("decision", "allow".to_owned()),
+    ];
+    form.extend(ticked);
     let r = browser
         .post(server.url("/oauth/consent"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("challenge", challenge.as_str()),
-            ("decision", "allow"),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
@@ -635,9 +652,10 @@ async fn connected_apps_revoke_cuts_off_every_token() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Demo Web &lt;b&gt;"), "{page}");
+    assert!(page.contains("Demo Web &#60;b&#62;"), "{page}");
+    assert!(!page.contains(WEB_NAME));
     assert!(page.contains("Read your name and account"));
-    assert!(page.contains("Access granted 2") && page.contains("last used 2"));
+    assert!(page.contains("Allowed 2") && page.contains("last used 2"));
     let r = browser
         .post(server.url("/account/apps/revoke"))
         .form(&[
@@ -657,7 +675,7 @@ async fn connected_apps_revoke_cuts_off_every_token() {
         .await
         .unwrap();
     assert!(page.contains("Access revoked"));
-    assert!(page.contains("not authorized any application"));
+    assert!(page.contains("No app can use your account"));
 
     assert_eq!(
         me(&server, tokens.access_token().secret()).await.status(),
@@ -763,8 +781,9 @@ async fn console_registers_rotates_verifies_and_deletes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
-    let page = r.text().await.unwrap();
+    // Post/redirect/get: the secret waits for the page after the redirect.
+    assert_eq!(location(&r, &server.base), server.url("/console"));
+    let page = console_page(&browser, &server).await;
     assert!(page.contains("Zone &lt;script&gt; Tool"));
     assert!(!page.contains("<script>"));
     let secret = secret_on(&page).expect("secret shown once");
@@ -778,10 +797,25 @@ async fn console_registers_rotates_verifies_and_deletes() {
         "shown only once"
     );
 
-    // Rotation: a new secret, shown once; the old one still works for now.
+    // Rotation asks first: without the confirmation nothing changes.
     let r = console_post(&browser, &server, "/console/rotate", &[("client_id", &id)]).await;
-    assert_eq!(r.status(), 200);
-    let new_secret = secret_on(&r.text().await.unwrap()).expect("rotated secret");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Nothing changed"));
+    assert_eq!(introspect_as(&server, &id, &secret).await, 200);
+    // Confirmed: a new secret, shown once; the old one still works for now.
+    let r = console_post(
+        &browser,
+        &server,
+        "/console/rotate",
+        &[("client_id", &id), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(location(&r, &server.base), server.url("/console"));
+    let new_secret = secret_on(&console_page(&browser, &server).await).expect("rotated secret");
+    assert!(
+        secret_on(&console_page(&browser, &server).await).is_none(),
+        "a reload shows no secret and rotates nothing"
+    );
     assert_ne!(new_secret, secret);
     assert_eq!(introspect_as(&server, &id, &new_secret).await, 200);
     assert_eq!(introspect_as(&server, &id, &secret).await, 200);
@@ -806,6 +840,12 @@ async fn console_registers_rotates_verifies_and_deletes() {
     assert_eq!(location(&r, &server.base), server.url("/console"));
     let page = console_page(&browser, &server).await;
     assert!(page.contains("_latchkey-challenge.app.example.com"));
+    // The record to publish is a table; the domain field is labelled;
+    // delete and rotate ask first (a second button inside <details>).
+    assert!(page.contains("<th scope=\"col\">Type</th>") && page.contains("<td>TXT</td>"));
+    assert!(page.contains(&format!("<label for=\"domain-{id}\">")));
+    assert!(page.contains("<details class=\"confirm\">") && page.contains("Yes, delete"));
+    assert!(page.contains("Yes, rotate"));
     assert!(page.contains("latchkey-verification="), "challenge shown");
     let r = console_post(
         &browser,
@@ -830,20 +870,60 @@ async fn console_registers_rotates_verifies_and_deletes() {
         .contains("public: any user may authorize it"));
 
     let r = console_post(&browser, &server, "/console/delete", &[("client_id", &id)]).await;
+    assert_eq!(r.status(), 400, "delete without confirmation");
+    assert!(console_page(&browser, &server).await.contains(&id));
+    let r = console_post(
+        &browser,
+        &server,
+        "/console/delete",
+        &[("client_id", &id), ("confirm", "yes")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(!console_page(&browser, &server).await.contains(&id));
     assert_eq!(introspect_as(&server, &id, &new_secret).await, 401);
 
-    // Bad registrations are explained, not half-stored.
+    // Bad registrations are explained, not half-stored, and what was typed
+    // stays in the form.
     let r = console_post(
         &browser,
         &server,
         "/console/apps",
-        &[("name", "x"), ("redirect_uris", "http://example.com/cb")],
+        &[
+            ("name", "Typed <name>"),
+            ("redirect_uris", "http://example.com/cb"),
+            ("scope", "zones:read"),
+            ("client_type", "public"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("box error"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("note error"), "{page}");
+    assert!(page.contains("value=\"Typed &lt;name&gt;\""), "name kept");
+    assert!(
+        page.contains(">http://example.com/cb</textarea>"),
+        "URIs kept"
+    );
+    assert!(page.contains("value=\"zones:read\" id=\"scope-zones:read\" checked"));
+    assert!(
+        page.contains("value=\"public\" checked"),
+        "client type kept"
+    );
+    // At least one scope.
+    let r = console_post(
+        &browser,
+        &server,
+        "/console/apps",
+        &[
+            ("name", "No scopes"),
+            ("redirect_uris", "https://a.example/cb"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("at least one scope"));
+    assert!(!console_page(&browser, &server).await.contains("No scopes"));
 }
 
 #[tokio::test]
@@ -872,13 +952,14 @@ async fn console_refuses_unchecked_domains_and_foreign_apps() {
     assert_eq!(r.status(), 403);
 
     for path in ["/console/rotate", "/console/delete"] {
-        let r = console_post(&browser, &server, path, &[("client_id", ACME_ID)]).await;
+        let form = [("client_id", ACME_ID), ("confirm", "yes")];
+        let r = console_post(&browser, &server, path, &form).await;
         assert_eq!(r.status(), 404, "{path} on another account's app");
     }
     // Without the CSRF token nothing happens.
     let r = browser
         .post(server.url("/console/delete"))
-        .form(&[("client_id", WEB_ID)])
+        .form(&[("client_id", WEB_ID), ("confirm", "yes")])
         .send()
         .await
         .unwrap();
@@ -956,11 +1037,104 @@ async fn the_binary_starts_seeds_and_keeps_its_key() {
             .unwrap();
         assert_eq!(r.status(), 200);
         child.kill().await.unwrap();
-        let key = data.join("server.key");
+        // A fresh data dir gets the key directory's first key.
+        let key = data.join("key-0");
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         keys.push(std::fs::read(&key).unwrap());
     }
     assert_eq!(keys[0].len(), 32);
     assert_eq!(keys[0], keys[1], "key reused across restarts");
+}
+
+/// The built-in demo clients are seeded by default and listed in the
+/// console; `--no-demo-clients` leaves them out and turns `/demo` off.
+#[tokio::test]
+async fn demo_clients_are_seeded_unless_turned_off() {
+    for on in [true, false] {
+        let server = Server::start_with(|c| c.demo_clients = on, |r| r).await;
+        let browser = browser_http();
+        sign_in(&browser, &server, "alice", "alice-pass").await;
+        let page = console_page(&browser, &server).await;
+        assert_eq!(page.contains(">demo-app</code>"), on, "{page}");
+        let r = browser.get(server.url("/demo")).send().await.unwrap();
+        assert_eq!(r.status(), if on { 200 } else { 404 });
+        let r = browser.get(server.url("/demo/start")).send().await.unwrap();
+        assert_eq!(r.status(), if on { 303 } else { 404 });
+    }
+}
+
+/// `/demo` runs a real code flow with PKCE for the seeded `demo-app` and
+/// shows the tokens, masked, with the granted scopes; its callback works
+/// once, and only in the browser that started the flow.
+#[tokio::test]
+async fn the_demo_client_page_completes_a_flow() {
+    let server = Server::start().await;
+    let browser = browser_http();
+    let page = browser
+        .get(server.url("/demo"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("60 seconds") && page.contains("second time revokes"));
+    let r = browser
+        .get(server.url("/demo/start?scope=profile%3Aread&scope=offline_access"))
+        .send()
+        .await
+        .unwrap();
+    let auth = location(&r, &server.base);
+    assert!(auth.starts_with(&server.url("/oauth/authorize?")), "{auth}");
+    assert_eq!(query_param(&auth, "client_id").as_deref(), Some("demo-app"));
+    assert_eq!(
+        query_param(&auth, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    let back = authorize(&browser, &server, &auth, ALICE, "allow", false).await;
+    assert!(back.starts_with(&server.url("/demo/callback?")), "{back}");
+    let code = query_param(&back, "code").expect("code");
+
+    // Another browser cannot use this callback (its state is not theirs).
+    let r = browser_http().get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let r = browser.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The code was exchanged"), "{page}");
+    assert!(page.contains("<code>profile:read</code>"), "{page}");
+    assert!(page.contains("<code>offline_access</code>"), "{page}");
+    assert!(
+        page.contains("you are <b>alice</b>"),
+        "the API accepted it: {page}"
+    );
+    // Tokens masked: a prefix and the length, never the whole token.
+    let tokens: Vec<&str> = page
+        .split("<code class=\"token\">")
+        .skip(1)
+        .map(|t| &t[..t.find("</code>").unwrap()])
+        .collect();
+    assert_eq!(tokens.len(), 2, "access and refresh token: {page}");
+    for t in tokens {
+        assert!(t.starts_with("lk_") && t.contains("… ("), "{t}");
+        assert!(t.split('…').next().unwrap().chars().count() <= 12, "{t}");
+    }
+    assert!(!page.contains(&code), "the code is not shown either");
+
+    // The callback works once.
+    let r = browser.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // The grant is real: it is on the connected-apps page.
+    let apps = browser
+        .get(server.url("/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(apps.contains("Demo app"), "{apps}");
 }

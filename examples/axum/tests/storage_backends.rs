@@ -1,11 +1,13 @@
 //! The real binary on every storage backend: start it, get a token, restart
 //! it, and the token (and the seeded client) are still there. Covers the
 //! default embedded redb and `--database-url` for SQLite and PostgreSQL
-//! (migrations applied at start).
+//! (migrations applied at start; those need the example's `sql` feature,
+//! which `cargo test --workspace --all-features` turns on).
 
 use std::process::Stdio;
 use std::time::Duration;
 
+#[cfg(feature = "sql")]
 use latchkey_sqlx::sqlx::{self, Connection as _};
 use serde_json::Value;
 
@@ -109,6 +111,7 @@ async fn redb_keeps_tokens_across_restarts() {
     survives_restart(&[]).await;
 }
 
+#[cfg(feature = "sql")]
 #[tokio::test]
 async fn sqlite_database_url_keeps_tokens_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,6 +119,7 @@ async fn sqlite_database_url_keeps_tokens_across_restarts() {
     survives_restart(&["--database-url", &url]).await;
 }
 
+#[cfg(feature = "sql")]
 #[tokio::test]
 async fn postgres_database_url_keeps_tokens_across_restarts() {
     let base = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
@@ -161,4 +165,97 @@ async fn an_unknown_database_scheme_is_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported scheme"));
+}
+
+/// Without the `sql` feature, `--database-url` says how to get it.
+#[cfg(not(feature = "sql"))]
+#[tokio::test]
+async fn a_database_url_without_the_sql_feature_says_how_to_enable_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-example-axum"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--database-url",
+            "postgres://x@127.0.0.1/y",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features sql"), "{err}");
+}
+
+/// A second server on the same data directory is told what is going on,
+/// not shown a storage lock error.
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = start(dir.path(), &[]).await;
+    let data = dir.path().join("data");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-example-axum"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "another Latchkey server is using {}; stop it or pass --data-dir",
+        data.display()
+    );
+    assert!(err.contains(&want), "{err}");
+}
+
+/// `--addr` alone moves the issuer too, and the banner says where
+/// everything is.
+#[tokio::test]
+async fn the_issuer_follows_addr_and_the_banner_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-example-axum"))
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("LATCHKEY_ISSUER")
+        .kill_on_drop(true)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut meta = None;
+    for _ in 0..200 {
+        if let Ok(r) = http()
+            .get(format!("{base}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+        {
+            meta = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(meta.expect("server up")["issuer"], base.as_str());
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let banner = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        format!("listening on  {base}"),
+        format!("issuer        {base}"),
+        "storage       redb in".to_owned(),
+        "alice / alice-pass, bob / bob-pass".to_owned(),
+        format!("demo-app (try it: {base}/demo)"),
+        "demo-cli".to_owned(),
+    ] {
+        assert!(banner.contains(&want), "{want:?} not in banner:\n{banner}");
+    }
 }

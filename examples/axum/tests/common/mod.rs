@@ -97,14 +97,13 @@ impl Server {
         config.data_dir = dir.path().join("data");
         config.clients_file = Some(clients);
         tweak(&mut config);
-        latchkey_example_axum::keyfile::ensure_data_dir(&config.data_dir).expect("data dir");
+        latchkey::keys::KeyDir::open(&config.data_dir).expect("data dir");
         let store = latchkey_example_axum::store::open_redb(&config.data_dir).expect("redb");
-        let state = latchkey_example_axum::prepare(&config, store)
+        let app = latchkey_example_axum::prepare(&config, store)
             .await
             .expect("prepare");
-        let router = latchkey_example_axum::with_middleware(extra(
-            latchkey_example_axum::routes::router(state),
-        ));
+        let router =
+            latchkey_example_axum::with_middleware(extra(latchkey_example_axum::routes(app)));
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
@@ -230,7 +229,24 @@ pub fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no field {name} in page:\n{html}"))
         + needle.len();
     let end = html[start..].find('"').expect("closing quote") + start;
-    html[start..end].replace("&amp;", "&")
+    html[start..end].replace("&amp;", "&").replace("&#38;", "&")
+}
+
+/// The values of the ticked `scope` checkboxes of a consent page (partial
+/// approval: the decision carries the permissions the user left ticked).
+#[must_use]
+pub fn ticked_scopes(html: &str) -> Vec<String> {
+    let needle = "name=\"scope\" value=\"";
+    html.match_indices(needle)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + needle.len()..];
+            let value = &rest[..rest.find('"')?];
+            let tag_end = rest.find('>')?;
+            rest[..tag_end]
+                .contains("checked")
+                .then(|| value.to_owned())
+        })
+        .collect()
 }
 
 /// The `Location` of a redirect response, made absolute against `base`.
@@ -304,7 +320,7 @@ pub async fn authorize(
             let page = http.get(&at).send().await.unwrap().text().await.unwrap();
             let form = [
                 ("csrf", hidden(&page, "csrf")),
-                ("challenge", hidden(&page, "challenge")),
+                ("next", hidden(&page, "next")),
                 ("username", user.0.to_owned()),
                 ("password", user.1.to_owned()),
             ];
@@ -333,6 +349,9 @@ pub async fn authorize(
     ];
     if remember {
         form.push(("remember", "on".to_owned()));
+    }
+    for s in ticked_scopes(&page) {
+        form.push(("scope", s));
     }
     let r = http
         .post(server.url("/oauth/consent"))
