@@ -22,7 +22,8 @@
 //!   consent page, and escape every string an app controls.
 //!
 //! [`web`] does those three for any framework (sessions, binding, CSRF,
-//! safe pages); the `axum` feature mounts the whole browser flow.
+//! safe pages); the `axum` and `actix-web` features mount the whole
+//! browser flow.
 //! - Call [`Engine::purge_expired`] on an interval, and consume the outbox
 //!   ([`Engine::poll_events`], then [`Engine::ack_events`]); with the
 //!   `tokio` feature, `maintenance::Maintenance` runs both as background
@@ -58,6 +59,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "actix-web")]
+pub mod actix_web;
 pub mod authorize;
 #[cfg(feature = "axum")]
 pub mod axum;

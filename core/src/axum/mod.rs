@@ -44,5 +44,6 @@ pub mod request;
 pub mod response;
 mod router;
 
-pub use bearer::{Bearer, BearerGuard, BearerService};
+pub use crate::web::BearerGuard;
+pub use bearer::{Bearer, BearerService};
 pub use router::{router, OAuthRouter};

@@ -7,16 +7,17 @@ use axum::routing::any;
 use axum::Router;
 
 use crate::engine::Engine;
-use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata};
+use crate::http::HttpRequest;
+use crate::metadata::ProtectedResourceMetadata;
 use crate::storage::Storage;
 use crate::web::flow::{BrowserFlow, Pages, PlainPages};
+use crate::web::routes::{routes, Route};
 use crate::web::{Sessions, SignIn};
 
 /// Builds the OAuth router. Routes follow the engine's configured endpoint
 /// URLs (so they always match the published metadata); mount the router
-/// at the origin root (`Router::merge`).
+/// at the origin root (`Router::merge`). The table is
+/// [`crate::web::routes::routes`], shared with every framework.
 ///
 /// | Route | Serves |
 /// |---|---|
@@ -60,16 +61,6 @@ where
 
 type St<S, H> = State<Arc<BrowserFlow<S, H>>>;
 
-/// The path of an absolute URL (`/` for none).
-fn path_of(url: &str) -> String {
-    let (_, path) = split_origin(url);
-    if path.is_empty() {
-        "/".into()
-    } else {
-        path.to_owned()
-    }
-}
-
 impl<S, H> OAuthRouter<S, H>
 where
     S: Storage + ?Sized + 'static,
@@ -110,100 +101,22 @@ where
 
     /// The axum router, for any host state type.
     pub fn into_router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
-        let config = self.engine.config();
-        let (_, issuer_path) = split_origin(&config.issuer);
-        let issuer_path = issuer_path.to_owned();
-        let endpoints = config.endpoints.clone();
-        let shared = Arc::new(BrowserFlow::new(
+        let flow = Arc::new(BrowserFlow::new(
             self.engine,
             self.sessions,
             self.sign_in,
             self.pages,
         ));
-        let consent_path = shared.consent_path().to_owned();
-        let mut r: Router<Arc<BrowserFlow<S, H>>> = Router::new()
-            .route(&path_of(&endpoints.authorization), any(authorize::<S, H>))
-            .route(&path_of(&endpoints.token), any(token::<S, H>))
-            .route(&path_of(&endpoints.introspection), any(introspect::<S, H>))
-            .route(&path_of(&endpoints.revocation), any(revoke::<S, H>))
-            .route(&consent_path, any(consent::<S, H>))
-            .route(
-                &format!("/.well-known/oauth-authorization-server{issuer_path}"),
-                any(server_metadata::<S, H>),
+        let mut r: Router<Arc<BrowserFlow<S, H>>> = Router::new();
+        for Route { path, endpoint } in routes(&flow, &self.resources) {
+            r = r.route(
+                &path,
+                any(move |State(flow): St<S, H>, req: HttpRequest| {
+                    let endpoint = endpoint.clone();
+                    async move { flow.serve(&endpoint, &req).await }
+                }),
             );
-        let single = self.resources.len() == 1;
-        for m in self.resources {
-            let (_, path) = split_origin(&m.resource);
-            let doc = Arc::new(m.to_json());
-            // Clients that do not insert the path (older MCP agents among
-            // them) still find a lone resource.
-            if single && !path.is_empty() {
-                r = r.route(
-                    "/.well-known/oauth-protected-resource",
-                    well_known(doc.clone()),
-                );
-            }
-            let at = format!("/.well-known/oauth-protected-resource{path}");
-            r = r.route(&at, well_known(doc));
         }
-        r.with_state(shared)
+        r.with_state(flow)
     }
-}
-
-/// A `GET`-only route answering `doc`.
-fn well_known<T: Clone + Send + Sync + 'static>(
-    doc: Arc<serde_json::Value>,
-) -> axum::routing::MethodRouter<T> {
-    any(move |req: HttpRequest| {
-        let doc = doc.clone();
-        async move { get_only(&req).unwrap_or_else(|| metadata_response(&doc)) }
-    })
-}
-
-/// `Some(405)` unless `req` is a `GET` or `HEAD`.
-fn get_only(req: &HttpRequest) -> Option<HttpResponse> {
-    (!matches!(req.method.as_str(), "GET" | "HEAD"))
-        .then(|| HttpResponse::error(&Error::MethodNotAllowed("GET, HEAD")))
-}
-
-async fn server_metadata<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    get_only(&req).unwrap_or_else(|| metadata_response(&st.engine().metadata()))
-}
-
-async fn token<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    st.engine().token(&req).await
-}
-
-async fn introspect<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    st.engine().introspect(&req).await
-}
-
-async fn revoke<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(st): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    st.engine().revoke(&req).await
-}
-
-async fn authorize<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(flow): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    flow.authorize(&req).await
-}
-
-async fn consent<S: Storage + ?Sized + 'static, H: SignIn>(
-    State(flow): St<S, H>,
-    req: HttpRequest,
-) -> HttpResponse {
-    flow.consent(&req).await
 }

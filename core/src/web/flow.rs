@@ -2,7 +2,9 @@
 //! sessions around [`Engine::authorize`], the sign-in hand-off, the consent
 //! page and the decision. A framework integration converts its request
 //! into an [`HttpRequest`], calls [`BrowserFlow::authorize`] or
-//! [`BrowserFlow::consent`], and converts the [`HttpResponse`] back.
+//! [`BrowserFlow::consent`] (or mounts every route of
+//! [`crate::web::routes::routes`] on [`BrowserFlow::serve`]), and converts
+//! the [`HttpResponse`] back.
 
 use std::sync::Arc;
 

@@ -13,6 +13,9 @@
 //! - [`safe_next`]: the open-redirect guard for `next` parameters.
 //! - [`SignIn`]: the hook through which the host says who is signed in.
 //! - [`page`]: escaping, security headers and a minimal consent form.
+//! - [`flow::BrowserFlow`]: the whole browser side of the authorization
+//!   endpoint, and [`routes`]: every OAuth route and what it serves.
+//! - [`BearerGuard`]: the bearer check for resource routes.
 //!
 //! Stores: [`MemorySessionStore`] (bounded, one process). A store on the
 //! engine's storage backends, shared by instances behind a load balancer,
@@ -29,16 +32,19 @@
 //! # });
 //! ```
 
+mod bearer;
 mod cookie;
 mod csrf;
 pub mod flow;
 mod memory;
 mod next;
 pub mod page;
+pub mod routes;
 mod session;
 mod sign_in;
 mod store;
 
+pub use bearer::BearerGuard;
 pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 pub use csrf::{ct_eq, CsrfToken};
 pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};

@@ -1,0 +1,126 @@
+//! Every route of the OAuth surface and what it serves, for every
+//! framework: an integration mounts each [`Route`] at its path and answers
+//! with [`BrowserFlow::serve`], so the table (and the RFC 9728 path rule)
+//! exists once.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata};
+use crate::storage::Storage;
+use crate::web::flow::BrowserFlow;
+use crate::web::SignIn;
+
+/// What one route serves.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The authorization endpoint (RFC 6749 §4.1.1), through the browser flow.
+    Authorize,
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// The introspection endpoint (RFC 7662).
+    Introspect,
+    /// The revocation endpoint (RFC 7009).
+    Revoke,
+    /// The consent page (`GET`) and decision (`POST`).
+    Consent,
+    /// The authorization server metadata (RFC 8414 §3).
+    ServerMetadata,
+    /// A protected resource's metadata document (RFC 9728 §3).
+    ResourceMetadata(Arc<serde_json::Value>),
+}
+
+/// A path and what it serves.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The path, from the origin root (`/oauth/token`).
+    pub path: String,
+    /// What answers there.
+    pub endpoint: Endpoint,
+}
+
+/// The path of an absolute URL (`/` for none).
+fn path_of(url: &str) -> String {
+    let (_, path) = split_origin(url);
+    if path.is_empty() {
+        "/".into()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// The routes of `flow`'s engine: the endpoints at the paths of its
+/// configured URLs (so they always match the published metadata), the
+/// consent page at [`BrowserFlow::consent_path`], the RFC 8414 document at
+/// `/.well-known/oauth-authorization-server<issuer path>`, and each of
+/// `resources` at `/.well-known/oauth-protected-resource<resource path>`
+/// (RFC 9728 §3.1). When there is exactly one resource, the bare
+/// well-known path serves it too.
+#[must_use]
+pub fn routes<S, H>(flow: &BrowserFlow<S, H>, resources: &[ProtectedResourceMetadata]) -> Vec<Route>
+where
+    S: Storage + ?Sized + 'static,
+    H: SignIn,
+{
+    let config = flow.engine().config();
+    let (_, issuer_path) = split_origin(&config.issuer);
+    let e = &config.endpoints;
+    let route = |path: String, endpoint| Route { path, endpoint };
+    let mut out = vec![
+        route(path_of(&e.authorization), Endpoint::Authorize),
+        route(path_of(&e.token), Endpoint::Token),
+        route(path_of(&e.introspection), Endpoint::Introspect),
+        route(path_of(&e.revocation), Endpoint::Revoke),
+        route(flow.consent_path().to_owned(), Endpoint::Consent),
+        route(
+            format!("/.well-known/oauth-authorization-server{issuer_path}"),
+            Endpoint::ServerMetadata,
+        ),
+    ];
+    let single = resources.len() == 1;
+    for m in resources {
+        let (_, path) = split_origin(&m.resource);
+        let doc = Endpoint::ResourceMetadata(Arc::new(m.to_json()));
+        // Clients that do not insert the path (older MCP agents among
+        // them) still find a lone resource.
+        if single && !path.is_empty() {
+            out.push(route(
+                "/.well-known/oauth-protected-resource".into(),
+                doc.clone(),
+            ));
+        }
+        out.push(route(
+            format!("/.well-known/oauth-protected-resource{path}"),
+            doc,
+        ));
+    }
+    out
+}
+
+impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
+    /// Answers `req` for `endpoint`. Every method reaches here, so a wrong
+    /// one gets the engine's JSON 405 with `Allow`.
+    pub async fn serve(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
+        match endpoint {
+            Endpoint::Authorize => self.authorize(req).await,
+            Endpoint::Token => self.engine().token(req).await,
+            Endpoint::Introspect => self.engine().introspect(req).await,
+            Endpoint::Revoke => self.engine().revoke(req).await,
+            Endpoint::Consent => self.consent(req).await,
+            Endpoint::ServerMetadata => {
+                get_only(req).unwrap_or_else(|| metadata_response(&self.engine().metadata()))
+            }
+            Endpoint::ResourceMetadata(doc) => {
+                get_only(req).unwrap_or_else(|| metadata_response(doc))
+            }
+        }
+    }
+}
+
+/// `Some(405)` unless `req` is a `GET` or `HEAD`.
+fn get_only(req: &HttpRequest) -> Option<HttpResponse> {
+    (!matches!(req.method.as_str(), "GET" | "HEAD"))
+        .then(|| HttpResponse::error(&Error::MethodNotAllowed("GET, HEAD")))
+}
