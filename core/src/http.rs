@@ -24,6 +24,9 @@ pub struct HttpRequest {
     pub method: String,
     /// Raw query string without the leading `?`, still percent-encoded.
     pub query: String,
+    /// The request path, still percent-encoded (routes with a path
+    /// parameter, like RFC 7592's client configuration endpoint, read it).
+    pub path: String,
     /// Header names and values; names compare case-insensitively.
     pub headers: Vec<(String, String)>,
     /// Raw body.

@@ -190,3 +190,9 @@ async fn ready_pages_with_partial_approval() {
     let t = in_process(app_with(&h, pages)).await;
     suite::ready_pages_with_partial_approval(&t, &h).await;
 }
+
+#[actix_web::test]
+async fn dynamic_registration_is_served() {
+    let h = common::harness_with_registration().await;
+    suite::dynamic_registration_is_served(&in_process(app(&h)).await).await;
+}

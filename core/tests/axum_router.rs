@@ -162,3 +162,9 @@ async fn ready_pages_with_partial_approval() {
     };
     suite::ready_pages_with_partial_approval(&InProcess(app_with(&h, pages)), &h).await;
 }
+
+#[tokio::test]
+async fn dynamic_registration_is_served() {
+    let h = common::harness_with_registration().await;
+    suite::dynamic_registration_is_served(&InProcess(app(&h))).await;
+}

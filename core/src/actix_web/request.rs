@@ -69,6 +69,7 @@ pub fn head(req: &actix_web::HttpRequest) -> HttpRequest {
     HttpRequest {
         method: req.method().as_str().to_owned(),
         query: req.query_string().to_owned(),
+        path: req.path().to_owned(),
         headers: req
             .headers()
             .iter()

@@ -58,6 +58,7 @@ pub fn head(parts: &Parts) -> HttpRequest {
     HttpRequest {
         method: parts.method.as_str().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
+        path: parts.uri.path().to_owned(),
         headers: parts
             .headers
             .iter()

@@ -30,6 +30,11 @@ pub enum Endpoint {
     ServerMetadata,
     /// A protected resource's metadata document (RFC 9728 §3).
     ResourceMetadata(Arc<serde_json::Value>),
+    /// The client registration endpoint (RFC 7591 §3).
+    Register,
+    /// A client configuration endpoint (RFC 7592 §2); the path's last
+    /// segment is the client id (route parameter `{client_id}`).
+    RegistrationClient,
 }
 
 /// A path and what it serves.
@@ -79,6 +84,14 @@ where
             Endpoint::ServerMetadata,
         ),
     ];
+    if config.registration.is_some() {
+        let at = path_of(&e.registration);
+        out.push(route(
+            format!("{at}/{{client_id}}"),
+            Endpoint::RegistrationClient,
+        ));
+        out.push(route(at, Endpoint::Register));
+    }
     let single = resources.len() == 1;
     for m in resources {
         let (_, path) = split_origin(&m.resource);
@@ -114,6 +127,14 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             }
             Endpoint::ResourceMetadata(doc) => {
                 get_only(req).unwrap_or_else(|| metadata_response(doc))
+            }
+            Endpoint::Register => self.engine().register(req).await,
+            Endpoint::RegistrationClient => {
+                let last = req.path.rsplit('/').next().unwrap_or_default();
+                match crate::http::decode_component(last) {
+                    Ok(id) => self.engine().manage_registration(req, &id).await,
+                    Err(e) => HttpResponse::error(&e),
+                }
             }
         }
     }

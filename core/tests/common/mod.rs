@@ -61,6 +61,26 @@ pub fn mallory() -> Principal {
     }
 }
 
+/// The harness on a memory store with open dynamic client registration
+/// (RFC 7591) for `profile:read dns:read` and the API.
+#[allow(dead_code)] // Not every test crate registers clients.
+pub async fn harness_with_registration() -> Harness {
+    let mut config = EngineConfig::new(ISSUER, scopes());
+    config.registration = Some(latchkey::registration::RegistrationConfig::open(
+        latchkey::ScopeSet::parse("profile:read dns:read").unwrap(),
+        vec![API.into()],
+    ));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        config,
+        Keyring::new(&[(1, [42u8; 32])]).unwrap(),
+    )
+    .with_clock(clock.clone())
+    .with_entropy(Arc::new(SeededEntropy::new(7)));
+    harness_with(engine, clock).await
+}
+
 pub fn engine_on<S: Storage + ?Sized>(store: Arc<S>) -> (Engine<S>, Arc<ManualClock>) {
     engine_with_keys(store, Keyring::new(&[(1, [42u8; 32])]).unwrap())
 }

@@ -566,3 +566,50 @@ pub async fn ready_pages_with_partial_approval(t: &impl Transport, h: &Harness) 
     assert_eq!(e.status, 400);
     assert!(e.body.contains("This request has expired"), "{}", e.body);
 }
+
+/// RFC 7591/7592 over HTTP: register, read with the registration access
+/// token, delete; the metadata names the endpoint.
+pub async fn dynamic_registration_is_served(t: &impl Transport) {
+    let mut b = Browser::new(t);
+    let m = b.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(
+        m.json()["registration_endpoint"],
+        format!("{ISSUER}/oauth/register")
+    );
+    let doc = br#"{"client_name":"Agent","redirect_uris":["http://localhost:3000/cb"],"token_endpoint_auth_method":"none"}"#;
+    let r = b
+        .send(
+            "POST",
+            "/oauth/register",
+            &[("content-type", "application/json")],
+            doc.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let info = r.json();
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let rat = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = format!("/oauth/register/{id}");
+    assert_eq!(info["registration_client_uri"], format!("{ISSUER}{at}"));
+    let auth = format!("Bearer {rat}");
+    let r = b
+        .send("GET", &at, &[("authorization", &auth)], vec![])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["client_name"], "Agent");
+    let r = b
+        .send("GET", &at, &[("authorization", "Bearer lk_ra_x")], vec![])
+        .await;
+    assert_eq!(r.status, 401);
+    let r = b
+        .send("DELETE", &at, &[("authorization", &auth)], vec![])
+        .await;
+    assert_eq!(r.status, 204);
+    let r = b
+        .send("GET", &at, &[("authorization", &auth)], vec![])
+        .await;
+    assert_eq!(r.status, 401);
+}

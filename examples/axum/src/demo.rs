@@ -212,6 +212,7 @@ async fn exchange(app: &App, code: &str, verifier: &str) -> String {
     let req = HttpRequest {
         method: "POST".into(),
         query: String::new(),
+        path: String::new(),
         headers: vec![(
             "content-type".into(),
             "application/x-www-form-urlencoded".into(),
@@ -243,6 +244,7 @@ async fn exchange(app: &App, code: &str, verifier: &str) -> String {
     let api_req = HttpRequest {
         method: "GET".into(),
         query: String::new(),
+        path: String::new(),
         headers: vec![("authorization".into(), format!("Bearer {access}"))],
         body: Vec::new(),
     };
