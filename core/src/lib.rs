@@ -98,7 +98,13 @@ pub mod conformance;
 
 /// The README's Rust blocks, compiled as doctests so they cannot rot
 /// (`cargo test --all-features`: the blocks use the framework features).
-#[cfg(all(doctest, feature = "axum", feature = "ui", feature = "tokio"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix-web",
+    feature = "ui",
+    feature = "tokio"
+))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
