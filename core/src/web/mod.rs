@@ -14,9 +14,10 @@
 //! - [`SignIn`]: the hook through which the host says who is signed in.
 //! - [`page`]: escaping, security headers and a minimal consent form.
 //!
-//! Stores: [`MemorySessionStore`] (bounded, one process). A store on the
-//! engine's storage backends, shared by instances behind a load balancer,
-//! is coming; [`SessionStore`] is shaped for it.
+//! Stores: [`MemorySessionStore`] (bounded, one process) and
+//! [`StorageSessionStore`] (the engine's own storage, through
+//! [`crate::storage::BrowserSessionStore`]: instances on one database
+//! share sessions, so a load balancer needs no sticky routing).
 //!
 //! ```
 //! use latchkey::web::{SessionConfig, Sessions};
@@ -34,6 +35,7 @@ mod csrf;
 pub mod flow;
 mod memory;
 mod next;
+mod on_storage;
 pub mod page;
 mod session;
 mod sign_in;
@@ -43,6 +45,7 @@ pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 pub use csrf::{ct_eq, CsrfToken};
 pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};
 pub use next::{after_sign_in, safe_next, MAX_NEXT_LEN};
+pub use on_storage::{StorageSessionStore, PURGE_BATCH};
 pub use session::{
     Session, SessionConfig, Sessions, COOKIE_NAME, DEFAULT_ABSOLUTE_LIFETIME, DEFAULT_IDLE_TIMEOUT,
     SECURE_COOKIE_NAME, TOUCH_INTERVAL,
