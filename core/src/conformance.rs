@@ -1422,12 +1422,12 @@ pub async fn browser_session_replace_is_atomic<S: Storage + ?Sized + 'static>(st
             let (a, b) = (old.key.clone(), new.key.clone());
             readers.push(tokio::spawn(async move {
                 for _ in 0..8 {
-                    // Read the new key first: once it exists the old one is
-                    // gone, so seeing neither would mean a gap between the
-                    // delete and the insert.
-                    let has_new = s.get_browser_session(&b).await.expect("get").is_some();
+                    // Old key first: once it is gone the new one must
+                    // already exist, so missing the new one after that
+                    // would mean a gap between the delete and the insert.
                     let has_old = s.get_browser_session(&a).await.expect("get").is_some();
-                    assert!(has_new || has_old, "neither session visible mid-replace");
+                    let has_new = s.get_browser_session(&b).await.expect("get").is_some();
+                    assert!(has_old || has_new, "neither session visible mid-replace");
                     tokio::task::yield_now().await;
                 }
             }));
