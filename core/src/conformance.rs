@@ -36,6 +36,9 @@ use crate::storage::{
     Storage, StorageError,
 };
 use crate::token::TokenHash;
+use crate::web::{
+    CsrfToken, SessionConfig, SessionKey, SessionRecord, Sessions, StorageSessionStore,
+};
 
 /// Every case name, for [`crate::conformance_tests!`].
 #[macro_export]
@@ -64,7 +67,14 @@ macro_rules! conformance_tests {
             grant_revocation_cascades,
             subject_revocation_cascades,
             events_are_ordered_and_redelivered_until_acked,
-            purge_removes_only_expired_in_batches
+            purge_removes_only_expired_in_batches,
+            browser_sessions_insert_get_remove,
+            browser_session_replace_is_atomic,
+            browser_session_touch_moves_forward_only,
+            browser_session_flash_is_taken_once,
+            browser_session_flash_races_have_one_winner,
+            browser_session_purge_removes_only_expired_in_batches,
+            browser_sessions_are_shared_between_instances
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -1281,4 +1291,460 @@ pub async fn purge_removes_only_expired_in_batches<S: Storage + ?Sized>(store: A
         None
     );
     assert_eq!(store.find_access_token(&live.hash).await.expect("at"), None);
+}
+
+// --- browser sessions --------------------------------------------------------
+
+fn session(user: Option<&str>, created_at: Timestamp, last_seen: Timestamp) -> SessionRecord {
+    SessionRecord {
+        key: SessionKey(hash().0),
+        user: user.map(str::to_owned),
+        csrf: CsrfToken::new(id("csrf")),
+        binding: id("binding"),
+        flash: None,
+        created_at,
+        last_seen,
+    }
+}
+
+/// A session reads back exactly as stored; a taken key is refused and
+/// changes nothing; removal reports whether it existed.
+pub async fn browser_sessions_insert_get_remove<S: Storage + ?Sized>(store: Arc<S>) {
+    let anon = session(None, T0, T0);
+    let mut alice = session(Some("alice"), T0, T0.plus(5));
+    alice.flash = Some("Welcome back".into());
+    store.insert_browser_session(&anon).await.expect("insert");
+    store.insert_browser_session(&alice).await.expect("insert");
+    assert_eq!(
+        store.get_browser_session(&anon.key).await.expect("get"),
+        Some(anon.clone())
+    );
+    assert_eq!(
+        store.get_browser_session(&alice.key).await.expect("get"),
+        Some(alice.clone())
+    );
+
+    let mut clash = session(Some("mallory"), T0, T0);
+    clash.key = anon.key.clone();
+    assert!(matches!(
+        store.insert_browser_session(&clash).await,
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(
+        store.get_browser_session(&anon.key).await.expect("get"),
+        Some(anon.clone()),
+        "a refused insert writes nothing"
+    );
+
+    assert!(store.remove_browser_session(&anon.key).await.expect("rm"));
+    assert!(!store.remove_browser_session(&anon.key).await.expect("rm"));
+    assert_eq!(
+        store.get_browser_session(&anon.key).await.expect("get"),
+        None
+    );
+    assert!(store
+        .get_browser_session(&alice.key)
+        .await
+        .expect("get")
+        .is_some());
+}
+
+/// Replace removes the old session and stores the new one in one step;
+/// a replace onto a taken key writes nothing; a vanished old session does
+/// not stop the new one; readers racing a replace never see both or
+/// neither.
+pub async fn browser_session_replace_is_atomic<S: Storage + ?Sized + 'static>(store: Arc<S>) {
+    let anon = session(None, T0, T0);
+    store.insert_browser_session(&anon).await.expect("insert");
+    let signed_in = SessionRecord {
+        binding: anon.binding.clone(),
+        ..session(Some("alice"), T0.plus(10), T0.plus(10))
+    };
+    store
+        .replace_browser_session(&anon.key, &signed_in)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.get_browser_session(&anon.key).await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .get_browser_session(&signed_in.key)
+            .await
+            .expect("get"),
+        Some(signed_in.clone())
+    );
+
+    // Onto a taken key: refused, and the old session is still there.
+    let other = session(None, T0, T0);
+    store.insert_browser_session(&other).await.expect("insert");
+    let mut clash = session(Some("bob"), T0, T0);
+    clash.key = signed_in.key.clone();
+    assert!(matches!(
+        store.replace_browser_session(&other.key, &clash).await,
+        Err(StorageError::Conflict)
+    ));
+    assert!(store
+        .get_browser_session(&other.key)
+        .await
+        .expect("get")
+        .is_some());
+    assert_eq!(
+        store
+            .get_browser_session(&signed_in.key)
+            .await
+            .expect("get"),
+        Some(signed_in.clone())
+    );
+
+    // The old one is gone already (signed out elsewhere): the new one is
+    // stored anyway.
+    let fresh = session(Some("carol"), T0, T0);
+    store
+        .replace_browser_session(&SessionKey([0; 32]), &fresh)
+        .await
+        .expect("replace");
+    assert!(store
+        .get_browser_session(&fresh.key)
+        .await
+        .expect("get")
+        .is_some());
+
+    // Readers racing a chain of replaces always find exactly one of the
+    // two keys of each step.
+    for _ in 0..8 {
+        let old = session(None, T0, T0);
+        store.insert_browser_session(&old).await.expect("insert");
+        let new = session(Some("dave"), T0, T0);
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let s = store.clone();
+            let (a, b) = (old.key.clone(), new.key.clone());
+            readers.push(tokio::spawn(async move {
+                for _ in 0..8 {
+                    // Old key first: once it is gone the new one must
+                    // already exist, so missing the new one after that
+                    // would mean a gap between the delete and the insert.
+                    let has_old = s.get_browser_session(&a).await.expect("get").is_some();
+                    let has_new = s.get_browser_session(&b).await.expect("get").is_some();
+                    assert!(has_old || has_new, "neither session visible mid-replace");
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        store
+            .replace_browser_session(&old.key, &new)
+            .await
+            .expect("replace");
+        for r in readers {
+            r.await.expect("reader");
+        }
+        assert_eq!(
+            store.get_browser_session(&old.key).await.expect("get"),
+            None
+        );
+    }
+}
+
+/// Touch moves `last_seen` forward, never back, changes nothing else, and
+/// is harmless on a missing session.
+pub async fn browser_session_touch_moves_forward_only<S: Storage + ?Sized>(store: Arc<S>) {
+    let s = session(Some("alice"), T0, T0);
+    store.insert_browser_session(&s).await.expect("insert");
+    store
+        .touch_browser_session(&s.key, T0.plus(60))
+        .await
+        .expect("touch");
+    let got = store
+        .get_browser_session(&s.key)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(got.last_seen, T0.plus(60));
+    assert_eq!(
+        SessionRecord {
+            last_seen: T0,
+            ..got
+        },
+        s,
+        "only last_seen changes"
+    );
+    store
+        .touch_browser_session(&s.key, T0.plus(30))
+        .await
+        .expect("touch");
+    assert_eq!(
+        store
+            .get_browser_session(&s.key)
+            .await
+            .expect("get")
+            .expect("present")
+            .last_seen,
+        T0.plus(60),
+        "an older touch does not move it back"
+    );
+
+    let missing = SessionKey([7; 32]);
+    store
+        .touch_browser_session(&missing, T0.plus(90))
+        .await
+        .expect("touching a missing session is harmless");
+    assert_eq!(
+        store.get_browser_session(&missing).await.expect("get"),
+        None
+    );
+
+    // The idle index follows the touch: purging by the old time keeps it.
+    assert_eq!(
+        store
+            .purge_browser_sessions(T0.plus(59), T0, 10)
+            .await
+            .expect("purge"),
+        0
+    );
+    assert!(store
+        .get_browser_session(&s.key)
+        .await
+        .expect("get")
+        .is_some());
+}
+
+/// A flash message is set only on an existing session and taken once.
+pub async fn browser_session_flash_is_taken_once<S: Storage + ?Sized>(store: Arc<S>) {
+    let s = session(None, T0, T0);
+    store.insert_browser_session(&s).await.expect("insert");
+    assert_eq!(
+        store
+            .take_browser_session_flash(&s.key)
+            .await
+            .expect("take"),
+        None
+    );
+    assert!(store
+        .set_browser_session_flash(&s.key, "first")
+        .await
+        .expect("set"));
+    assert!(store
+        .set_browser_session_flash(&s.key, "Saved.")
+        .await
+        .expect("set"));
+    assert_eq!(
+        store
+            .take_browser_session_flash(&s.key)
+            .await
+            .expect("take"),
+        Some("Saved.".into())
+    );
+    assert_eq!(
+        store
+            .take_browser_session_flash(&s.key)
+            .await
+            .expect("take"),
+        None
+    );
+    let after = store
+        .get_browser_session(&s.key)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(after, s, "taking the flash leaves the rest as it was");
+
+    let missing = SessionKey([9; 32]);
+    assert!(!store
+        .set_browser_session_flash(&missing, "lost")
+        .await
+        .expect("set"));
+    assert_eq!(
+        store.get_browser_session(&missing).await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .take_browser_session_flash(&missing)
+            .await
+            .expect("take"),
+        None
+    );
+}
+
+/// 32 concurrent takes of one flash message: exactly one gets it.
+pub async fn browser_session_flash_races_have_one_winner<S: Storage + ?Sized + 'static>(
+    store: Arc<S>,
+) {
+    for round in 0..3 {
+        let s = session(None, T0, T0);
+        store.insert_browser_session(&s).await.expect("insert");
+        let message = format!("message {round}");
+        assert!(store
+            .set_browser_session_flash(&s.key, &message)
+            .await
+            .expect("set"));
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let st = store.clone();
+            let k = s.key.clone();
+            tasks.push(tokio::spawn(async move {
+                st.take_browser_session_flash(&k).await
+            }));
+        }
+        let mut got = Vec::new();
+        for t in tasks {
+            if let Some(m) = t.await.expect("join").expect("take") {
+                got.push(m);
+            }
+        }
+        assert_eq!(got, vec![message], "exactly one taker gets the message");
+    }
+}
+
+/// Purge removes sessions idle too long or past their absolute lifetime,
+/// at most `limit` per call, and nothing else.
+pub async fn browser_session_purge_removes_only_expired_in_batches<S: Storage + ?Sized>(
+    store: Arc<S>,
+) {
+    let idle_before = T0.plus(1_000);
+    let created_before = T0.plus(100);
+    let mut idle = Vec::new();
+    for i in 0..4 {
+        // Created recently, last seen long ago.
+        let s = session(None, T0.plus(500 + i), T0.plus(500 + i));
+        store.insert_browser_session(&s).await.expect("insert");
+        idle.push(s);
+    }
+    let mut old = Vec::new();
+    for i in 0..3 {
+        // Active, but created before the absolute lifetime.
+        let s = session(Some("alice"), T0.plus(i), T0.plus(2_000));
+        store.insert_browser_session(&s).await.expect("insert");
+        old.push(s);
+    }
+    // Both at once: counted once.
+    let both = session(None, T0, T0);
+    store.insert_browser_session(&both).await.expect("insert");
+    let mut live = Vec::new();
+    // Boundaries are exclusive: created exactly at `created_before` and
+    // last seen exactly at `idle_before` is live.
+    for (created, seen) in [(100, 1_000), (200, 3_000)] {
+        let s = session(Some("bob"), T0.plus(created), T0.plus(seen));
+        store.insert_browser_session(&s).await.expect("insert");
+        live.push(s);
+    }
+    let mut touched = session(None, T0.plus(500), T0.plus(500));
+    store
+        .insert_browser_session(&touched)
+        .await
+        .expect("insert");
+    store
+        .touch_browser_session(&touched.key, T0.plus(1_500))
+        .await
+        .expect("touch");
+    touched.last_seen = T0.plus(1_500);
+    live.push(touched);
+
+    let mut removed = 0;
+    for _ in 0..2 {
+        let n = store
+            .purge_browser_sessions(idle_before, created_before, 3)
+            .await
+            .expect("purge");
+        assert_eq!(n, 3, "a full batch while more are due");
+        removed += n;
+    }
+    let n = store
+        .purge_browser_sessions(idle_before, created_before, 3)
+        .await
+        .expect("purge");
+    assert_eq!(n, 2, "the rest");
+    removed += n;
+    assert_eq!(removed, 8);
+    assert_eq!(
+        store
+            .purge_browser_sessions(idle_before, created_before, 3)
+            .await
+            .expect("purge"),
+        0
+    );
+    for s in idle.iter().chain(&old).chain(std::iter::once(&both)) {
+        assert_eq!(store.get_browser_session(&s.key).await.expect("get"), None);
+    }
+    for s in &live {
+        assert_eq!(
+            store
+                .get_browser_session(&s.key)
+                .await
+                .expect("get")
+                .as_ref(),
+            Some(s),
+            "a live session is kept"
+        );
+    }
+}
+
+/// Two [`Sessions`] over one storage (two engines on one database) share
+/// every session: one creates, the other signs in and sees the same
+/// binding and CSRF token, and a sign-out on either is seen by both.
+pub async fn browser_sessions_are_shared_between_instances<S: Storage + ?Sized + 'static>(
+    store: Arc<S>,
+) {
+    let config = SessionConfig::for_issuer("https://auth.example");
+    let a = Sessions::new(
+        Arc::new(StorageSessionStore::new(store.clone())),
+        config.clone(),
+    );
+    let b = Sessions::new(Arc::new(StorageSessionStore::new(store)), config);
+    shared_sessions_check(&a, &b).await;
+}
+
+/// What [`browser_sessions_are_shared_between_instances`] checks, for any
+/// two [`Sessions`] that should share their sessions (also two stores with
+/// separate connection pools on one database).
+///
+/// # Panics
+/// When they do not share them.
+pub async fn shared_sessions_check(a: &Sessions, b: &Sessions) {
+    let (anon, cookie) = a.load_or_create_from_header(None).await.expect("create");
+    assert!(cookie.is_some());
+    let on_b = b
+        .load_from_header(Some(&a.cookie_header(&anon)))
+        .await
+        .expect("load")
+        .expect("b sees a's session");
+    assert_eq!(on_b.binding, anon.binding);
+    assert_eq!(on_b.csrf, anon.csrf);
+
+    let (alice, _) = b.sign_in(&on_b, "alice").await.expect("sign in on b");
+    assert_eq!(alice.binding, anon.binding, "the binding is carried over");
+    assert!(
+        a.load_from_header(Some(&a.cookie_header(&anon)))
+            .await
+            .expect("load")
+            .is_none(),
+        "the pre-sign-in id is dead on a too"
+    );
+    let alice_on_a = a
+        .load_from_header(Some(&b.cookie_header(&alice)))
+        .await
+        .expect("load")
+        .expect("a sees the sign-in made on b");
+    assert_eq!(alice_on_a.user.as_deref(), Some("alice"));
+    assert_eq!(alice_on_a.binding, alice.binding);
+    assert_eq!(alice_on_a.csrf, alice.csrf);
+    assert!(alice_on_a.csrf_ok(Some(alice.csrf.expose())));
+
+    a.set_flash(&alice_on_a, "Signed in.").await.expect("flash");
+    assert_eq!(
+        b.take_flash(&alice).await.expect("take"),
+        Some("Signed in.".into())
+    );
+    assert_eq!(a.take_flash(&alice_on_a).await.expect("take"), None);
+
+    a.sign_out(&alice_on_a).await.expect("sign out on a");
+    assert!(
+        b.load_from_header(Some(&b.cookie_header(&alice)))
+            .await
+            .expect("load")
+            .is_none(),
+        "b sees the sign-out made on a"
+    );
 }

@@ -122,3 +122,43 @@ async fn failed_approval_leaves_the_challenge_usable() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Sessions on the engine's storage report a storage outage as
+/// `Unavailable` (503: retrying later may work) and a broken store as a
+/// backend failure, never as "no session".
+#[tokio::test]
+async fn storage_sessions_report_failures_honestly() {
+    use latchkey::web::{SessionConfig, SessionError, Sessions, StorageSessionStore};
+    let store = Arc::new(Faulty::default());
+    let sessions = Sessions::new(
+        Arc::new(StorageSessionStore::new(store.clone())),
+        SessionConfig::for_issuer("https://auth.example"),
+    );
+    let (s, _) = sessions
+        .load_or_create_from_header(None)
+        .await
+        .expect("healthy");
+    let cookie = sessions.cookie_header(&s);
+    store.set(1);
+    let e = sessions
+        .load_from_header(Some(&cookie))
+        .await
+        .expect_err("unavailable");
+    assert!(matches!(e, SessionError::Unavailable(_)), "{e:?}");
+    assert!(matches!(
+        latchkey::Error::from(e),
+        latchkey::Error::TemporarilyUnavailable(_)
+    ));
+    store.set(2);
+    let e = sessions.sign_in(&s, "alice").await.expect_err("broken");
+    assert!(matches!(e, SessionError::Backend(_)), "{e:?}");
+    store.set(0);
+    assert!(
+        sessions
+            .load_from_header(Some(&cookie))
+            .await
+            .expect("healthy again")
+            .is_some(),
+        "a failed sign-in changed nothing"
+    );
+}

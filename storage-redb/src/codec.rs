@@ -7,10 +7,52 @@
 //! byte order is time order and a purge is one range scan from the start.
 
 use latchkey::clock::Timestamp;
+use latchkey::web::{CsrfToken, SessionKey, SessionRecord};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Failure;
+
+/// A browser session as stored under its key (the key is the table key,
+/// not repeated here). `latchkey::web::SessionRecord` is not serde-ready
+/// (its CSRF token type keeps the secret out of `Debug` and serialisers),
+/// so the stored shape is spelled out.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredSession {
+    pub(crate) user: Option<String>,
+    pub(crate) csrf: String,
+    pub(crate) binding: String,
+    pub(crate) flash: Option<String>,
+    pub(crate) created_at: Timestamp,
+    pub(crate) last_seen: Timestamp,
+}
+
+impl StoredSession {
+    /// The stored shape of `r`.
+    pub(crate) fn of(r: &SessionRecord) -> Self {
+        StoredSession {
+            user: r.user.clone(),
+            csrf: r.csrf.expose().to_owned(),
+            binding: r.binding.clone(),
+            flash: r.flash.clone(),
+            created_at: r.created_at,
+            last_seen: r.last_seen,
+        }
+    }
+
+    /// The record under `key`.
+    pub(crate) fn into_record(self, key: [u8; 32]) -> SessionRecord {
+        SessionRecord {
+            key: SessionKey(key),
+            user: self.user,
+            csrf: CsrfToken::new(self.csrf),
+            binding: self.binding,
+            flash: self.flash,
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+        }
+    }
+}
 
 /// A record as stored.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Failure> {

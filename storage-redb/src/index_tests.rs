@@ -9,15 +9,18 @@ use latchkey::model::{
 };
 use latchkey::scope::ScopeSet;
 use latchkey::storage::{
-    Approval, ApproveOutcome, ClientStore, CodeStore, EventStore, GrantStore, Issuance, PurgeStore,
-    RedeemOutcome, RotateOutcome, Rotation, TokenStore,
+    Approval, ApproveOutcome, BrowserSessionStore, ClientStore, CodeStore, EventStore, GrantStore,
+    Issuance, PurgeStore, RedeemOutcome, RotateOutcome, Rotation, TokenStore,
 };
 use latchkey::token::TokenHash;
 use redb::{
     ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, TableHandle as _,
 };
 
-use crate::tables::{versioned_table_names, ACCESS_BY_CLIENT, COUNTERS, CURSORS};
+use crate::tables::{
+    versioned_table_names, ACCESS_BY_CLIENT, BROWSER_SESSIONS, COUNTERS, CURSORS, SESSION_AGE,
+    SESSION_IDLE,
+};
 use crate::RedbStore;
 
 const T0: Timestamp = Timestamp(1_700_000_000);
@@ -234,6 +237,25 @@ async fn a_call_that_changes_nothing_does_not_commit() {
         store.record_code_failure(&h(9), 3).await.expect("fail"),
         latchkey::storage::CodeFailure::NotFound
     );
+    let missing = latchkey::web::SessionKey([9; 32]);
+    store
+        .touch_browser_session(&missing, T0)
+        .await
+        .expect("touch");
+    assert_eq!(
+        store
+            .take_browser_session_flash(&missing)
+            .await
+            .expect("take"),
+        None
+    );
+    assert_eq!(
+        store
+            .purge_browser_sessions(T0, T0, 10)
+            .await
+            .expect("purge"),
+        0
+    );
     assert_eq!(mtime(), before, "a no-op call wrote to the file");
     // A real change does write (so the check above can fail).
     store.ack_events("c", 1).await.expect("ack");
@@ -350,4 +372,78 @@ async fn rewriting_a_token_moves_its_client_entry() {
         })
         .expect("write");
     assert_eq!(client_index(&store), vec![("globex".to_owned(), h(1).0)]);
+}
+
+/// Entries of the three session tables.
+fn session_table_sizes(store: &RedbStore) -> [u64; 3] {
+    let sizes = table_sizes(store);
+    let of = |name: &str| {
+        sizes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, len)| *len)
+            .expect("table")
+    };
+    [
+        of(BROWSER_SESSIONS.name()),
+        of(SESSION_IDLE.name()),
+        of(SESSION_AGE.name()),
+    ]
+}
+
+/// Every session has exactly one entry in each expiry index, whatever
+/// touched, replaced, flashed or purged it, and none is left once it is
+/// gone.
+#[tokio::test]
+async fn session_indexes_follow_every_change() {
+    use latchkey::web::{CsrfToken, SessionKey, SessionRecord};
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RedbStore::open(dir.path().join("sessions.redb")).expect("open");
+    let rec = |n: u8, created: u64, seen: u64| SessionRecord {
+        key: SessionKey([n; 32]),
+        user: None,
+        csrf: CsrfToken::new(format!("csrf{n}")),
+        binding: format!("binding{n}"),
+        flash: None,
+        created_at: T0.plus(created),
+        last_seen: T0.plus(seen),
+    };
+    for n in 1..=4 {
+        store
+            .insert_browser_session(&rec(n, 0, 0))
+            .await
+            .expect("insert");
+    }
+    assert_eq!(session_table_sizes(&store), [4, 4, 4]);
+    store
+        .touch_browser_session(&SessionKey([1; 32]), T0.plus(60))
+        .await
+        .expect("touch");
+    assert!(store
+        .set_browser_session_flash(&SessionKey([2; 32]), "hi")
+        .await
+        .expect("flash"));
+    store
+        .replace_browser_session(&SessionKey([3; 32]), &rec(5, 10, 10))
+        .await
+        .expect("replace");
+    assert_eq!(session_table_sizes(&store), [4, 4, 4]);
+    assert!(store
+        .remove_browser_session(&SessionKey([4; 32]))
+        .await
+        .expect("rm"));
+    assert_eq!(session_table_sizes(&store), [3, 3, 3]);
+    let mut purged = 0;
+    loop {
+        let n = store
+            .purge_browser_sessions(T0.plus(1_000), T0, 1)
+            .await
+            .expect("purge");
+        if n == 0 {
+            break;
+        }
+        purged += n;
+    }
+    assert_eq!(purged, 3);
+    assert_eq!(session_table_sizes(&store), [0, 0, 0]);
 }

@@ -23,7 +23,7 @@
 //!   another, gets [`OpenError::AlreadyOpen`] instead of sharing it. Run one
 //!   process per file; several Latchkey nodes need a shared SQL backend.
 //! - **Versioned.** Each table is named for the schema version that
-//!   introduced its layout (`v1/…`, `v2/…`) and the file records its
+//!   introduced its layout (`v1/…`, `v2/…`, `v3/…`) and the file records its
 //!   [`SCHEMA_VERSION`]. A file of an older version is upgraded in place
 //!   on open, in one transaction (a crash during it leaves the old file
 //!   intact); a file from a newer version is refused with

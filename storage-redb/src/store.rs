@@ -39,7 +39,8 @@ impl fmt::Debug for RedbStore {
 impl RedbStore {
     /// Opens the store in the file at `path`, creating the file and its
     /// tables if it does not exist, and upgrading a file written by an
-    /// older version of this crate (schema 1) in place, in one transaction.
+    /// older version of this crate (schema 1 or 2) in place, in one
+    /// transaction.
     ///
     /// This blocks on file I/O (and on crash recovery, if the last process
     /// using the file died); call it at startup or inside
@@ -190,9 +191,14 @@ fn init_schema(db: &Database) -> Result<(), OpenError> {
             found,
             supported: SCHEMA_VERSION,
         }),
-        Some(1) => set_up(db, |txn| {
-            upgrade_from_v1(txn)?;
-            // Any other table this version added is created empty.
+        // Every step from `found` to the current version, in one
+        // transaction: a crash part-way leaves the file at `found`.
+        Some(found @ 1..SCHEMA_VERSION) => set_up(db, |txn| {
+            if found < 2 {
+                upgrade_from_v1(txn)?;
+            }
+            // Version 3 only adds tables. Any table a later version added
+            // is created here, empty.
             create_all(txn)
         }),
         Some(found) => Err(OpenError::UnsupportedSchema { found }),

@@ -13,6 +13,11 @@
 //! - 2: adds [`ACCESS_BY_CLIENT`], so `delete_client` revokes a client's
 //!   stand-alone access tokens without scanning every token. A version-1
 //!   file is upgraded in place on open (see [`upgrade_from_v1`]).
+//! - 3: adds [`BROWSER_SESSIONS`] with its two expiry indexes
+//!   ([`SESSION_IDLE`], [`SESSION_AGE`]), for
+//!   `latchkey::storage::BrowserSessionStore`. Nothing existing changes, so
+//!   the upgrade from 2 only creates them, empty; a version-1 file gets
+//!   both upgrades in one transaction.
 //!
 //! Keys are [`latchkey::token::TokenHash`] bytes or ids, never a clear
 //! credential. Values are JSON records (see [`crate::codec`]) unless noted.
@@ -25,8 +30,8 @@ use crate::codec::{decode, encode};
 use crate::error::Failure;
 
 /// The layout version this build writes and reads. Older versions it can
-/// upgrade on open: 1.
-pub const SCHEMA_VERSION: u64 = 2;
+/// upgrade on open: 1 and 2.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Unversioned on purpose: `schema_version` → `u64`, readable by every
 /// version of this crate.
@@ -109,6 +114,17 @@ pub(crate) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("v1/
 /// Consumer name → last acknowledged sequence number.
 pub(crate) const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("v1/cursors");
 
+/// Session key (SHA-256 of the cookie) → browser session record (see
+/// [`crate::codec::StoredSession`]).
+pub(crate) const BROWSER_SESSIONS: TableDefinition<&[u8; 32], &[u8]> =
+    TableDefinition::new("v3/browser_sessions");
+/// Expiry key of each session by `last_seen` (the idle timeout) → ().
+pub(crate) const SESSION_IDLE: TableDefinition<&[u8], ()> =
+    TableDefinition::new("v3/browser_session_idle");
+/// Expiry key of each session by `created_at` (the absolute lifetime) → ().
+pub(crate) const SESSION_AGE: TableDefinition<&[u8], ()> =
+    TableDefinition::new("v3/browser_session_age");
+
 /// Names of every data table of this version, for checks and tests.
 pub(crate) fn versioned_table_names() -> Vec<&'static str> {
     vec![
@@ -134,6 +150,9 @@ pub(crate) fn versioned_table_names() -> Vec<&'static str> {
         ACCESS_BY_CLIENT.name(),
         EVENTS.name(),
         CURSORS.name(),
+        BROWSER_SESSIONS.name(),
+        SESSION_IDLE.name(),
+        SESSION_AGE.name(),
     ]
 }
 
@@ -162,6 +181,9 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), Failure> {
     txn.open_table(ACCESS_BY_CLIENT)?;
     txn.open_table(EVENTS)?;
     txn.open_table(CURSORS)?;
+    txn.open_table(BROWSER_SESSIONS)?;
+    txn.open_table(SESSION_IDLE)?;
+    txn.open_table(SESSION_AGE)?;
     Ok(())
 }
 

@@ -14,3 +14,19 @@ fn fresh_store() -> RedbStore {
 }
 
 latchkey::conformance_tests!(|| async { Arc::new(fresh_store()) });
+
+/// Two `Sessions` over one `Arc<RedbStore>` in one process (two engines
+/// sharing the file) share every session, in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_sessions_share_one_redb_store() {
+    use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
+    let store = Arc::new(fresh_store());
+    let config = SessionConfig::for_issuer("https://auth.example");
+    let a = Sessions::new(
+        Arc::new(StorageSessionStore::new(store.clone())),
+        config.clone(),
+    );
+    let b = Sessions::new(Arc::new(StorageSessionStore::new(store)), config);
+    latchkey::conformance::shared_sessions_check(&a, &b).await;
+    latchkey::conformance::shared_sessions_check(&b, &a).await;
+}

@@ -224,6 +224,12 @@ async fn data_survives_reopen() {
 const T0: Timestamp = Timestamp(1_700_000_000);
 /// The table version 2 added.
 const V2_TABLE: &str = "v2/access_by_client";
+/// The tables version 3 added (browser sessions and their two indexes).
+const V3_TABLES: [&str; 3] = [
+    "v3/browser_sessions",
+    "v3/browser_session_idle",
+    "v3/browser_session_age",
+];
 
 fn table_names_on_disk(path: &Path) -> Vec<String> {
     let db = redb::Database::open(path).expect("raw open");
@@ -249,13 +255,36 @@ fn current_table_names() -> Vec<String> {
     names
 }
 
+/// Turns a file of the current version back into what version 2 wrote:
+/// the same `v1/…` and `v2/…` tables, without the tables version 3 added.
+fn downgrade_to_v2(path: &Path) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    drop_v3_tables(&txn);
+    txn.open_table(meta())
+        .expect("meta table")
+        .insert("schema_version", 2)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
+fn drop_v3_tables(txn: &redb::WriteTransaction) {
+    let sessions: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new(V3_TABLES[0]);
+    assert!(txn.delete_table(sessions).expect("drop"));
+    for name in &V3_TABLES[1..] {
+        let index: TableDefinition<&[u8], ()> = TableDefinition::new(name);
+        assert!(txn.delete_table(index).expect("drop"));
+    }
+}
+
 /// Turns a file of the current version back into what version 1 wrote:
-/// the same `v1/…` tables, without the table version 2 added.
+/// the same `v1/…` tables, without the tables versions 2 and 3 added.
 fn downgrade_to_v1(path: &Path) {
     let db = redb::Database::open(path).expect("raw open");
     let txn = db.begin_write().expect("write");
     let def: TableDefinition<(&str, &[u8; 32]), ()> = TableDefinition::new(V2_TABLE);
     assert!(txn.delete_table(def).expect("drop"));
+    drop_v3_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 1)
@@ -297,12 +326,17 @@ async fn version_1_file_is_upgraded_in_place() {
     )
     .expect("copy fixture");
     assert_eq!(stored_version(&path), Some(1));
-    assert!(!table_names_on_disk(&path).contains(&V2_TABLE.to_owned()));
+    let before = table_names_on_disk(&path);
+    assert!(!before.contains(&V2_TABLE.to_owned()));
+    assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
 
     let store = RedbStore::open(&path).expect("open upgrades");
     drop(store);
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 2, "this test knows the upgrade 1 -> 2");
+    assert_eq!(
+        SCHEMA_VERSION, 3,
+        "this test knows the upgrades 1 -> 2 -> 3, in one open"
+    );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
     // Reopening an upgraded file is a plain open, and the data survived.
@@ -358,6 +392,131 @@ async fn version_1_file_is_upgraded_in_place() {
     let family_token = find(3).await;
     assert_eq!(family_token.token.family_id.as_deref(), Some("f1"));
     assert!(family_token.family_revoked);
+
+    // Version 3's session tables are there and work.
+    sessions_work(&store).await;
+}
+
+/// A browser session round trip on `store`: the version-3 tables exist
+/// and are usable.
+async fn sessions_work(store: &RedbStore) {
+    use latchkey::storage::BrowserSessionStore as _;
+    use latchkey::web::{CsrfToken, SessionKey, SessionRecord};
+    let r = SessionRecord {
+        key: SessionKey([42; 32]),
+        user: Some("alice".into()),
+        csrf: CsrfToken::new("csrf"),
+        binding: "binding".into(),
+        flash: None,
+        created_at: T0,
+        last_seen: T0,
+    };
+    store.insert_browser_session(&r).await.expect("insert");
+    assert_eq!(
+        store.get_browser_session(&r.key).await.expect("get"),
+        Some(r.clone())
+    );
+    assert_eq!(
+        store
+            .purge_browser_sessions(T0.plus(1), T0, 10)
+            .await
+            .expect("purge"),
+        1
+    );
+}
+
+/// `tests/fixtures/schema-v2.redb` was written by this crate at schema 2
+/// (see `tests/fixtures/README.md`): it opens, is upgraded in place to
+/// version 3 (the session tables are added, empty), and keeps every record
+/// and the version-2 client index.
+#[tokio::test]
+async fn version_2_file_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v2.redb");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v2.redb"),
+        &path,
+    )
+    .expect("copy fixture");
+    assert_eq!(stored_version(&path), Some(2));
+    let before = table_names_on_disk(&path);
+    assert!(before.contains(&V2_TABLE.to_owned()));
+    assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+
+    drop(RedbStore::open(&path).expect("open upgrades"));
+    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
+    assert_eq!(SCHEMA_VERSION, 3, "this test knows the upgrade 2 -> 3");
+    assert_eq!(table_names_on_disk(&path), current_table_names());
+
+    let store = RedbStore::open(&path).expect("reopen");
+    let acme = store.get_client("acme").await.expect("get").expect("acme");
+    assert_eq!(acme.owner, "acme");
+    let events = store.poll_events("x", 10).await.expect("poll");
+    assert_eq!(events.len(), 1, "the event written at version 2");
+    let token = TokenHash([4; 32]);
+    let t = store
+        .find_access_token(&token)
+        .await
+        .expect("find")
+        .expect("kept");
+    assert_eq!(t.token.revoked_at, None);
+    // The version-2 client index survived: delete_client reaches the token.
+    let r = client_deleted();
+    assert!(store.delete_client("acme", r, &[]).await.expect("delete"));
+    assert_eq!(
+        store
+            .find_access_token(&token)
+            .await
+            .expect("find")
+            .expect("kept")
+            .token
+            .revoked_at,
+        Some(r.at)
+    );
+    sessions_work(&store).await;
+}
+
+/// The 2 -> 3 upgrade on a file of the current layout with the version-3
+/// tables removed: everything stored before is kept, sessions work after.
+#[tokio::test]
+async fn downgraded_version_2_file_is_upgraded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("down2.redb");
+    let client = latchkey::conformance::sample_client("acme");
+    {
+        let store = RedbStore::open(&path).expect("open");
+        store.insert_client(&client, &[]).await.expect("client");
+        store
+            .insert_access_token(&client_credentials_token(1, &client.id))
+            .await
+            .expect("token");
+    }
+    downgrade_to_v2(&path);
+    assert_eq!(stored_version(&path), Some(2));
+    drop(RedbStore::open(&path).expect("open upgrades"));
+    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
+    assert_eq!(table_names_on_disk(&path), current_table_names());
+    let store = RedbStore::open(&path).expect("reopen");
+    assert_eq!(
+        store.get_client(&client.id).await.expect("get"),
+        Some(client.clone())
+    );
+    let r = client_deleted();
+    assert!(store
+        .delete_client(&client.id, r, &[])
+        .await
+        .expect("delete"));
+    assert_eq!(
+        store
+            .find_access_token(&TokenHash([1; 32]))
+            .await
+            .expect("find")
+            .expect("kept")
+            .token
+            .revoked_at,
+        Some(r.at)
+    );
+    sessions_work(&store).await;
 }
 
 /// The same upgrade on a file of the current layout with the version-2
@@ -433,4 +592,5 @@ fn failed_upgrade_leaves_the_version_1_file_untouched() {
     assert_eq!(stored_version(&path), Some(1));
     assert_eq!(table_names_on_disk(&path), before);
     assert!(!before.contains(&V2_TABLE.to_owned()));
+    assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
 }

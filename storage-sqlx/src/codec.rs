@@ -14,6 +14,7 @@ use latchkey::model::{
 use latchkey::scope::ScopeSet;
 use latchkey::storage::CodeFailure;
 use latchkey::token::TokenHash;
+use latchkey::web::{CsrfToken, SessionKey, SessionRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -511,6 +512,44 @@ where
         .bind(json(&c.request)?)
         .bind(ts(c.created_at))
         .bind(ts(c.expires_at)))
+}
+
+/// `lk_browser_sessions` columns, in `bind_session` order.
+macro_rules! session_cols {
+    () => {
+        "session_key, user_id, csrf, binding, flash, created_at, last_seen"
+    };
+}
+pub(crate) use session_cols;
+
+pub(crate) fn session_from(r: &impl Cols) -> Result<SessionRecord, DbError> {
+    Ok(SessionRecord {
+        key: SessionKey(hash(r.bytes("session_key")?)?.0),
+        user: r.opt_text("user_id")?,
+        csrf: CsrfToken::new(r.text("csrf")?),
+        binding: r.text("binding")?,
+        flash: r.opt_text("flash")?,
+        created_at: time(r.i64("created_at")?)?,
+        last_seen: time(r.i64("last_seen")?)?,
+    })
+}
+
+/// Binds the values of `session_cols!()` (in that order).
+pub(crate) fn bind_session<'q, DB>(q: Q<'q, DB>, s: &SessionRecord) -> Q<'q, DB>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(s.key.0.to_vec())
+        .bind(s.user.clone())
+        .bind(s.csrf.expose().to_owned())
+        .bind(s.binding.clone())
+        .bind(s.flash.clone())
+        .bind(ts(s.created_at))
+        .bind(ts(s.last_seen))
 }
 
 /// Unqualified `lk_families` columns, in `bind_family` order, for inserts.

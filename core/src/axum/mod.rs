@@ -34,6 +34,9 @@
 //! let config = EngineConfig::new("https://auth.example", scopes);
 //! let engine = Engine::new(Arc::new(MemoryStore::new()), config, Keyring::new(&[(1, [7; 32])]).unwrap());
 //! let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer("https://auth.example")));
+//! // Several instances behind a load balancer: keep sessions in the
+//! // engine's storage instead, with
+//! // `Sessions::new(Arc::new(latchkey::web::StorageSessionStore::new(storage)), config)`.
 //! let guard = latchkey::axum::BearerGuard::new(&engine, "https://auth.example/api", &["profile:read"]);
 //! let app: axum::Router = latchkey::axum::router(engine, sessions, Users)
 //!     .route("/api/me", axum::routing::get(|| async { "hello" }).layer(guard));

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 
 use super::rules;
 use super::{
-    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
-    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
-    StorageError, StorageResult, TokenStore,
+    Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
+    CodeStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
+    RotateOutcome, Rotation, StorageError, StorageResult, TokenStore,
 };
 use crate::clock::Timestamp;
 use crate::model::{
@@ -21,6 +21,7 @@ use crate::model::{
     FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use crate::token::TokenHash;
+use crate::web::{SessionKey, SessionRecord};
 
 #[derive(Default)]
 struct State {
@@ -40,6 +41,11 @@ struct State {
     events: BTreeMap<u64, Event>,
     next_seq: u64,
     cursors: BTreeMap<String, u64>,
+    sessions: HashMap<SessionKey, SessionRecord>,
+    /// (last seen, key) of every session: the idle-timeout index.
+    session_idle: BTreeSet<(Timestamp, SessionKey)>,
+    /// (created at, key) of every session: the absolute-lifetime index.
+    session_age: BTreeSet<(Timestamp, SessionKey)>,
 }
 
 impl State {
@@ -106,6 +112,21 @@ impl State {
         let c = self.challenges.remove(hash)?;
         self.challenge_expiry.remove(&(c.expires_at, c.hash));
         Some(c)
+    }
+
+    fn insert_session(&mut self, r: &SessionRecord) {
+        self.session_idle.insert((r.last_seen, r.key.clone()));
+        self.session_age.insert((r.created_at, r.key.clone()));
+        self.sessions.insert(r.key.clone(), r.clone());
+    }
+
+    fn remove_session(&mut self, key: &SessionKey) -> bool {
+        let Some(r) = self.sessions.remove(key) else {
+            return false;
+        };
+        self.session_idle.remove(&(r.last_seen, r.key.clone()));
+        self.session_age.remove(&(r.created_at, r.key));
+        true
     }
 
     fn delete_grant(&mut self, grant_id: &str) -> Option<GrantRecord> {
@@ -547,6 +568,112 @@ impl PurgeStore for MemoryStore {
             r.events += 1;
         }
         Ok(r)
+    }
+}
+
+/// Up to `limit` keys of `index` whose time is before `before`, in order.
+fn sessions_before(
+    index: &BTreeSet<(Timestamp, SessionKey)>,
+    before: Timestamp,
+    limit: usize,
+) -> Vec<SessionKey> {
+    index
+        .iter()
+        .take_while(|(t, _)| *t < before)
+        .take(limit)
+        .map(|(_, k)| k.clone())
+        .collect()
+}
+
+#[async_trait]
+impl BrowserSessionStore for MemoryStore {
+    async fn insert_browser_session(&self, record: &SessionRecord) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if s.sessions.contains_key(&record.key) {
+            return Err(StorageError::Conflict);
+        }
+        s.insert_session(record);
+        Ok(())
+    }
+
+    async fn get_browser_session(&self, key: &SessionKey) -> StorageResult<Option<SessionRecord>> {
+        Ok(self.lock()?.sessions.get(key).cloned())
+    }
+
+    async fn touch_browser_session(&self, key: &SessionKey, now: Timestamp) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        let State {
+            sessions,
+            session_idle,
+            ..
+        } = &mut *s;
+        if let Some(r) = sessions.get_mut(key) {
+            if r.last_seen < now {
+                session_idle.remove(&(r.last_seen, key.clone()));
+                session_idle.insert((now, key.clone()));
+                r.last_seen = now;
+            }
+        }
+        Ok(())
+    }
+
+    async fn replace_browser_session(
+        &self,
+        old: &SessionKey,
+        new: &SessionRecord,
+    ) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if new.key != *old && s.sessions.contains_key(&new.key) {
+            return Err(StorageError::Conflict);
+        }
+        s.remove_session(old);
+        s.insert_session(new);
+        Ok(())
+    }
+
+    async fn remove_browser_session(&self, key: &SessionKey) -> StorageResult<bool> {
+        Ok(self.lock()?.remove_session(key))
+    }
+
+    async fn set_browser_session_flash(
+        &self,
+        key: &SessionKey,
+        message: &str,
+    ) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        Ok(s.sessions
+            .get_mut(key)
+            .map(|r| r.flash = Some(message.to_owned()))
+            .is_some())
+    }
+
+    async fn take_browser_session_flash(&self, key: &SessionKey) -> StorageResult<Option<String>> {
+        Ok(self
+            .lock()?
+            .sessions
+            .get_mut(key)
+            .and_then(|r| r.flash.take()))
+    }
+
+    async fn purge_browser_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+        limit: usize,
+    ) -> StorageResult<u64> {
+        let mut s = self.lock()?;
+        // Idle ones first, then whatever room is left for those past their
+        // absolute lifetime (the idle pass already removed its own from
+        // the second index).
+        let idle = sessions_before(&s.session_idle, idle_before, limit);
+        let mut n = 0;
+        for k in &idle {
+            n += u64::from(s.remove_session(k));
+        }
+        for k in &sessions_before(&s.session_age, created_before, limit - idle.len()) {
+            n += u64::from(s.remove_session(k));
+        }
+        Ok(n)
     }
 }
 

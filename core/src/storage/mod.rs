@@ -21,6 +21,7 @@ use crate::model::{
     FamilyRecord, GrantRecord, NewEvent, PreviousGeneration, RefreshGeneration, Revocation,
 };
 use crate::token::TokenHash;
+use crate::web::{SessionKey, SessionRecord};
 
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -374,13 +375,91 @@ pub trait PurgeStore: Send + Sync {
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport>;
 }
 
+/// Browser sessions ([`crate::web`]) kept in the engine's own storage, so
+/// that every instance on one database sees the same sessions and a load
+/// balancer needs no sticky routing. [`crate::web::StorageSessionStore`]
+/// turns any implementation into a [`crate::web::SessionStore`].
+///
+/// Records are keyed by [`SessionKey`], a hash of the cookie: the stored
+/// rows hold no usable session id. Timeouts are not checked here
+/// ([`crate::web::Sessions`] owns them); each method is one atomic
+/// operation.
+#[async_trait]
+pub trait BrowserSessionStore: Send + Sync {
+    /// Stores a new session. [`StorageError::Conflict`] if its key is taken
+    /// (keys are 256-bit random: a collision means a bug), writing nothing.
+    async fn insert_browser_session(&self, record: &SessionRecord) -> StorageResult<()>;
+
+    /// The session under `key`, expired or not.
+    async fn get_browser_session(&self, key: &SessionKey) -> StorageResult<Option<SessionRecord>>;
+
+    /// Moves the session's `last_seen` forward to `now` (never backwards:
+    /// instances with slightly different clocks may touch it in any
+    /// order). Touching a missing session does nothing.
+    async fn touch_browser_session(&self, key: &SessionKey, now: Timestamp) -> StorageResult<()>;
+
+    /// Sign-in: atomically removes `old` (if it still exists) and stores
+    /// `new`, so no reader ever sees both or neither.
+    /// [`StorageError::Conflict`] if `new`'s key is taken, writing nothing.
+    async fn replace_browser_session(
+        &self,
+        old: &SessionKey,
+        new: &SessionRecord,
+    ) -> StorageResult<()>;
+
+    /// Removes the session; returns whether it existed.
+    async fn remove_browser_session(&self, key: &SessionKey) -> StorageResult<bool>;
+
+    /// Sets the session's one-time message (replacing any); returns
+    /// whether the session exists.
+    async fn set_browser_session_flash(
+        &self,
+        key: &SessionKey,
+        message: &str,
+    ) -> StorageResult<bool>;
+
+    /// Atomically reads and clears the session's one-time message: of
+    /// concurrent callers, at most one gets it.
+    async fn take_browser_session_flash(&self, key: &SessionKey) -> StorageResult<Option<String>>;
+
+    /// Removes up to `limit` sessions last seen before `idle_before` or
+    /// created before `created_before`; returns how many went. Uses expiry
+    /// indexes (on `last_seen` and on `created_at`), so the cost follows
+    /// what is removed, not the table size. Call until it returns less
+    /// than `limit` to drain.
+    async fn purge_browser_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+        limit: usize,
+    ) -> StorageResult<u64>;
+}
+
 /// Every capability together; implemented for anything that has them all.
+///
+/// Browser sessions are part of it so that any storage an
+/// [`crate::Engine`] runs on can also share its sessions between
+/// instances: a host never needs a second database for them.
 pub trait Storage:
-    ClientStore + ChallengeStore + GrantStore + CodeStore + TokenStore + EventStore + PurgeStore
+    ClientStore
+    + ChallengeStore
+    + GrantStore
+    + CodeStore
+    + TokenStore
+    + EventStore
+    + PurgeStore
+    + BrowserSessionStore
 {
 }
 
 impl<T> Storage for T where
-    T: ClientStore + ChallengeStore + GrantStore + CodeStore + TokenStore + EventStore + PurgeStore
+    T: ClientStore
+        + ChallengeStore
+        + GrantStore
+        + CodeStore
+        + TokenStore
+        + EventStore
+        + PurgeStore
+        + BrowserSessionStore
 {
 }

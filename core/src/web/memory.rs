@@ -14,8 +14,8 @@ pub const DEFAULT_MAX_ANONYMOUS: usize = 10_000;
 pub const DEFAULT_MAX_SIGNED_IN: usize = 10_000;
 
 /// Sessions in this process's memory, lost on restart and not shared
-/// between instances (use sticky routing, or the storage-backed store once
-/// it exists).
+/// between instances (use sticky routing, or
+/// [`StorageSessionStore`](crate::web::StorageSessionStore)).
 ///
 /// Both kinds are bounded, so memory is too:
 /// - anonymous sessions: anyone can create one (every first visit does),

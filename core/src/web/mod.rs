@@ -17,9 +17,10 @@
 //!   endpoint, and [`routes`]: every OAuth route and what it serves.
 //! - [`BearerGuard`]: the bearer check for resource routes.
 //!
-//! Stores: [`MemorySessionStore`] (bounded, one process). A store on the
-//! engine's storage backends, shared by instances behind a load balancer,
-//! is coming; [`SessionStore`] is shaped for it.
+//! Stores: [`MemorySessionStore`] (bounded, one process) and
+//! [`StorageSessionStore`] (the engine's own storage, through
+//! [`crate::storage::BrowserSessionStore`]: instances on one database
+//! share sessions, so a load balancer needs no sticky routing).
 //!
 //! ```
 //! use latchkey::web::{SessionConfig, Sessions};
@@ -38,6 +39,7 @@ mod csrf;
 pub mod flow;
 mod memory;
 mod next;
+mod on_storage;
 pub mod page;
 pub mod routes;
 mod session;
@@ -49,6 +51,7 @@ pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 pub use csrf::{ct_eq, CsrfToken};
 pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};
 pub use next::{after_sign_in, safe_next, MAX_NEXT_LEN};
+pub use on_storage::{StorageSessionStore, PURGE_BATCH};
 pub use session::{
     Session, SessionConfig, Sessions, COOKIE_NAME, DEFAULT_ABSOLUTE_LIFETIME, DEFAULT_IDLE_TIMEOUT,
     SECURE_COOKIE_NAME, TOUCH_INTERVAL,

@@ -3,12 +3,12 @@
 //! [`crate::web::Sessions`] owns the rules (id rotation at sign-in, the
 //! binding hand-over, timeouts, CSRF tokens); a store only keeps records.
 //! [`MemorySessionStore`](crate::web::MemorySessionStore) is the bounded
-//! in-process one. A store on the engine's storage backends (redb, SQL) is
-//! coming, so that several instances behind a load balancer share sessions
-//! without sticky routing; the trait is shaped for it: records are keyed by
-//! a hash of the cookie, so a database dump holds no usable session ids,
-//! every method is one atomic operation, and nothing relies on in-process
-//! state.
+//! in-process one; [`StorageSessionStore`](crate::web::StorageSessionStore)
+//! keeps sessions in the engine's storage backends (memory, redb, SQL), so
+//! that several instances behind a load balancer share them without sticky
+//! routing. Records are keyed by a hash of the cookie, so a database dump
+//! holds no usable session ids, every method is one atomic operation, and
+//! nothing relies on in-process state.
 
 use std::fmt;
 

@@ -87,3 +87,13 @@ delegate!(EventStore {
 delegate!(PurgeStore {
     fn purge_expired(&self, now: Timestamp, l: usize) -> StorageResult<PurgeReport>;
 });
+delegate!(BrowserSessionStore {
+    fn insert_browser_session(&self, r: &latchkey::web::SessionRecord) -> StorageResult<()>;
+    fn get_browser_session(&self, k: &latchkey::web::SessionKey) -> StorageResult<Option<latchkey::web::SessionRecord>>;
+    fn touch_browser_session(&self, k: &latchkey::web::SessionKey, now: Timestamp) -> StorageResult<()>;
+    fn replace_browser_session(&self, o: &latchkey::web::SessionKey, n: &latchkey::web::SessionRecord) -> StorageResult<()>;
+    fn remove_browser_session(&self, k: &latchkey::web::SessionKey) -> StorageResult<bool>;
+    fn set_browser_session_flash(&self, k: &latchkey::web::SessionKey, m: &str) -> StorageResult<bool>;
+    fn take_browser_session_flash(&self, k: &latchkey::web::SessionKey) -> StorageResult<Option<String>>;
+    fn purge_browser_sessions(&self, i: Timestamp, c: Timestamp, l: usize) -> StorageResult<u64>;
+});

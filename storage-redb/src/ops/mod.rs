@@ -9,4 +9,5 @@ mod codes;
 mod events;
 mod grants;
 mod purge;
+mod sessions;
 mod tokens;

@@ -15,16 +15,17 @@ mod events;
 mod families;
 mod grants;
 mod purge;
+mod sessions;
 
 use redb::{Table, WriteTransaction};
 
 use crate::error::Failure;
 use crate::hooks::Hooks;
 use crate::tables::{
-    ACCESS, ACCESS_BY_CLIENT, ACCESS_EXPIRY, CHALLENGES, CHALLENGE_EXPIRY, CLIENTS,
-    CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, EVENTS, FAMILIES, FAMILIES_BY_CLIENT,
-    FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT, FAMILY_EXPIRY, FAMILY_REFRESH, GRANTS,
-    GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX,
+    ACCESS, ACCESS_BY_CLIENT, ACCESS_EXPIRY, BROWSER_SESSIONS, CHALLENGES, CHALLENGE_EXPIRY,
+    CLIENTS, CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, EVENTS, FAMILIES,
+    FAMILIES_BY_CLIENT, FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT, FAMILY_EXPIRY, FAMILY_REFRESH,
+    GRANTS, GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX, SESSION_AGE, SESSION_IDLE,
 };
 
 type Records<'t, K> = Table<'t, K, &'static [u8]>;
@@ -56,6 +57,9 @@ pub(crate) struct Tx<'t> {
     access_by_client: Table<'t, (&'static str, Hash), ()>,
     events: Table<'t, u64, &'static [u8]>,
     cursors: Table<'t, &'static str, u64>,
+    sessions: Records<'t, Hash>,
+    session_idle: Expiry<'t>,
+    session_age: Expiry<'t>,
     changed: bool,
     op: &'static str,
     hooks: &'t Hooks,
@@ -91,6 +95,9 @@ impl<'t> Tx<'t> {
             access_by_client: txn.open_table(ACCESS_BY_CLIENT)?,
             events: txn.open_table(EVENTS)?,
             cursors: txn.open_table(CURSORS)?,
+            sessions: txn.open_table(BROWSER_SESSIONS)?,
+            session_idle: txn.open_table(SESSION_IDLE)?,
+            session_age: txn.open_table(SESSION_AGE)?,
             changed: false,
             op,
             hooks,

@@ -91,6 +91,15 @@ impl Dialect for MySql {
     async fn purge(pool: &MySqlPool, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
         purge::purge_once(pool, now, n).await
     }
+
+    async fn purge_sessions(
+        pool: &MySqlPool,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+        n: i64,
+    ) -> Result<u64, DbError> {
+        purge::purge_sessions(pool, idle_before, created_before, n).await
+    }
 }
 
 /// Latchkey storage on MySQL or MariaDB. Cheap to clone (shares the pool).

@@ -81,3 +81,35 @@ pub(super) async fn purge_once(
         events,
     })
 }
+
+/// One batch of expired browser sessions: idle ones first, then those past
+/// their absolute lifetime, each a single-table `DELETE … ORDER BY …
+/// LIMIT` that walks its expiry index and stops after the batch.
+pub(super) async fn purge_sessions(
+    pool: &MySqlPool,
+    idle_before: Timestamp,
+    created_before: Timestamp,
+    n: i64,
+) -> Result<u64, DbError> {
+    let idle = sqlx::query(
+        "DELETE FROM lk_browser_sessions WHERE last_seen < ? ORDER BY last_seen LIMIT ?",
+    )
+    .bind(ts(idle_before))
+    .bind(n)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let room = n.saturating_sub(i64::try_from(idle).unwrap_or(i64::MAX));
+    if room <= 0 {
+        return Ok(idle);
+    }
+    let aged = sqlx::query(
+        "DELETE FROM lk_browser_sessions WHERE created_at < ? ORDER BY created_at LIMIT ?",
+    )
+    .bind(ts(created_before))
+    .bind(room)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(idle + aged)
+}

@@ -18,6 +18,7 @@ mod events;
 mod grants;
 mod migrate;
 mod purge;
+mod sessions;
 mod tokens;
 
 use std::time::Duration;

@@ -71,6 +71,16 @@ pub(crate) trait Dialect:
         now: Timestamp,
         n: i64,
     ) -> impl Future<Output = Result<PurgeReport, DbError>> + Send;
+
+    /// Deletes up to `n` browser sessions last seen before `idle_before`
+    /// or created before `created_before`, through their expiry indexes;
+    /// returns how many.
+    fn purge_sessions(
+        pool: &Pool<Self>,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+        n: i64,
+    ) -> impl Future<Output = Result<u64, DbError>> + Send;
 }
 
 /// Writes an `impl` block for [`QmarkStore`](super::QmarkStore) over every

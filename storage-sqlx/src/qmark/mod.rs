@@ -21,6 +21,7 @@ mod codes;
 mod events;
 mod grants;
 mod purge;
+mod sessions;
 mod tokens;
 
 use std::fmt;

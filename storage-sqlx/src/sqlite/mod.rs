@@ -67,6 +67,15 @@ impl Dialect for Sqlite {
     async fn purge(pool: &SqlitePool, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
         purge::purge_once(pool, now, n).await
     }
+
+    async fn purge_sessions(
+        pool: &SqlitePool,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+        n: i64,
+    ) -> Result<u64, DbError> {
+        purge::purge_sessions(pool, idle_before, created_before, n).await
+    }
 }
 
 /// Latchkey storage on SQLite. Cheap to clone (shares the pool).

@@ -43,3 +43,40 @@ pub(super) async fn purge_once(
         events,
     })
 }
+
+/// One batch of expired browser sessions in one write transaction: idle
+/// ones first, then those past their absolute lifetime, each chosen from
+/// its expiry index in a subquery.
+pub(super) async fn purge_sessions(
+    pool: &SqlitePool,
+    idle_before: Timestamp,
+    created_before: Timestamp,
+    n: i64,
+) -> Result<u64, DbError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let idle = sqlx::query(
+        "DELETE FROM lk_browser_sessions WHERE session_key IN (SELECT session_key \
+         FROM lk_browser_sessions WHERE last_seen < ? ORDER BY last_seen LIMIT ?)",
+    )
+    .bind(ts(idle_before))
+    .bind(n)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let room = n.saturating_sub(i64::try_from(idle).unwrap_or(i64::MAX));
+    let aged = if room > 0 {
+        sqlx::query(
+            "DELETE FROM lk_browser_sessions WHERE session_key IN (SELECT session_key \
+             FROM lk_browser_sessions WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        )
+        .bind(ts(created_before))
+        .bind(room)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    } else {
+        0
+    };
+    tx.commit().await?;
+    Ok(idle + aged)
+}

@@ -8,11 +8,12 @@ use latchkey::model::{
     FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
-    Approval, ApproveOutcome, ChallengeStore, ClientStore, CodeFailure, CodeStore, EventStore,
-    GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome, RotateOutcome, Rotation,
-    StorageResult, TokenStore,
+    Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
+    CodeStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
+    RotateOutcome, Rotation, StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
+use latchkey::web::{SessionKey, SessionRecord};
 
 type Cleanup = Box<dyn FnOnce() + Send + Sync>;
 
@@ -169,5 +170,44 @@ impl<S: EventStore> EventStore for Guarded<S> {
 impl<S: PurgeStore> PurgeStore for Guarded<S> {
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport> {
         self.inner().purge_expired(now, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: BrowserSessionStore> BrowserSessionStore for Guarded<S> {
+    async fn insert_browser_session(&self, r: &SessionRecord) -> StorageResult<()> {
+        self.inner().insert_browser_session(r).await
+    }
+    async fn get_browser_session(&self, k: &SessionKey) -> StorageResult<Option<SessionRecord>> {
+        self.inner().get_browser_session(k).await
+    }
+    async fn touch_browser_session(&self, k: &SessionKey, now: Timestamp) -> StorageResult<()> {
+        self.inner().touch_browser_session(k, now).await
+    }
+    async fn replace_browser_session(
+        &self,
+        old: &SessionKey,
+        new: &SessionRecord,
+    ) -> StorageResult<()> {
+        self.inner().replace_browser_session(old, new).await
+    }
+    async fn remove_browser_session(&self, k: &SessionKey) -> StorageResult<bool> {
+        self.inner().remove_browser_session(k).await
+    }
+    async fn set_browser_session_flash(&self, k: &SessionKey, m: &str) -> StorageResult<bool> {
+        self.inner().set_browser_session_flash(k, m).await
+    }
+    async fn take_browser_session_flash(&self, k: &SessionKey) -> StorageResult<Option<String>> {
+        self.inner().take_browser_session_flash(k).await
+    }
+    async fn purge_browser_sessions(
+        &self,
+        idle: Timestamp,
+        created: Timestamp,
+        limit: usize,
+    ) -> StorageResult<u64> {
+        self.inner()
+            .purge_browser_sessions(idle, created, limit)
+            .await
     }
 }
