@@ -369,3 +369,37 @@ async fn a_consumer_name_is_one_cursor_and_cannot_be_added_twice() {
         .consumer("hook", ok)
         .consumer("hook", ok);
 }
+
+#[tokio::test(start_paused = true)]
+async fn expired_browser_sessions_are_purged_too() {
+    use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
+    let h = harness().await;
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let sessions = Arc::new(
+        Sessions::new(
+            Arc::new(StorageSessionStore::new(store)),
+            SessionConfig::for_issuer(ISSUER),
+        )
+        .with_clock(h.clock.clone()),
+    );
+    let (old, _) = sessions.load_or_create_from_header(None).await.unwrap();
+    let handle = Maintenance::new(h.engine.clone(), config())
+        .sessions(sessions.clone())
+        .spawn();
+    let r = until(&handle, Duration::from_secs(1), |r| r.purge_runs >= 1).await;
+    assert_eq!(r.sessions_purged, 0, "the session is fresh");
+    // Past the idle timeout (and the absolute lifetime).
+    h.clock.advance(31 * 86_400);
+    let r = until(&handle, Duration::from_secs(30), |r| r.sessions_purged >= 1).await;
+    assert_eq!(r.sessions_purged, 1);
+    handle.shutdown().await;
+    let cookie = sessions.cookie_header(&old);
+    assert!(
+        sessions
+            .load_from_header(Some(&cookie))
+            .await
+            .unwrap()
+            .is_none(),
+        "the expired session is gone"
+    );
+}

@@ -95,6 +95,7 @@ pub struct Maintenance<S: ?Sized> {
     engine: Engine<S>,
     config: MaintenanceConfig,
     purge: bool,
+    sessions: Option<Arc<crate::web::Sessions>>,
     consumers: Vec<(String, Callback)>,
 }
 
@@ -119,8 +120,19 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
             engine,
             config,
             purge: true,
+            sessions: None,
             consumers: Vec::new(),
         }
+    }
+
+    /// Also purges `sessions` of browser sessions past their idle timeout
+    /// or absolute lifetime, after each drained purge of the engine's
+    /// records. A storage-backed session store (shared by instances) has
+    /// no other bound on anonymous sessions than this.
+    #[must_use]
+    pub fn sessions(mut self, sessions: Arc<crate::web::Sessions>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// Does not purge (for instances that leave purging to another one).
@@ -172,6 +184,7 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
             config: config.clone(),
             counters: counters.clone(),
             stop: stop_rx.clone(),
+            sessions: self.sessions.clone(),
         };
         let mut tasks = Vec::new();
         if self.purge {

@@ -14,6 +14,8 @@ pub struct MaintenanceReport {
     pub purge_runs: u64,
     /// Records removed, by kind.
     pub purged: PurgeReport,
+    /// Expired browser sessions removed ([`super::Maintenance::sessions`]).
+    pub sessions_purged: u64,
     /// Event batches a consumer callback accepted and that were then
     /// acknowledged.
     pub batches_acked: u64,
@@ -36,6 +38,7 @@ pub struct MaintenanceReport {
 pub(super) struct Counters {
     purge_runs: AtomicU64,
     purged: Mutex<PurgeReport>,
+    sessions_purged: AtomicU64,
     batches_acked: AtomicU64,
     events_acked: AtomicU64,
     callback_failures: AtomicU64,
@@ -56,6 +59,10 @@ impl Counters {
         p.access_tokens += r.access_tokens;
         p.families += r.families;
         p.events += r.events;
+    }
+
+    pub(super) fn sessions_purged(&self, n: u64) {
+        bump(&self.sessions_purged, n);
     }
 
     pub(super) fn purge_run(&self) {
@@ -90,6 +97,7 @@ impl Counters {
         MaintenanceReport {
             purge_runs: get(&self.purge_runs),
             purged: *self.purged.lock().unwrap_or_else(|e| e.into_inner()),
+            sessions_purged: get(&self.sessions_purged),
             batches_acked: get(&self.batches_acked),
             events_acked: get(&self.events_acked),
             callback_failures: get(&self.callback_failures),

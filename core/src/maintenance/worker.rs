@@ -25,6 +25,7 @@ pub(super) struct Ctx<S: ?Sized> {
     pub(super) config: Arc<MaintenanceConfig>,
     pub(super) counters: Arc<Counters>,
     pub(super) stop: watch::Receiver<Option<Instant>>,
+    pub(super) sessions: Option<Arc<crate::web::Sessions>>,
 }
 
 /// Aborts the callback task when the consumer gives up waiting for it, so
@@ -117,6 +118,12 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
                         // must not monopolise the runtime while draining.
                         tokio::task::yield_now().await;
                         continue;
+                    }
+                    if let Some(sessions) = self.sessions.clone() {
+                        match sessions.purge_expired().await {
+                            Ok(n) => self.counters.sessions_purged(n as u64),
+                            Err(e) => self.counters.storage_failed(describe("session purge", &e)),
+                        }
                     }
                     self.counters.purge_run();
                     self.config.purge_interval

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use latchkey::keys::KeyDir;
 use latchkey::storage::Storage;
 use latchkey::ui::{Strings, Theme, Ui, UiPages};
-use latchkey::web::{SessionConfig, Sessions};
+use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
 use latchkey::{Engine, EngineConfig};
 
 use crate::config::{demo_scopes, Config};
@@ -105,7 +105,7 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         .map_err(|e| format!("server key: {e}"))?;
     let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
     config.lifetimes.apply(&mut engine_config);
-    let engine = Engine::new(store, engine_config, keys);
+    let engine = Engine::new(store.clone(), engine_config, keys);
     let mut regs = Vec::new();
     if config.demo_clients {
         regs.extend(seed::demo_clients(&config.issuer));
@@ -143,9 +143,12 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         ..Theme::default()
     };
     Ok(Arc::new(App {
-        sessions: Arc::new(Sessions::in_memory(SessionConfig::for_issuer(
-            &config.issuer,
-        ))),
+        // Sessions live in the engine's own storage, so several instances
+        // on one database share them (no sticky sessions needed).
+        sessions: Arc::new(Sessions::new(
+            Arc::new(StorageSessionStore::new(store)),
+            SessionConfig::for_issuer(&config.issuer),
+        )),
         pages: UiPages {
             ui: Ui::new(theme, strings()),
             partial_approval: true,

@@ -86,6 +86,7 @@ pub fn with_middleware(router: Router) -> Router {
 /// token: events carry ids only).
 pub fn maintenance(app: &App) -> MaintenanceHandle {
     Maintenance::new(app.engine.clone(), MaintenanceConfig::default())
+        .sessions(app.sessions.clone())
         .consumer(
             "example-log",
             |events: Vec<latchkey::model::Event>| async move {
