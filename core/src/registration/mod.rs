@@ -81,6 +81,22 @@ pub struct RegistrationConfig {
 }
 
 impl RegistrationConfig {
+    /// The scopes a client asking for `requested` gets: all allowed ones
+    /// when it names none; refused when it names one beyond them.
+    fn scopes_for(&self, requested: Option<&str>) -> Result<ScopeSet, Error> {
+        let Some(s) = requested else {
+            return Ok(self.allowed_scopes.clone());
+        };
+        let want = ScopeSet::parse(s)
+            .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
+        if !want.is_subset(&self.allowed_scopes) {
+            return Err(Error::InvalidClientMetadata(
+                "scope asks for more than self-registered clients may have".into(),
+            ));
+        }
+        Ok(want)
+    }
+
     /// Open registration for `allowed_scopes` and `resources`, at most
     /// 10,000 clients, unused ones kept a day.
     #[must_use]
@@ -193,19 +209,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             return Ok(invalid_token());
         }
         let checked = meta.check()?;
-        let scopes = match &checked.scope {
-            None => policy.allowed_scopes.clone(),
-            Some(s) => {
-                let want = ScopeSet::parse(s)
-                    .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
-                if !want.is_subset(&policy.allowed_scopes) {
-                    return Err(Error::InvalidClientMetadata(
-                        "scope asks for more than self-registered clients may have".into(),
-                    ));
-                }
-                want
-            }
-        };
+        let scopes = policy.scopes_for(checked.scope.as_deref())?;
         let existing = self.store.list_clients(&policy.owner).await?;
         if existing.len() >= policy.max_clients {
             return Err(Error::AccessDenied(
@@ -353,19 +357,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 "token_endpoint_auth_method cannot change; register a new client".into(),
             ));
         }
-        let scopes = match &checked.scope {
-            None => policy.allowed_scopes.clone(),
-            Some(s) => {
-                let want = ScopeSet::parse(s)
-                    .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
-                if !want.is_subset(&policy.allowed_scopes) {
-                    return Err(Error::InvalidClientMetadata(
-                        "scope asks for more than self-registered clients may have".into(),
-                    ));
-                }
-                want
-            }
-        };
+        let scopes = policy.scopes_for(checked.scope.as_deref())?;
         let expected = client.revision;
         let Some(reg) = client.registration.take() else {
             return Ok(invalid_token());
