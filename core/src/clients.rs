@@ -266,7 +266,10 @@ pub struct RegisteredClient {
 }
 
 impl<S: Storage + ?Sized> Engine<S> {
-    fn secret_for(&self, provided: Option<&str>) -> Result<(Secret, SecretHashes), Error> {
+    pub(crate) fn secret_for(
+        &self,
+        provided: Option<&str>,
+    ) -> Result<(Secret, SecretHashes), Error> {
         let secret = match provided {
             Some(p) if p.len() < MIN_PROVIDED_SECRET_LEN => {
                 return Err(meta("provided secrets must be at least 43 characters"))
@@ -429,7 +432,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// [`validate_client`] against this engine's scopes and grants.
-    fn validate(&self, c: &ClientRecord) -> Result<(), Error> {
+    pub(crate) fn validate(&self, c: &ClientRecord) -> Result<(), Error> {
         let grants: Vec<GrantType> = self.grants.grant_types().collect();
         validate_client(c, &self.config.scopes, &grants)
     }

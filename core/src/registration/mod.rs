@@ -219,7 +219,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         let now = self.now();
         let (rat, rat_hash) = self.mint(TokenKind::RegistrationAccessToken)?;
         let secret = if checked.auth_method.is_confidential() {
-            Some(self.mint(TokenKind::ClientSecret)?.0)
+            Some(self.secret_for(None)?)
         } else {
             None
         };
@@ -233,11 +233,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             resources: policy.resources.clone(),
             served_resources: vec![],
             auth_method: checked.auth_method,
-            secret: secret.as_ref().map(|s| crate::model::SecretHashes {
-                current: self.keys.digest(s.expose()),
-                previous: None,
-                previous_until: None,
-            }),
+            secret: secret.as_ref().map(|(_, hashes)| hashes.clone()),
             visibility: Visibility::Unvetted,
             domains: vec![],
             lifetimes: Default::default(),
@@ -256,22 +252,17 @@ impl<S: Storage + ?Sized> Engine<S> {
             updated_at: now,
             revision: 0,
         };
-        self.validate_registered(&client)?;
+        self.validate(&client)?;
         let ev = self.event(EventKind::ClientCreated {
             client_id: client.id.clone(),
         });
         self.store.insert_client(&client, &[ev]).await?;
         let mut info = ClientInformation::of(&client, self.registration_client_uri(&client.id));
-        info.client_secret = secret.as_ref().map(|s| s.expose());
+        info.client_secret = secret.as_ref().map(|(s, _)| s.expose());
         info.registration_access_token = Some(rat.expose());
         let mut r = json(201, &info);
         r.headers.push(("Cache-Control".into(), "no-store".into()));
         Ok(r)
-    }
-
-    fn validate_registered(&self, c: &ClientRecord) -> Result<(), Error> {
-        let grants: Vec<_> = self.grants.grant_types().collect();
-        crate::clients::validate_client(c, &self.config.scopes, &grants)
     }
 
     /// The client configuration endpoint (RFC 7592 §2): `GET` reads,
@@ -378,7 +369,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         });
         client.updated_at = self.now();
         client.revision += 1;
-        self.validate_registered(&client)?;
+        self.validate(&client)?;
         let ev = self.event(EventKind::ClientUpdated {
             client_id: client.id.clone(),
         });

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::scopes::{changes, Permission};
+use super::scopes::Permission;
 use super::{Nav, Strings, Theme, Ui};
 use crate::connected_apps::ConnectedApp;
 use crate::http::HttpResponse;
@@ -32,20 +32,7 @@ impl AppRow {
             grant_id: app.grant_id.clone(),
             name: app.client_name.clone(),
             verified_domains: app.verified_domains.clone(),
-            permissions: app
-                .scopes
-                .iter()
-                .map(|s| Permission {
-                    name: s.name.clone(),
-                    description: if s.description.is_empty() {
-                        s.name.clone()
-                    } else {
-                        s.description.clone()
-                    },
-                    changes: changes(&s.name),
-                    requested: true,
-                })
-                .collect(),
+            permissions: app.scopes.iter().map(|s| Permission::of(s, true)).collect(),
             granted_at: date(app.granted_at),
             last_used_at: date(app.last_used_at),
         }

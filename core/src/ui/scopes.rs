@@ -28,6 +28,24 @@ pub struct Permission {
     pub requested: bool,
 }
 
+impl Permission {
+    /// The line for `scope`: its description (its name when it has none)
+    /// and whether it changes anything.
+    #[must_use]
+    pub fn of(scope: &ScopeInfo, requested: bool) -> Self {
+        Permission {
+            name: scope.name.clone(),
+            description: if scope.description.is_empty() {
+                scope.name.clone()
+            } else {
+                scope.description.clone()
+            },
+            changes: changes(&scope.name),
+            requested,
+        }
+    }
+}
+
 /// Permissions that touch the same thing (the scope's prefix).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
@@ -60,16 +78,7 @@ pub(crate) fn group(
     let mut groups: Vec<Group> = Vec::new();
     for s in scopes.iter().filter(|s| s.name != OFFLINE) {
         let key = key_of(&s.name);
-        let p = Permission {
-            name: s.name.clone(),
-            description: if s.description.is_empty() {
-                s.name.clone()
-            } else {
-                s.description.clone()
-            },
-            changes: changes(&s.name),
-            requested: requested(&s.name),
-        };
+        let p = Permission::of(s, requested(&s.name));
         match groups.iter_mut().find(|g| g.key == key) {
             Some(g) => g.items.push(p),
             None => groups.push(Group {
