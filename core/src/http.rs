@@ -144,6 +144,19 @@ impl HttpRequest {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header value (RFC 6750
+/// §2.1: the scheme is case-insensitive), or `None` for another scheme or
+/// an empty token.
+#[must_use]
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    match authorization.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+            Some(t.trim())
+        }
+        _ => None,
+    }
+}
+
 /// An outgoing response, framework-neutral. `Debug` shows no body (it may
 /// hold tokens).
 #[derive(Clone, PartialEq, Eq)]

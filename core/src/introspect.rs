@@ -222,11 +222,8 @@ impl<S: Storage + ?Sized> Engine<S> {
         if Params::parse(&req.query).is_ok_and(|p| p.contains("access_token")) {
             return Err(BearerError::InvalidRequest);
         }
-        let token = match h.split_once(' ') {
-            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-                t.trim()
-            }
-            _ => return Err(BearerError::InvalidRequest),
+        let Some(token) = crate::http::bearer_token(h) else {
+            return Err(BearerError::InvalidRequest);
         };
         if self.keys.hash(TokenKind::AccessToken, token).is_none() {
             return Err(BearerError::InvalidToken);

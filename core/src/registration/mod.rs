@@ -137,12 +137,9 @@ fn invalid_token() -> HttpResponse {
 fn bearer(req: &HttpRequest) -> Result<Option<&str>, Error> {
     match req.header("authorization")? {
         None => Ok(None),
-        Some(h) => match h.split_once(' ') {
-            Some((s, t)) if s.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-                Ok(Some(t.trim()))
-            }
-            _ => Err(Error::invalid_request("malformed Authorization header")),
-        },
+        Some(h) => crate::http::bearer_token(h)
+            .map(Some)
+            .ok_or_else(|| Error::invalid_request("malformed Authorization header")),
     }
 }
 
