@@ -158,16 +158,16 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), Error> {
             "{scheme}: redirect URIs are not allowed"
         )));
     }
-    let localhost = split_uri(uri).is_some_and(|p| {
-        p.scheme.eq_ignore_ascii_case("http") && p.host.eq_ignore_ascii_case("localhost")
-    });
-    if localhost {
-        // The general rule accepts only loopback IP literals; agents on a
-        // developer's machine commonly register `http://localhost:PORT`.
-        let p = split_uri(uri).filter(|p| !p.has_fragment);
-        return p
-            .map(|_| ())
-            .ok_or_else(|| bad_redirect("redirect URI must not contain a fragment"));
+    if let Some(p) = split_uri(uri) {
+        if p.scheme.eq_ignore_ascii_case("http") && p.host.eq_ignore_ascii_case("localhost") {
+            // The general rule accepts only loopback IP literals; agents on
+            // a developer's machine commonly register `http://localhost:PORT`.
+            return if p.has_fragment {
+                Err(bad_redirect("redirect URI must not contain a fragment"))
+            } else {
+                Ok(())
+            };
+        }
     }
     validate_redirect_uri(uri).map_err(|e| bad_redirect(e.description()))?;
     let p = split_uri(uri).ok_or_else(|| bad_redirect("redirect URI must be absolute"))?;
