@@ -85,7 +85,7 @@ fn main() -> std::io::Result<()> {
             user: "alice@acme.example",
             csrf: "csrf",
             action: "/oauth/consent",
-            switch_account_url: Some("/login?switch"),
+            switch_account: true,
             apps_url: Some("/account/apps"),
             partial_approval: true,
             nav: Some(&nav),

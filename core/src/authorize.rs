@@ -126,6 +126,32 @@ fn redirect_error(p: &PendingAuthorization, issuer: &str, err: &Error) -> Author
     AuthorizeOutcome::Redirect(with_query(&p.redirect_uri, &q))
 }
 
+/// The authorization request `p` parked, as a path on the authorization
+/// endpoint at `endpoint`: the same parameters the client sent (the
+/// redirect URI only if it was sent), so validating it again gives the
+/// same request.
+fn restart_path(endpoint: &str, p: &PendingAuthorization) -> String {
+    let (_, path) = crate::metadata::split_origin(endpoint);
+    let path = if path.is_empty() { "/" } else { path };
+    let scope = p.scopes.to_string();
+    let mut q: Vec<(&str, &str)> = vec![("response_type", "code"), ("client_id", &p.client_id)];
+    if p.redirect_uri_explicit {
+        q.push(("redirect_uri", &p.redirect_uri));
+    }
+    if !scope.is_empty() {
+        q.push(("scope", &scope));
+    }
+    if let Some(s) = &p.state {
+        q.push(("state", s));
+    }
+    q.push(("code_challenge", &p.code_challenge));
+    q.push(("code_challenge_method", "S256"));
+    for r in &p.resources {
+        q.push(("resource", r));
+    }
+    format!("{path}?{}", crate::http::encode_form(&q))
+}
+
 /// Finds the redirect URI to use (RFC 6749 §3.1.2.3): the presented one if
 /// it matches a registered one, or the only registered one.
 ///
@@ -629,6 +655,31 @@ impl<S: Storage + ?Sized> Engine<S> {
             .await
         };
         r.await.unwrap_or_else(AuthorizeOutcome::ShowError)
+    }
+
+    /// The user wants to decide as someone else ("not you? switch
+    /// account"). Uses up the challenge, which is bound to this browser
+    /// session and so to this user, and returns the authorization request
+    /// it parked as a same-origin path (`/oauth/authorize?…`, RFC 6749
+    /// §4.1.1), for the host to send the browser to once another user has
+    /// signed in: the request starts again under a new challenge, with the
+    /// client's `state`, PKCE challenge, scopes and resources unchanged.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChallenge`] for an unknown, expired, used or foreign
+    /// challenge; storage errors.
+    pub async fn restart(&self, challenge: &str, binding: &str) -> Result<String, Error> {
+        let c = match self.load_challenge(challenge, binding).await? {
+            Ok((c, _)) => c,
+            // The request is no longer one the client may make: nothing to
+            // restart, and the flow shows why on the next attempt.
+            Err(_) => return Err(challenge_gone()),
+        };
+        self.consume(&c.hash).await?;
+        Ok(restart_path(
+            &self.config.endpoints.authorization,
+            &c.request,
+        ))
     }
 
     /// The user denied: redirect with `access_denied` (RFC 6749 §4.1.2.1).

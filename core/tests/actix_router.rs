@@ -148,6 +148,12 @@ async fn deny_redirects_with_access_denied() {
 }
 
 #[actix_web::test]
+async fn switch_account_keeps_the_request() {
+    let h = harness().await;
+    suite::switch_account_keeps_the_request(&in_process(app(&h)).await, &h).await;
+}
+
+#[actix_web::test]
 async fn an_oversized_body_is_the_engines_json_413() {
     let h = harness().await;
     suite::an_oversized_body_is_the_engines_json_413(&in_process(app(&h)).await).await;

@@ -121,6 +121,12 @@ async fn deny_redirects_with_access_denied() {
 }
 
 #[tokio::test]
+async fn switch_account_keeps_the_request() {
+    let h = harness().await;
+    suite::switch_account_keeps_the_request(&InProcess(app(&h)), &h).await;
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_the_engines_json_413() {
     let h = harness().await;
     suite::an_oversized_body_is_the_engines_json_413(&InProcess(app(&h))).await;

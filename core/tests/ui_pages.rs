@@ -12,7 +12,7 @@ use latchkey::scope::{ScopeInfo, ScopeSet};
 use latchkey::ui::{
     AppRow, ConnectedAppsPage, ConsentPage, ErrorPage, Nav, SignInPage, Strings, Theme, Ui,
 };
-use latchkey::web::flow::read_decision;
+use latchkey::web::flow::{read_decision, Choice};
 use latchkey::{ConsentPrompt, Secret};
 
 fn prompt(name: &str, redirect: &str, visibility: Visibility, domains: &[&str]) -> ConsentPrompt {
@@ -50,7 +50,7 @@ fn page<'a>(p: &'a ConsentPrompt, partial: bool) -> ConsentPage<'a> {
         user: "alice",
         csrf: "csrf-token",
         action: "/oauth/consent",
-        switch_account_url: Some("/login?switch=1"),
+        switch_account: true,
         apps_url: Some("/account/apps"),
         partial_approval: partial,
         nav: None,
@@ -177,17 +177,26 @@ fn partial_approval_offers_only_requested_scopes() {
     let form = Params::parse("challenge=c&decision=allow&scope=profile%3Aread&remember=on&csrf=x")
         .unwrap();
     let f = read_decision(&form, true).unwrap();
-    let d = f.allow.unwrap();
+    let Choice::Allow(d) = f.choice else {
+        panic!("allow")
+    };
     assert_eq!(d.scopes, Some(ScopeSet::parse("profile:read").unwrap()));
     assert!(d.remember);
     let f = read_decision(&form, false).unwrap();
-    assert_eq!(
-        f.allow.unwrap().scopes,
-        None,
+    assert!(
+        matches!(f.choice, Choice::Allow(d) if d.scopes.is_none()),
         "scope ignored without partial approval"
     );
     let deny = Params::parse("challenge=c&decision=deny").unwrap();
-    assert!(read_decision(&deny, true).unwrap().allow.is_none());
+    assert!(matches!(
+        read_decision(&deny, true).unwrap().choice,
+        Choice::Deny
+    ));
+    let switch = Params::parse("challenge=c&decision=switch_account").unwrap();
+    assert!(matches!(
+        read_decision(&switch, true).unwrap().choice,
+        Choice::SwitchAccount
+    ));
     let odd = Params::parse("challenge=c&decision=maybe").unwrap();
     assert_eq!(
         read_decision(&odd, true).unwrap_err().code(),

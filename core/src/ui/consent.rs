@@ -20,8 +20,10 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     /// Where the form posts.
     pub action: &'a str,
-    /// Signs out and back in, keeping the request (the challenge).
-    pub switch_account_url: Option<&'a str>,
+    /// Offer "not you? switch account": a button that posts
+    /// `decision=switch_account`, which signs out and back in and then
+    /// makes the same request again ([`crate::web::flow::Choice`]).
+    pub switch_account: bool,
     /// The connected-apps page, where access can be revoked.
     pub apps_url: Option<&'a str>,
     /// Let the user untick requested scopes (partial approval).
@@ -81,7 +83,7 @@ struct ConsentTemplate<'a> {
     title: String,
     app_name: &'a str,
     user: &'a str,
-    switch_account_url: Option<&'a str>,
+    switch_account: bool,
     apps_url: Option<&'a str>,
     trust: Trust,
     action: &'a str,
@@ -122,7 +124,7 @@ impl Ui {
             ),
             app_name: &p.client_name,
             user: page.user,
-            switch_account_url: page.switch_account_url,
+            switch_account: page.switch_account,
             apps_url: page.apps_url,
             trust,
             action: page.action,

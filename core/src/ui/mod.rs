@@ -165,10 +165,9 @@ pub struct UiPages {
     pub partial_approval: bool,
     /// The host's connected-apps page, linked from consent.
     pub apps_url: Option<String>,
-    /// Where "not you? switch account" goes. To keep the request, the
-    /// host's page there signs the user out and sends them to sign-in with
-    /// the consent page as `next`.
-    pub switch_account_url: Option<String>,
+    /// Offer "not you? switch account" on the consent page: the user is
+    /// signed out, signs in again, and comes back to the same request.
+    pub switch_account: bool,
 }
 
 impl Pages for UiPages {
@@ -178,7 +177,7 @@ impl Pages for UiPages {
             user: session.user.as_deref().unwrap_or_default(),
             csrf: session.csrf.expose(),
             action,
-            switch_account_url: self.switch_account_url.as_deref(),
+            switch_account: self.switch_account,
             apps_url: self.apps_url.as_deref(),
             partial_approval: self.partial_approval,
             nav: None,

@@ -237,19 +237,40 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Ok(d) => d,
             Err(e) => return self.show_error(&e),
         };
-        let outcome = match decision.allow {
-            Some(d) => {
+        let outcome = match decision.choice {
+            Choice::Allow(d) => {
                 self.engine
                     .accept(&decision.challenge, &session.binding, &principal, d)
                     .await
             }
-            None => {
+            Choice::Deny => {
                 self.engine
                     .reject(&decision.challenge, &session.binding)
                     .await
             }
+            Choice::SwitchAccount => {
+                return self.switch_account(&session, &decision.challenge).await
+            }
         };
         self.outcome(&session, outcome)
+    }
+
+    /// "Not you?": signs the session out and sends the browser to sign in,
+    /// then back to the same authorization request, which parks again
+    /// under the new user's session (a challenge never moves between
+    /// users: the binding changes at sign-in).
+    async fn switch_account(&self, session: &Session, challenge: &str) -> HttpResponse {
+        let again = match self.engine.restart(challenge, &session.binding).await {
+            Ok(path) => path,
+            Err(e) => return self.show_error(&e),
+        };
+        match self.sessions.sign_out(session).await {
+            Ok(cookie) => with_cookie(
+                redirect(&self.sign_in.sign_in_location(&again)),
+                Some(cookie),
+            ),
+            Err(e) => self.show_error(&e.into()),
+        }
     }
 
     /// The session of `req` and who is signed in to it; `Ok(None)` when
@@ -285,8 +306,21 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
 pub struct ConsentForm {
     /// The challenge to pass to `accept`/`reject`.
     pub challenge: String,
-    /// `Some` to allow (with the decision), `None` to deny.
-    pub allow: Option<ConsentDecision>,
+    /// The user's choice.
+    pub choice: Choice,
+}
+
+/// The button the user pressed on the consent page (`decision`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Choice {
+    /// `allow`, with what was approved ([`Engine::accept`]).
+    Allow(ConsentDecision),
+    /// `deny` ([`Engine::reject`]).
+    Deny,
+    /// `switch_account`: sign out, sign in as someone else, and start the
+    /// same request again ([`Engine::restart`]).
+    SwitchAccount,
 }
 
 /// Reads a consent form (after its CSRF token was checked). With
@@ -294,13 +328,16 @@ pub struct ConsentForm {
 /// engine checks they are a non-empty subset of the request); without it,
 /// `scope` fields are ignored and everything requested is approved.
 ///
+/// `decision=switch_account` asks to decide as another user
+/// ([`Choice::SwitchAccount`]).
+///
 /// # Errors
 /// `invalid_request` for a missing challenge or an unknown decision.
 pub fn read_decision(params: &Params, partial_approval: bool) -> Result<ConsentForm, Error> {
     params.reject_repeats(&["scope"])?;
     let challenge = params.required("challenge")?.to_owned();
     let remember = params.single("remember")? == Some("on");
-    let allow = match params.required("decision")? {
+    let choice = match params.required("decision")? {
         "allow" => {
             let scopes = if partial_approval {
                 Some(crate::scope::ScopeSet::from_tokens(
@@ -309,10 +346,15 @@ pub fn read_decision(params: &Params, partial_approval: bool) -> Result<ConsentF
             } else {
                 None
             };
-            Some(ConsentDecision { scopes, remember })
+            Choice::Allow(ConsentDecision { scopes, remember })
         }
-        "deny" => None,
-        _ => return Err(Error::invalid_request("decision must be allow or deny")),
+        "deny" => Choice::Deny,
+        "switch_account" => Choice::SwitchAccount,
+        _ => {
+            return Err(Error::invalid_request(
+                "decision must be allow, deny or switch_account",
+            ))
+        }
     };
-    Ok(ConsentForm { challenge, allow })
+    Ok(ConsentForm { challenge, choice })
 }

@@ -136,7 +136,8 @@ pub fn consent_form(prompt: &ConsentPrompt, user: &str, csrf: &str, action: &str
          <label><input type=\"checkbox\" name=\"remember\" value=\"on\"> \
          Remember this decision</label>\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+         <p><button type=\"submit\" name=\"decision\" value=\"switch_account\">Not you? Switch account</button></p></form>",
         name = escape(&prompt.client_name),
         user = escape(user),
         host = escape(&prompt.redirect_host),

@@ -27,6 +27,11 @@ impl SignIn for TestUsers {
         match session.user.as_deref()? {
             "alice" => Some(alice()),
             "mallory" => Some(mallory()),
+            // Alice's colleague: the same account, so the same apps.
+            "carol" => Some(Principal {
+                subject: "carol".into(),
+                account: "acme".into(),
+            }),
             _ => None,
         }
     }
@@ -439,6 +444,67 @@ pub async fn deny_redirects_with_access_denied(t: &impl Transport, h: &Harness) 
         query_param(a.location(), "error").as_deref(),
         Some("access_denied")
     );
+}
+
+/// "Not you? Switch account": signs out, and after another user signs in
+/// the same request (state, PKCE challenge) asks that user; the first
+/// user's challenge is used up, never handed to the second.
+pub async fn switch_account_keeps_the_request(t: &impl Transport, h: &Harness) {
+    let mut b = Browser::new(t);
+    let page = to_consent(&mut b, h).await;
+    let old = page.hidden("challenge");
+    let csrf = page.hidden("csrf");
+    let a = b
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &csrf),
+                ("challenge", &old),
+                ("decision", "switch_account"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    assert!(a.location().starts_with("/login?"), "{}", a.location());
+    let again = query_param(a.location(), "next").expect("sign-in carries next");
+    assert!(again.starts_with("/oauth/authorize?"), "{again}");
+    for (k, v) in [
+        ("state", "st-1"),
+        ("code_challenge", CHALLENGE),
+        ("client_id", h.app.client.id.as_str()),
+    ] {
+        assert_eq!(query_param(&again, k).as_deref(), Some(v), "{again}");
+    }
+    // Signed out: the old page's form no longer decides anything.
+    let stale = b
+        .post(
+            "/oauth/consent",
+            &[("csrf", &csrf), ("challenge", &old), ("decision", "allow")],
+        )
+        .await;
+    assert_ne!(stale.status, 303, "{stale:?}");
+
+    let a = sign_in(&mut b, "carol", &again).await;
+    assert_eq!(a.location(), again, "sign-in returns to the request");
+    // Signed in now, so the authorization endpoint asks at once.
+    let page = b.get(&again).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("carol"), "asks the new user");
+    let new = page.hidden("challenge");
+    assert_ne!(new, old);
+    let a = b
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("challenge", &new),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    assert_eq!(query_param(a.location(), "state").as_deref(), Some("st-1"));
+    assert!(query_param(a.location(), "code").is_some());
 }
 
 pub async fn an_oversized_body_is_the_engines_json_413(t: &impl Transport) {
