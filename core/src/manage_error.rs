@@ -44,6 +44,23 @@ pub enum ManageError {
 }
 
 impl ManageError {
+    /// An HTTP status and a message safe to show to the person whose
+    /// request failed (never the cause of a storage failure).
+    #[must_use]
+    pub fn user_facing(&self) -> (u16, String) {
+        match self {
+            ManageError::NotFound(d) => (404, d.to_string()),
+            ManageError::InvalidMetadata(d) | ManageError::InvalidRedirectUri(d) => {
+                (400, d.to_string())
+            }
+            ManageError::AlreadyExists => (400, "an app with this id already exists".into()),
+            ManageError::Unavailable(_) => {
+                (503, "The service is busy; try again in a moment.".into())
+            }
+            ManageError::Internal(_) => (500, "Something went wrong; try again.".into()),
+        }
+    }
+
     /// A stable machine-readable code: for metadata problems the RFC 7591
     /// §3.2.2 code a registration endpoint answers with.
     #[must_use]

@@ -41,6 +41,7 @@ pub struct OAuthService<S: ?Sized, H> {
     sign_in: Arc<H>,
     resources: Vec<ProtectedResourceMetadata>,
     pages: Arc<dyn Pages>,
+    extra: Vec<Route>,
 }
 
 // By hand: a derive would ask `S: Clone` and `H: Clone`, and neither is
@@ -53,6 +54,7 @@ impl<S: ?Sized, H> Clone for OAuthService<S, H> {
             sign_in: self.sign_in.clone(),
             resources: self.resources.clone(),
             pages: self.pages.clone(),
+            extra: self.extra.clone(),
         }
     }
 }
@@ -93,6 +95,7 @@ where
             sign_in: Arc::new(sign_in),
             resources: Vec::new(),
             pages: Arc::new(PlainPages),
+            extra: Vec::new(),
         }
     }
 
@@ -114,6 +117,15 @@ where
         self.resources.push(metadata);
         self
     }
+
+    /// Also mounts `routes`: host pages written once for every framework,
+    /// such as `latchkey::ui::AccountPages::routes` (feature `ui`) or
+    /// [`Route::page`]s of the host's own.
+    #[must_use]
+    pub fn routes(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
+        self.extra.extend(routes);
+        self
+    }
 }
 
 impl<S, H> HttpServiceFactory for OAuthService<S, H>
@@ -128,7 +140,8 @@ where
             self.sign_in,
             self.pages,
         ));
-        for Route { path, endpoint } in routes(&flow, &self.resources) {
+        for Route { path, endpoint } in routes(&flow, &self.resources).into_iter().chain(self.extra)
+        {
             let flow = flow.clone();
             // No method guard: every method reaches the flow, which answers
             // a wrong one with the engine's JSON 405 rather than actix's.

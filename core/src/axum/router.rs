@@ -37,6 +37,7 @@ pub struct OAuthRouter<S: ?Sized, H> {
     sign_in: Arc<H>,
     resources: Vec<ProtectedResourceMetadata>,
     pages: Arc<dyn Pages>,
+    extra: Vec<Route>,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for OAuthRouter<S, H> {
@@ -77,6 +78,7 @@ where
             sign_in: Arc::new(sign_in),
             resources: Vec::new(),
             pages: Arc::new(PlainPages),
+            extra: Vec::new(),
         }
     }
 
@@ -99,6 +101,15 @@ where
         self
     }
 
+    /// Also mounts `routes`: host pages written once for every framework,
+    /// such as `latchkey::ui::AccountPages::routes` (feature `ui`) or
+    /// [`Route::page`]s of the host's own.
+    #[must_use]
+    pub fn routes(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
+        self.extra.extend(routes);
+        self
+    }
+
     /// The axum router, for any host state type.
     pub fn into_router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
         let flow = Arc::new(BrowserFlow::new(
@@ -108,7 +119,8 @@ where
             self.pages,
         ));
         let mut r: Router<Arc<BrowserFlow<S, H>>> = Router::new();
-        for Route { path, endpoint } in routes(&flow, &self.resources) {
+        for Route { path, endpoint } in routes(&flow, &self.resources).into_iter().chain(self.extra)
+        {
             r = r.route(
                 &path,
                 any(move |State(flow): St<S, H>, req: HttpRequest| {

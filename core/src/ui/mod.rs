@@ -1,4 +1,5 @@
 //! Ready pages (feature `ui`): sign-in, consent, connected apps and errors,
+//! with the handlers of the account pages ([`AccountPages`]),
 //! rendered with [askama](https://docs.rs/askama) templates, which are
 //! checked at compile time and escape every value by default.
 //!
@@ -12,6 +13,7 @@
 //! inside `<bdi>` or `dir="auto"` so bidirectional text cannot reorder the
 //! page around it.
 
+mod account;
 mod apps;
 mod consent;
 mod error;
@@ -22,6 +24,7 @@ mod theme;
 
 use askama::Template;
 
+pub use account::{format_utc, AccountPages, AccountPaths};
 pub use apps::{AppRow, ConnectedAppsPage};
 pub use consent::ConsentPage;
 pub use error::ErrorPage;

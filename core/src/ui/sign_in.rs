@@ -1,5 +1,5 @@
-//! The sign-in page. The credential check is the host's; the library's
-//! sign-in hook (see the framework integrations) throttles it.
+//! The sign-in page. The credential check is the host's
+//! ([`crate::web::Credentials`]), and so is throttling it.
 
 use askama::Template;
 

@@ -141,13 +141,14 @@ label{display:block;margin:.5rem 0 .25rem}label.remember{display:flex;gap:.5rem;
 input[type=text],input[type=password]{width:100%;font:inherit;padding:.6rem;border:1px solid #767676;border-radius:4px}\
 .actions{display:flex;flex-wrap:wrap;gap:.75rem;margin:1rem 0}\
 button{font:inherit;padding:.6rem 1.25rem;border-radius:6px;border:1px solid #767676;background:#fff;color:#1f1f1f;cursor:pointer;min-height:44px}\
+a.button{display:inline-flex;align-items:center;font:inherit;padding:.6rem 1.25rem;border-radius:6px;border:1px solid #767676;color:#1f1f1f;text-decoration:none;min-height:44px}\
 button.danger{color:#8c1d18;border-color:#8c1d18}\
 button.link{border:none;background:none;padding:0;min-height:0;color:inherit;text-decoration:underline}\
 form.inline{display:inline}\
 details{margin:1rem 0}summary{cursor:pointer}dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .75rem}dd{margin:0;overflow-wrap:anywhere}\
 code{font-family:ui-monospace,monospace;background:#f2f2f2;padding:0 .25rem;overflow-wrap:anywhere}\
 .small{font-size:.9rem;color:#595959}ul.apps{list-style:none;padding:0}.app-row{border-bottom:1px solid #d0d0d0;padding:.5rem 0 1rem}\
-@media (max-width:30rem){.actions button{flex:1 1 100%}}";
+@media (max-width:30rem){.actions button,.actions a.button{flex:1 1 100%;justify-content:center}}";
 
 #[cfg(test)]
 mod tests {

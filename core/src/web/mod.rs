@@ -16,6 +16,10 @@
 //! - [`flow::BrowserFlow`]: the whole browser side of the authorization
 //!   endpoint, and [`routes`]: every OAuth route and what it serves.
 //! - [`BearerGuard`]: the bearer check for resource routes.
+//! - [`Handler`]: a host page mounted with the OAuth routes, written once
+//!   for every framework ([`routes::Route::page`]).
+//! - [`Credentials`]: the host's password check, for the ready sign-in
+//!   page (`latchkey::ui::AccountPages`, feature `ui`).
 //!
 //! Stores: [`MemorySessionStore`] (bounded, one process) and
 //! [`StorageSessionStore`] (the engine's own storage, through
@@ -37,6 +41,7 @@ mod bearer;
 mod cookie;
 mod csrf;
 pub mod flow;
+pub mod handler;
 mod memory;
 mod next;
 mod on_storage;
@@ -49,6 +54,7 @@ mod store;
 pub use bearer::BearerGuard;
 pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 pub use csrf::{ct_eq, CsrfToken};
+pub use handler::{Handler, Page};
 pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};
 pub use next::{after_sign_in, safe_next, MAX_NEXT_LEN};
 pub use on_storage::{StorageSessionStore, PURGE_BATCH};
@@ -56,7 +62,7 @@ pub use session::{
     Session, SessionConfig, Sessions, COOKIE_NAME, DEFAULT_ABSOLUTE_LIFETIME, DEFAULT_IDLE_TIMEOUT,
     SECURE_COOKIE_NAME, TOUCH_INTERVAL,
 };
-pub use sign_in::SignIn;
+pub use sign_in::{Credentials, SignIn};
 pub use store::{SessionError, SessionKey, SessionRecord, SessionStore};
 
 #[cfg(test)]

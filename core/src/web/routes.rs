@@ -10,6 +10,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata};
 use crate::storage::Storage;
 use crate::web::flow::BrowserFlow;
+use crate::web::handler::{Handler, Page};
 use crate::web::SignIn;
 
 /// What one route serves.
@@ -35,6 +36,8 @@ pub enum Endpoint {
     /// A client configuration endpoint (RFC 7592 §2); the path's last
     /// segment is the client id (route parameter `{client_id}`).
     RegistrationClient,
+    /// A host page ([`Route::page`]), such as the ready account pages.
+    Page(Page),
 }
 
 /// A path and what it serves.
@@ -44,6 +47,18 @@ pub struct Route {
     pub path: String,
     /// What answers there.
     pub endpoint: Endpoint,
+}
+
+impl Route {
+    /// `handler` at `path`: a page the host mounts with the OAuth routes,
+    /// so one handler serves every framework.
+    #[must_use]
+    pub fn page(path: impl Into<String>, handler: impl Handler) -> Self {
+        Route {
+            path: path.into(),
+            endpoint: Endpoint::Page(Page::new(handler)),
+        }
+    }
 }
 
 /// The path of an absolute URL (`/` for none).
@@ -129,6 +144,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
                 get_only(req).unwrap_or_else(|| metadata_response(doc))
             }
             Endpoint::Register => self.engine().register(req).await,
+            Endpoint::Page(page) => page.0.handle(req.clone()).await,
             Endpoint::RegistrationClient => {
                 let last = req.path.rsplit('/').next().unwrap_or_default();
                 match crate::http::decode_component(last) {

@@ -27,3 +27,14 @@ pub trait SignIn: Send + Sync + 'static {
         format!("/login?next={}", encode_component(next))
     }
 }
+
+/// The host's credential check, for the ready sign-in page
+/// (`latchkey::ui::AccountPages`, feature `ui`). Throttling failed attempts
+/// is the host's: it knows its users and its network.
+#[async_trait]
+pub trait Credentials: Send + Sync + 'static {
+    /// The user to sign in (what [`Session::user`] will hold) if `password`
+    /// is right for `username`, else `None`. Take the same time whether or
+    /// not the user exists, so timing does not tell names apart.
+    async fn check(&self, username: &str, password: &str) -> Option<String>;
+}

@@ -1,0 +1,430 @@
+//! The ready account pages, with their handlers: sign-in, sign-out, and
+//! connected apps with a confirmed revoke. Framework-free: mount
+//! [`AccountPages::routes`] with the OAuth routes (`OAuthRouter::routes`,
+//! `OAuthService::routes`) and every framework serves the same pages.
+
+use std::sync::Arc;
+
+use askama::Template;
+
+use super::apps::AppRow;
+use super::{ConnectedAppsPage, ErrorPage, Nav, NavLink, SignInPage, Strings, Theme, Ui};
+use crate::authorize::Principal;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::http::{encode_component, HttpRequest, HttpResponse, Params};
+use crate::manage_error::ManageError;
+use crate::storage::Storage;
+use crate::web::page::{redirect, with_cookie};
+use crate::web::routes::Route;
+use crate::web::{after_sign_in, Credentials, Session, Sessions, SignIn};
+
+/// Where the account pages live. The sign-in path must be where the
+/// [`SignIn`] hook sends browsers (its default is `/login`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountPaths {
+    /// The sign-in form (`GET`) and check (`POST`).
+    pub sign_in: String,
+    /// Sign-out (`POST`).
+    pub sign_out: String,
+    /// The connected-apps page.
+    pub apps: String,
+    /// Revoke (`POST`): first a confirmation page, then the revoke.
+    pub revoke: String,
+    /// Where sign-in goes when no `next` was given.
+    pub home: String,
+}
+
+impl Default for AccountPaths {
+    fn default() -> Self {
+        AccountPaths {
+            sign_in: "/login".into(),
+            sign_out: "/logout".into(),
+            apps: "/account/apps".into(),
+            revoke: "/account/apps/revoke".into(),
+            home: "/account/apps".into(),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, the default date format of the pages (no time
+/// zone database needed).
+#[must_use]
+pub fn format_utc(t: Timestamp) -> String {
+    let secs = t.0;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// The account pages of one engine: the host supplies its users (who is
+/// signed in, [`SignIn`]; whose password is right, [`Credentials`]), the
+/// library does sessions, CSRF, the open-redirect guard on `next`, the
+/// post/redirect/get after every form, and the confirmation before revoke.
+///
+/// A host's own pages reuse [`AccountPages::signed_in`],
+/// [`AccountPages::nav`] and [`AccountPages::error`] to behave the same.
+pub struct AccountPages<S: ?Sized, U> {
+    engine: Engine<S>,
+    sessions: Arc<Sessions>,
+    users: Arc<U>,
+    ui: Ui,
+    paths: AccountPaths,
+    links: Vec<NavLink>,
+    date: fn(Timestamp) -> String,
+}
+
+impl<S: ?Sized, U> std::fmt::Debug for AccountPages<S, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountPages")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "latchkey/revoke.html")]
+struct RevokeTemplate<'a> {
+    s: &'a Strings,
+    theme: &'a Theme,
+    css: &'a str,
+    nav: Option<&'a Nav>,
+    app: &'a AppRow,
+    csrf: &'a str,
+    action: &'a str,
+    cancel: &'a str,
+}
+
+impl<S, U> AccountPages<S, U>
+where
+    S: Storage + ?Sized + 'static,
+    U: SignIn + Credentials,
+{
+    /// The pages for `engine`'s users, in `ui`'s look, at the default
+    /// [`AccountPaths`], with a "Connected apps" link in the navigation.
+    #[must_use]
+    pub fn new(engine: Engine<S>, sessions: Arc<Sessions>, users: Arc<U>, ui: Ui) -> Self {
+        let paths = AccountPaths::default();
+        AccountPages {
+            links: vec![NavLink {
+                href: paths.apps.clone(),
+                label: ui.strings().connected_apps.to_string(),
+            }],
+            engine,
+            sessions,
+            users,
+            ui,
+            paths,
+            date: format_utc,
+        }
+    }
+
+    /// Serves the pages at `paths` (the nav's first link follows).
+    #[must_use]
+    pub fn paths(mut self, paths: AccountPaths) -> Self {
+        if let Some(l) = self.links.first_mut() {
+            l.href.clone_from(&paths.apps);
+        }
+        self.paths = paths;
+        self
+    }
+
+    /// Adds links to the signed-in navigation (the host's own pages).
+    #[must_use]
+    pub fn nav_links(mut self, links: impl IntoIterator<Item = NavLink>) -> Self {
+        self.links.extend(links);
+        self
+    }
+
+    /// Formats dates with `date` instead of [`format_utc`].
+    #[must_use]
+    pub fn date_format(mut self, date: fn(Timestamp) -> String) -> Self {
+        self.date = date;
+        self
+    }
+
+    /// The renderer.
+    #[must_use]
+    pub fn ui(&self) -> &Ui {
+        &self.ui
+    }
+
+    /// The paths.
+    #[must_use]
+    pub fn account_paths(&self) -> &AccountPaths {
+        &self.paths
+    }
+
+    /// The four routes, to mount with the OAuth routes.
+    #[must_use]
+    pub fn routes(self: &Arc<Self>) -> Vec<Route> {
+        let at = |path: &str, f: fn(Arc<Self>, HttpRequest) -> Pending| {
+            let me = self.clone();
+            Route::page(path, move |req| f(me.clone(), req))
+        };
+        vec![
+            at(&self.paths.sign_in, |me, req| {
+                Box::pin(async move { me.sign_in(&req).await })
+            }),
+            at(&self.paths.sign_out, |me, req| {
+                Box::pin(async move { me.sign_out(&req).await })
+            }),
+            at(&self.paths.apps, |me, req| {
+                Box::pin(async move { me.connected_apps(&req).await })
+            }),
+            at(&self.paths.revoke, |me, req| {
+                Box::pin(async move { me.revoke(&req).await })
+            }),
+        ]
+    }
+
+    /// The signed-in navigation for `s` (`None` while anonymous).
+    #[must_use]
+    pub fn nav(&self, s: &Session) -> Option<Nav> {
+        Some(Nav {
+            user: s.user.clone()?,
+            csrf: s.csrf.expose().into(),
+            sign_out_action: self.paths.sign_out.clone(),
+            links: self.links.clone(),
+        })
+    }
+
+    /// An error page for a person; with `session`, the navigation stays,
+    /// so a user in the wrong account can get out.
+    #[must_use]
+    pub fn error(
+        &self,
+        status: u16,
+        title: &str,
+        message: &str,
+        session: Option<&Session>,
+    ) -> HttpResponse {
+        let nav = session.and_then(|s| self.nav(s));
+        self.ui.error(&ErrorPage {
+            status,
+            title,
+            message,
+            next_step: "Go back and try again, or start from the home page.",
+            nav: nav.as_ref(),
+            ..ErrorPage::default()
+        })
+    }
+
+    fn broken(&self, e: impl std::fmt::Display, s: Option<&Session>) -> HttpResponse {
+        self.error(500, "Something went wrong", &e.to_string(), s)
+    }
+
+    /// The signed-in session and user of `req`, or a redirect to sign in
+    /// that comes back to `here`. For a `POST`, also its form, after the
+    /// CSRF check (a mismatch is a 403 page).
+    ///
+    /// # Errors
+    /// The response to send instead.
+    pub async fn signed_in(
+        &self,
+        req: &HttpRequest,
+        here: &str,
+    ) -> Result<(Session, Principal, Params), HttpResponse> {
+        let session = self
+            .sessions
+            .load(req)
+            .await
+            .map_err(|e| self.broken(e, None))?;
+        let signed_in = match session {
+            Some(s) if s.user.is_some() => self.users.principal(&s).await.map(|p| (s, p)),
+            _ => None,
+        };
+        let Some((s, p)) = signed_in else {
+            let to = format!("{}?next={}", self.paths.sign_in, encode_component(here));
+            return Err(redirect(&to));
+        };
+        if req.method != "POST" {
+            return Ok((s, p, Params::default()));
+        }
+        let form = req
+            .form_body()
+            .map_err(|e| self.error(e.status(), "Bad request", &e.description(), Some(&s)))?;
+        if !s.csrf_ok(form.single("csrf").ok().flatten()) {
+            let msg = "The form was not sent from this site's current page. \
+                       Go back, reload and try again.";
+            return Err(self.error(403, "Form expired", msg, Some(&s)));
+        }
+        Ok((s, p, form))
+    }
+
+    /// `GET`: the sign-in form (straight on to `next` when already signed
+    /// in); `POST`: checks the credentials, rotates the session and goes to
+    /// `next` (a same-origin path) or the home path.
+    pub async fn sign_in(&self, req: &HttpRequest) -> HttpResponse {
+        let post = match req.method.as_str() {
+            "GET" | "HEAD" => false,
+            "POST" => true,
+            _ => return method_not_allowed("GET, HEAD, POST"),
+        };
+        let (session, cookie) = match self.sessions.load_or_create(req).await {
+            Ok(x) => x,
+            Err(e) => return self.broken(e, None),
+        };
+        let form = if post {
+            req.form_body()
+        } else {
+            Params::parse(&req.query)
+        };
+        let form = form.unwrap_or_default();
+        let field = |n| form.single(n).ok().flatten().unwrap_or("");
+        let next = form
+            .single("next")
+            .ok()
+            .flatten()
+            .filter(|n| crate::web::safe_next(n).is_some());
+        let username = field("username");
+        let (error, status) = if !post {
+            if session.user.is_some() {
+                return redirect(after_sign_in(next, &self.paths.home));
+            }
+            (None, 200)
+        } else if !session.csrf_ok(form.single("csrf").ok().flatten()) {
+            (Some("Your sign-in form expired. Please try again."), 403)
+        } else if let Some(user) = self.users.check(username, field("password")).await {
+            return self
+                .sessions
+                .complete_sign_in(&session, &user, next, &self.paths.home)
+                .await
+                .unwrap_or_else(|e| self.broken(e, None));
+        } else {
+            (Some("Invalid username or password."), 401)
+        };
+        let page = SignInPage {
+            csrf: session.csrf.expose(),
+            action: &self.paths.sign_in,
+            next,
+            app_name: None,
+            username,
+            error,
+        };
+        with_cookie(self.ui.sign_in(status, &page), cookie)
+    }
+
+    /// `POST`: ends the session, then the sign-in page.
+    pub async fn sign_out(&self, req: &HttpRequest) -> HttpResponse {
+        if req.method != "POST" {
+            return method_not_allowed("POST");
+        }
+        let (s, _, _) = match self.signed_in(req, &self.paths.home).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        match self.sessions.sign_out(&s).await {
+            Ok(cookie) => with_cookie(redirect(&self.paths.sign_in), Some(cookie)),
+            Err(e) => self.broken(e, Some(&s)),
+        }
+    }
+
+    /// `GET`: every app the user authorized, with a revoke button each.
+    pub async fn connected_apps(&self, req: &HttpRequest) -> HttpResponse {
+        if !matches!(req.method.as_str(), "GET" | "HEAD") {
+            return method_not_allowed("GET, HEAD");
+        }
+        let (s, p, _) = match self.signed_in(req, &self.paths.apps).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let rows = match self.rows(&p).await {
+            Ok(rows) => rows,
+            Err(e) => return self.manage_error(&e, &s),
+        };
+        let notice = self.sessions.take_flash(&s).await.ok().flatten();
+        let nav = self.nav(&s);
+        self.ui.connected_apps(&ConnectedAppsPage {
+            apps: &rows,
+            csrf: s.csrf.expose(),
+            revoke_action: &self.paths.revoke,
+            notice: notice.as_deref(),
+            nav: nav.as_ref(),
+        })
+    }
+
+    async fn rows(&self, p: &Principal) -> Result<Vec<AppRow>, ManageError> {
+        let apps = self.engine.connected_apps(&p.subject).await?;
+        Ok(apps.iter().map(|a| AppRow::new(a, self.date)).collect())
+    }
+
+    /// `POST grant_id`: a page that asks to confirm; `POST grant_id
+    /// confirm=yes`: every token of the grant stops working, then back to
+    /// the list (post/redirect/get) with a notice. Only the user's own
+    /// grants: another's is "not found".
+    pub async fn revoke(&self, req: &HttpRequest) -> HttpResponse {
+        if req.method != "POST" {
+            return method_not_allowed("POST");
+        }
+        let (s, p, form) = match self.signed_in(req, &self.paths.apps).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let grant = form.single("grant_id").ok().flatten().unwrap_or("");
+        if form.single("confirm").ok().flatten() != Some("yes") {
+            return self.confirm_revoke(&s, &p, grant).await;
+        }
+        match self.engine.revoke_grant(&p.subject, grant).await {
+            Ok(()) => {
+                let notice = &self.ui.strings().access_revoked;
+                // The revoke happened; a lost notice only loses the words.
+                let _ = self.sessions.set_flash(&s, notice.to_string()).await;
+                redirect(&self.paths.apps)
+            }
+            Err(e) => self.manage_error(&e, &s),
+        }
+    }
+
+    async fn confirm_revoke(&self, s: &Session, p: &Principal, grant: &str) -> HttpResponse {
+        let rows = match self.rows(p).await {
+            Ok(rows) => rows,
+            Err(e) => return self.manage_error(&e, s),
+        };
+        let Some(app) = rows.iter().find(|r| r.grant_id == grant) else {
+            let e = ManageError::NotFound("no such app is connected to your account".into());
+            return self.manage_error(&e, s);
+        };
+        let nav = self.nav(s);
+        self.ui.respond(
+            200,
+            &RevokeTemplate {
+                s: &self.ui.strings,
+                theme: &self.ui.theme,
+                css: &self.ui.css,
+                nav: nav.as_ref(),
+                app,
+                csrf: s.csrf.expose(),
+                action: &self.paths.revoke,
+                cancel: &self.paths.apps,
+            },
+        )
+    }
+
+    /// A management error as a page.
+    #[must_use]
+    pub fn manage_error(&self, e: &ManageError, s: &Session) -> HttpResponse {
+        let (status, msg) = e.user_facing();
+        self.error(status, "That did not work", &msg, Some(s))
+    }
+}
+
+type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse> + Send>>;
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::error(&crate::error::Error::MethodNotAllowed(allow))
+}

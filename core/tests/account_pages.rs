@@ -1,0 +1,227 @@
+//! The ready account pages, driven without a framework: sign-in (wrong
+//! password, expired form, open redirect), connected apps, a revoke that
+//! needs confirming and only reaches the user's own grants, and sign-out.
+#![cfg(feature = "ui")]
+
+mod common;
+
+use std::sync::Arc;
+
+use latchkey::http::{HttpRequest, HttpResponse};
+use latchkey::ui::{AccountPages, Ui};
+use latchkey::web::{Credentials, Session, SessionConfig, Sessions, SignIn};
+use latchkey::{MemoryStore, Principal};
+
+use common::{alice, harness, mallory, Harness};
+
+struct Users;
+
+#[async_trait::async_trait]
+impl SignIn for Users {
+    async fn principal(&self, session: &Session) -> Option<Principal> {
+        match session.user.as_deref()? {
+            "alice" => Some(alice()),
+            "mallory" => Some(mallory()),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for Users {
+    async fn check(&self, username: &str, password: &str) -> Option<String> {
+        (password == format!("{username}-pw")).then(|| username.to_owned())
+    }
+}
+
+/// One browser: its cookie, and the pages.
+struct Browser {
+    pages: Arc<AccountPages<MemoryStore, Users>>,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    async fn send(&mut self, mut req: HttpRequest, path: &str) -> HttpResponse {
+        req.path = path.into();
+        if let Some(c) = &self.cookie {
+            req.headers.push(("cookie".into(), c.clone()));
+        }
+        let r = match path {
+            "/login" => self.pages.sign_in(&req).await,
+            "/logout" => self.pages.sign_out(&req).await,
+            "/account/apps" => self.pages.connected_apps(&req).await,
+            "/account/apps/revoke" => self.pages.revoke(&req).await,
+            other => panic!("no page {other}"),
+        };
+        if let Some(set) = r.header("set-cookie") {
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        r
+    }
+
+    async fn csrf(&mut self) -> String {
+        let page = body(&self.send(HttpRequest::new("GET"), "/login").await);
+        hidden(&page, "csrf")
+    }
+
+    async fn sign_in(&mut self, user: &str, password: &str, next: &str) -> HttpResponse {
+        let csrf = self.csrf().await;
+        let form = [
+            ("username", user),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+            ("next", next),
+        ];
+        self.send(HttpRequest::form_post(&form), "/login").await
+    }
+}
+
+fn body(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect(name) + marker.len();
+    let end = page[start..].find('"').unwrap();
+    page[start..start + end].to_owned()
+}
+
+async fn access_token(h: &Harness) -> String {
+    let code = h.code_for("profile:read", false).await;
+    let r = h.exchange(&code).await;
+    r.json_body()["access_token"].as_str().unwrap().to_owned()
+}
+
+fn browser(h: &Harness) -> Browser {
+    let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer(
+        "http://127.0.0.1",
+    )));
+    let pages = AccountPages::new(h.engine.clone(), sessions, Arc::new(Users), Ui::default());
+    Browser {
+        pages: Arc::new(pages),
+        cookie: None,
+    }
+}
+
+#[tokio::test]
+async fn sign_in_checks_credentials_csrf_and_next() {
+    let h = harness().await;
+    let mut b = browser(&h);
+    let r = b.sign_in("alice", "wrong", "/account/apps").await;
+    assert_eq!(r.status, 401);
+    assert!(body(&r).contains("value=\"alice\""), "keeps the username");
+    assert!(!body(&r).contains("wrong"), "never echoes the password");
+
+    let form = [
+        ("username", "alice"),
+        ("password", "alice-pw"),
+        ("csrf", "forged"),
+    ];
+    let r = b.send(HttpRequest::form_post(&form), "/login").await;
+    assert_eq!(r.status, 403);
+
+    let r = b.sign_in("alice", "alice-pw", "//evil.example/").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.header("location"),
+        Some("/account/apps"),
+        "no open redirect"
+    );
+    let r = b.send(HttpRequest::new("GET"), "/login").await;
+    assert_eq!(
+        r.header("location"),
+        Some("/account/apps"),
+        "signed in already"
+    );
+    let r = b.send(HttpRequest::new("DELETE"), "/login").await;
+    assert_eq!(r.status, 405);
+}
+
+#[tokio::test]
+async fn revoke_asks_first_then_cuts_off_the_tokens() {
+    let h = harness().await;
+    let at = access_token(&h).await;
+    let mut b = browser(&h);
+    let r = b.send(HttpRequest::new("GET"), "/account/apps").await;
+    assert_eq!(r.status, 303, "signed out: to sign in");
+    assert_eq!(r.header("location"), Some("/login?next=%2Faccount%2Fapps"));
+    b.sign_in("alice", "alice-pw", "/account/apps").await;
+    let page = body(&b.send(HttpRequest::new("GET"), "/account/apps").await);
+    assert!(page.contains("Acme Dashboard"), "{page}");
+    let grant = hidden(&page, "grant_id");
+    let csrf = hidden(&page, "csrf");
+
+    let ask = [("grant_id", grant.as_str()), ("csrf", csrf.as_str())];
+    let r = b
+        .send(HttpRequest::form_post(&ask), "/account/apps/revoke")
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("name=\"confirm\" value=\"yes\""));
+    assert!(h.active(&at).await, "asking revokes nothing");
+
+    let forged = [
+        ("grant_id", grant.as_str()),
+        ("csrf", "x"),
+        ("confirm", "yes"),
+    ];
+    let r = b
+        .send(HttpRequest::form_post(&forged), "/account/apps/revoke")
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(h.active(&at).await);
+
+    let yes = [
+        ("grant_id", grant.as_str()),
+        ("csrf", csrf.as_str()),
+        ("confirm", "yes"),
+    ];
+    let r = b
+        .send(HttpRequest::form_post(&yes), "/account/apps/revoke")
+        .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/account/apps"))
+    );
+    assert!(!h.active(&at).await, "revoked");
+    let page = body(&b.send(HttpRequest::new("GET"), "/account/apps").await);
+    assert!(page.contains("Access revoked"), "{page}");
+    assert!(!page.contains("Acme Dashboard"));
+}
+
+#[tokio::test]
+async fn another_users_grant_is_not_found_and_sign_out_ends_the_session() {
+    let h = harness().await;
+    let at = access_token(&h).await;
+    let mut alice_b = browser(&h);
+    alice_b.sign_in("alice", "alice-pw", "/").await;
+    let page = body(&alice_b.send(HttpRequest::new("GET"), "/account/apps").await);
+    let grant = hidden(&page, "grant_id");
+
+    let mut m = browser(&h);
+    m.pages = alice_b.pages.clone();
+    m.sign_in("mallory", "mallory-pw", "/").await;
+    let page = body(&m.send(HttpRequest::new("GET"), "/account/apps").await);
+    let csrf = hidden(&page, "csrf");
+    for form in [
+        vec![("grant_id", grant.as_str()), ("csrf", csrf.as_str())],
+        vec![
+            ("grant_id", grant.as_str()),
+            ("csrf", csrf.as_str()),
+            ("confirm", "yes"),
+        ],
+    ] {
+        let r = m
+            .send(HttpRequest::form_post(&form), "/account/apps/revoke")
+            .await;
+        assert_eq!(r.status, 404);
+    }
+    assert!(h.active(&at).await);
+
+    let r = m
+        .send(HttpRequest::form_post(&[("csrf", &csrf)]), "/logout")
+        .await;
+    assert_eq!(r.header("location"), Some("/login"));
+    let r = m.send(HttpRequest::new("GET"), "/account/apps").await;
+    assert_eq!(r.status, 303, "signed out");
+}
