@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use latchkey_example_axum::config::Config;
+use latchkey_demo::config::Config;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, IntrospectionUrl, RedirectUrl,
@@ -64,27 +64,26 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The data dir.
     pub dir: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _running: crate::server::Running,
 }
 
 impl Server {
     /// A server with the seeded clients and default options.
     pub async fn start() -> Server {
-        Self::start_with(|_| {}, |r| r).await
+        Self::start_with(|_| {}).await
     }
 
-    /// A server after `tweak` adjusted the config and `extra` the router
-    /// (before the shared middleware is applied).
-    pub async fn start_with(
-        tweak: impl FnOnce(&mut Config),
-        extra: impl FnOnce(axum::Router) -> axum::Router,
-    ) -> Server {
+    /// A server that also has `/boom`, a route whose handler panics.
+    pub async fn start_panicking() -> Server {
+        Self::launch(|_| {}, true).await
+    }
+
+    /// A server after `tweak` adjusted the config.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        Self::launch(tweak, false).await
+    }
+
+    async fn launch(tweak: impl FnOnce(&mut Config), boom: bool) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -98,20 +97,16 @@ impl Server {
         config.clients_file = Some(clients);
         tweak(&mut config);
         latchkey::keys::KeyDir::open(&config.data_dir).expect("data dir");
-        let store = latchkey_example_axum::store::open_redb(&config.data_dir).expect("redb");
-        let app = latchkey_example_axum::prepare(&config, store)
+        let store = latchkey_demo::store::open_redb(&config.data_dir).expect("redb");
+        let app = latchkey_demo::prepare(&config, store)
             .await
             .expect("prepare");
-        let router =
-            latchkey_example_axum::with_middleware(extra(latchkey_example_axum::routes(app)));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        let running = crate::server::serve(app, listener.into_std().expect("std listener"), boom);
         Server {
             base,
             addr,
             dir,
-            task,
+            _running: running,
         }
     }
 

@@ -14,7 +14,7 @@ use latchkey::model::{AuthMethod, Visibility};
 use latchkey::storage::Storage;
 use latchkey::{Engine, Secret};
 
-use crate::config::DEMO_ACCOUNT;
+use crate::config::{Config, DEMO_ACCOUNT};
 
 /// The built-in demo client the `/demo` page drives: public (PKCE, no
 /// secret), redirecting to this server's `/demo/callback`.
@@ -126,6 +126,52 @@ pub fn load(path: &Path) -> Result<Vec<ClientRegistration>, String> {
         out.push(reg);
     }
     Ok(out)
+}
+
+/// Upserts the built-in demo clients (unless `--no-demo-clients`) and the
+/// `--clients` file, each bound to the demo API when it names no resource,
+/// and says on stderr what happened to each. A generated secret is printed
+/// there once: the only time it exists in the clear.
+///
+/// # Errors
+/// A message saying which file or client failed.
+pub async fn seed<S: Storage + ?Sized + 'static>(
+    engine: &Engine<S>,
+    config: &Config,
+) -> Result<(), String> {
+    let mut regs = Vec::new();
+    if config.demo_clients {
+        regs.extend(demo_clients(&config.issuer));
+    }
+    if let Some(path) = &config.clients_file {
+        regs.extend(load(path)?);
+    }
+    for reg in &mut regs {
+        // Tokens are audience-bound: a client that names no resource gets
+        // the demo API, the only resource this server protects.
+        if reg.resources.is_empty() {
+            reg.resources = vec![config.resource()];
+        }
+    }
+    for s in upsert_all(engine, regs).await? {
+        match s {
+            Seeded::Created {
+                id,
+                secret: Some(secret),
+            }
+            | Seeded::Updated {
+                id,
+                secret: Some(secret),
+            } => eprintln!(
+                "seeded client {id}: generated secret (shown once): {}",
+                secret.expose()
+            ),
+            Seeded::Created { id, .. } => eprintln!("seeded client {id}: created"),
+            Seeded::Updated { id, .. } => eprintln!("seeded client {id}: updated"),
+            Seeded::Unchanged { id } => eprintln!("seeded client {id}: unchanged"),
+        }
+    }
+    Ok(())
 }
 
 /// Upserts every registration through [`Engine::upsert_client`].

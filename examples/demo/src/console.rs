@@ -19,31 +19,42 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::routing::{get, post};
-use axum::Router;
 use latchkey::clients::{ClientRegistration, ClientUpdate};
 use latchkey::http::{HttpRequest, HttpResponse, Params};
 use latchkey::model::{AuthMethod, ClientRecord, DomainState, Visibility};
 use latchkey::web::{Session, SessionKey};
 use latchkey::{ManageError, Principal};
 
-use crate::page::{csrf_field, escape, format_timestamp, messages, page, redirect};
-use crate::wiring::{nav, signed_in};
+use crate::page::{csrf_field, escape, messages, page, redirect};
 use crate::App;
+use latchkey::ui::format_utc;
+use latchkey::web::routes::Route;
 
 const PATH: &str = "/console";
 
 /// The console's routes.
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route(PATH, get(show))
-        .route("/console/apps", post(register))
-        .route("/console/rotate", post(rotate))
-        .route("/console/delete", post(delete))
-        .route("/console/domain", post(start_domain))
-        .route("/console/domain/confirm", post(confirm_domain))
-        .route("/console/visibility", post(visibility))
+pub fn routes(app: &Arc<App>) -> Vec<Route> {
+    vec![
+        crate::page_route(app, "GET", PATH, |app, req| Box::pin(show(app, req))),
+        crate::page_route(app, "POST", "/console/apps", |app, req| {
+            Box::pin(register(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/rotate", |app, req| {
+            Box::pin(rotate(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/delete", |app, req| {
+            Box::pin(delete(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/domain", |app, req| {
+            Box::pin(start_domain(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/domain/confirm", |app, req| {
+            Box::pin(confirm_domain(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/visibility", |app, req| {
+            Box::pin(visibility(app, req))
+        }),
+    ]
 }
 
 /// Client secrets to show once, on the console page that follows the post
@@ -77,20 +88,6 @@ impl Reveal {
     }
 }
 
-/// Status and a message safe to show for an engine management error.
-#[must_use]
-pub fn describe(e: &ManageError) -> (u16, String) {
-    match e {
-        ManageError::NotFound(d) => (404, d.to_string()),
-        ManageError::InvalidMetadata(d) | ManageError::InvalidRedirectUri(d) => {
-            (400, d.to_string())
-        }
-        ManageError::AlreadyExists => (400, "an app with this id already exists".into()),
-        ManageError::Unavailable(_) => (503, "The service is busy; try again in a moment.".into()),
-        _ => (500, "Something went wrong; try again.".into()),
-    }
-}
-
 /// What a failed post shows: status, message, and what was typed.
 #[derive(Default)]
 struct Shown {
@@ -115,7 +112,7 @@ fn field<'a>(form: &'a Params, name: &str) -> &'a str {
 }
 
 /// `GET /`: what this server is.
-pub async fn home(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+pub async fn home(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     let s = app.sessions.load(&req).await.ok().flatten();
     let demo = if app.demo_clients {
         "<li><a href=\"/demo\">Demo client</a>: run a real authorization flow and see the tokens</li>"
@@ -129,12 +126,12 @@ pub async fn home(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse
          <li><a href=\"/.well-known/oauth-authorization-server\">Server metadata</a></li></ul>\
          <p class=\"small\">Demo users: <code>alice</code> and <code>bob</code>.</p>"
     );
-    let nav = s.as_ref().and_then(nav);
+    let nav = s.as_ref().and_then(|s| app.account.nav(s));
     page(app.ui(), 200, "Latchkey demo", nav.as_ref(), &body)
 }
 
-async fn show(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
-    match signed_in(&app, &req, PATH).await {
+async fn show(app: Arc<App>, req: HttpRequest) -> HttpResponse {
+    match app.account.signed_in(&req, PATH).await {
         Ok((s, p, _)) => render(&app, &s, &p, Shown::default()).await,
         Err(r) => r,
     }
@@ -147,7 +144,7 @@ where
     F: FnOnce(Arc<App>, Session, Principal, Params) -> Fut,
     Fut: std::future::Future<Output = Result<String, Shown>>,
 {
-    let (s, p, form) = match signed_in(&app, &req, PATH).await {
+    let (s, p, form) = match app.account.signed_in(&req, PATH).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -166,7 +163,7 @@ async fn owned(app: &App, p: &Principal, form: &Params) -> Result<ClientRecord, 
         Ok(c) if c.owner == p.account => Ok(c),
         Ok(_) => Err(fail(404, "no such client")),
         Err(e) => {
-            let (status, msg) = describe(&e);
+            let (status, msg) = e.user_facing();
             Err(fail(status, msg))
         }
     }
@@ -184,13 +181,13 @@ fn confirmed(form: &Params, what: &str) -> Result<(), Shown> {
 }
 
 fn engine_fail(e: &ManageError) -> Shown {
-    let (status, msg) = describe(e);
+    let (status, msg) = e.user_facing();
     fail(status, msg)
 }
 
 /// `POST /console/apps`: registers a private app; its secret is shown once
 /// on the page that follows.
-async fn register(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn register(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, s, p, form| async move {
         let keep = |mut shown: Shown| {
             shown.form = Some(form.clone());
@@ -235,7 +232,7 @@ async fn register(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse
 
 /// `POST /console/rotate` (with `confirm=yes`): a new secret, shown once;
 /// the old one keeps working for the engine's overlap period.
-async fn rotate(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn rotate(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, s, p, form| async move {
         let c = owned(&app, &p, &form).await?;
         confirmed(&form, "Yes, rotate")?;
@@ -252,7 +249,7 @@ async fn rotate(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
 
 /// `POST /console/delete` (with `confirm=yes`): the app, its grants and
 /// every token go.
-async fn delete(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn delete(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, _, p, form| async move {
         let c = owned(&app, &p, &form).await?;
         confirmed(&form, "Yes, delete")?;
@@ -267,7 +264,7 @@ async fn delete(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
 
 /// `POST /console/domain`: starts proving ownership of `domain`; the
 /// console then shows the record to publish.
-async fn start_domain(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn start_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, _, p, form| async move {
         let c = owned(&app, &p, &form).await?;
         let domain = field(&form, "domain").trim().to_owned();
@@ -286,7 +283,7 @@ async fn start_domain(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResp
 
 /// `POST /console/domain/confirm`: marks the domain verified on the
 /// operator's word; only with `--trust-domain-claims` (see module docs).
-async fn confirm_domain(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn confirm_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, _, p, form| async move {
         if !app.trust_domain_claims {
             return Err(fail(
@@ -307,7 +304,7 @@ async fn confirm_domain(State(app): State<Arc<App>>, req: HttpRequest) -> HttpRe
 
 /// `POST /console/visibility`: `public` (needs a verified domain hosting
 /// every redirect URI; the engine checks) or `private`.
-async fn visibility(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn visibility(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, _, p, form| async move {
         let c = owned(&app, &p, &form).await?;
         let visibility = match field(&form, "visibility") {
@@ -371,7 +368,7 @@ fn domains(app: &App, c: &ClientRecord, csrf: &str, typed: Option<&str>) -> Stri
             DomainState::Verified { at } => write!(
                 out,
                 "<p><b>{name}</b> <span class=\"tag\">verified {}</span></p>",
-                format_timestamp(*at)
+                format_utc(*at)
             ),
             DomainState::Pending { expires_at } => {
                 let confirm = if app.trust_domain_claims {
@@ -397,7 +394,7 @@ fn domains(app: &App, c: &ClientRecord, csrf: &str, typed: Option<&str>) -> Stri
                      <td><code class=\"challenge\">{value}</code></td></tr></table>\
                      <p class=\"small\">or serve the value at \
                      <code>https://{name}/.well-known/latchkey-challenge</code>.</p>{confirm}",
-                    until = format_timestamp(*expires_at),
+                    until = format_utc(*expires_at),
                     value = escape(&d.challenge),
                 )
             }
@@ -556,7 +553,7 @@ fn register_form(app: &App, csrf: &str, typed: Option<&Params>) -> String {
 async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResponse {
     let clients = match app.engine.list_clients(&p.account).await {
         Ok(c) => c,
-        Err(e) => return crate::wiring::manage_error(app, &e, s),
+        Err(e) => return app.account.manage_error(&e, s),
     };
     let csrf = s.csrf.expose();
     let notice = app.sessions.take_flash(s).await.ok().flatten();
@@ -585,7 +582,7 @@ async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResp
     if shown.form.is_none() {
         body.push_str(&register);
     }
-    let nav = nav(s);
+    let nav = app.account.nav(s);
     let status = if shown.status == 0 { 200 } else { shown.status };
     page(app.ui(), status, "Developer console", nav.as_ref(), &body)
 }

@@ -156,7 +156,7 @@ pub enum Command {
 
 /// `--help` text.
 pub const USAGE: &str = "\
-latchkey-example-axum: a demo OAuth 2.1 authorization server
+Latchkey demo OAuth 2.1 authorization server (examples/axum and examples/actix)
 
 Options (each also read from the environment variable shown):
   --addr ADDR              listen address [LATCHKEY_ADDR, default 127.0.0.1:8080]
@@ -328,6 +328,41 @@ pub fn demo_scopes() -> ScopeRegistry {
     r.expect("demo scope registry is valid")
 }
 
+/// The start-up banner: where it listens, the issuer, the storage, and the
+/// demo users and clients.
+pub fn banner(config: &Config, addr: std::net::SocketAddr, storage: &str) {
+    let pw = |given: &str, default: &str| {
+        if given == default {
+            default.to_owned()
+        } else {
+            "(password as configured)".to_owned()
+        }
+    };
+    let d = Config::defaults();
+    eprintln!("Latchkey demo authorization server");
+    eprintln!("  listening on  http://{addr}");
+    eprintln!("  issuer        {}", config.issuer);
+    eprintln!("  storage       {storage}");
+    eprintln!(
+        "  demo users    alice / {}, bob / {}",
+        pw(&config.alice_password, &d.alice_password),
+        pw(&config.bob_password, &d.bob_password)
+    );
+    if config.demo_clients {
+        eprintln!(
+            "  demo clients  {} (try it: {}/demo), {} (redirect http://127.0.0.1/callback, any port)",
+            crate::seed::DEMO_APP_ID,
+            config.issuer,
+            crate::seed::DEMO_CLI_ID
+        );
+    } else {
+        eprintln!("  demo clients  off (--no-demo-clients)");
+    }
+    if let Some(f) = &config.clients_file {
+        eprintln!("  clients file  {}", f.display());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,3 +486,4 @@ mod tests {
         assert!(r.expand(&edit).contains("dns:read"));
     }
 }
+

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use latchkey::storage::Storage;
 use latchkey_redb::{OpenError, RedbStore};
+/// The SQL driver crate, for tests that prepare databases.
+#[cfg(feature = "sql")]
+pub use latchkey_sqlx::sqlx;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.redb";
@@ -85,7 +88,8 @@ async fn open_sql(url: &str) -> Result<Opened, String> {
     sql_kind(url)?;
     Err(
         "--database-url: this build has no SQL support; rebuild with the `sql` feature: \
-         cargo run -p latchkey-example-axum --features sql -- --database-url …"
+         cargo run -p latchkey-example-axum --features sql -- --database-url … \
+         (or -p latchkey-example-actix)"
             .into(),
     )
 }

@@ -13,31 +13,36 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use latchkey::axum::BearerGuard;
 use latchkey::entropy::{Entropy as _, SystemEntropy};
 use latchkey::http::{encode_form, HttpRequest, HttpResponse, Params};
+use latchkey::web::BearerGuard;
 use latchkey::web::{joined_cookie_header, single_cookie};
 
 use crate::page::{escape, page, redirect};
 use crate::seed::DEMO_APP_ID;
-use crate::wiring::{error_page, nav, ME_SCOPE};
 use crate::App;
+use crate::ME_SCOPE;
+use latchkey::web::routes::Route;
 
 const COOKIE: &str = "latchkey_demo_state";
 const TTL: Duration = Duration::from_secs(600);
 const MAX_FLOWS: usize = 1000;
 
-/// The demo's routes.
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/demo", get(start_page))
-        .route("/demo/start", get(start))
-        .route("/demo/callback", get(callback))
+/// The demo client's routes.
+pub fn routes(app: &Arc<App>) -> Vec<Route> {
+    vec![
+        crate::page_route(app, "GET", "/demo", |app, req| {
+            Box::pin(start_page(app, req))
+        }),
+        crate::page_route(app, "GET", "/demo/start", |app, req| {
+            Box::pin(start(app, req))
+        }),
+        crate::page_route(app, "GET", "/demo/callback", |app, req| {
+            Box::pin(callback(app, req))
+        }),
+    ]
 }
 
 /// Flows in progress: `state` → (PKCE verifier, started).
@@ -70,11 +75,11 @@ fn callback_url(app: &App) -> String {
 
 fn off(app: &App) -> HttpResponse {
     let msg = "The built-in demo clients are off (the server was started with --no-demo-clients).";
-    error_page(app, 404, "Demo client unavailable", msg, None)
+    app.account.error(404, "Demo client unavailable", msg, None)
 }
 
 /// `GET /demo`: pick scopes and start.
-async fn start_page(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn start_page(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     if !app.demo_clients {
         return off(&app);
     }
@@ -102,13 +107,13 @@ async fn start_page(State(app): State<Arc<App>>, req: HttpRequest) -> HttpRespon
          second time revokes the tokens it gave. A refresh token is issued only with \
          <code>offline_access</code>.</p>"
     );
-    let nav = s.as_ref().and_then(nav);
+    let nav = s.as_ref().and_then(|s| app.account.nav(s));
     page(app.ui(), 200, "Demo client", nav.as_ref(), &body)
 }
 
 /// `GET /demo/start?scope=…`: a new state and PKCE pair, then off to the
 /// authorization endpoint.
-async fn start(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn start(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     if !app.demo_clients {
         return off(&app);
     }
@@ -118,7 +123,9 @@ async fn start(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
         scope = ME_SCOPE.into();
     }
     let (Some(state), Some(verifier)) = (random(), random()) else {
-        return error_page(&app, 500, "Something went wrong", "randomness failed", None);
+        return app
+            .account
+            .error(500, "Something went wrong", "randomness failed", None);
     };
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
     let challenge = URL_SAFE_NO_PAD.encode(digest);
@@ -126,8 +133,7 @@ async fn start(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
         let mut flows = app.demo_flows.lock();
         flows.retain(|_, (_, at)| at.elapsed() < TTL);
         if flows.len() >= MAX_FLOWS {
-            return error_page(
-                &app,
+            return app.account.error(
                 503,
                 "Try again in a moment",
                 "Too many demo flows at once.",
@@ -161,7 +167,7 @@ async fn start(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
 
 /// `GET /demo/callback`: checks `state` against this browser's cookie,
 /// exchanges the code with the verifier, and shows the result.
-async fn callback(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse {
+async fn callback(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     let s = app.sessions.load(&req).await.ok().flatten();
     let q = Params::parse(&req.query).unwrap_or_default();
     let get = |n| q.single(n).ok().flatten().unwrap_or("");
@@ -174,7 +180,7 @@ async fn callback(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse
         .filter(|(_, at)| at.elapsed() < TTL);
     let Some((verifier, _)) = flow else {
         let msg = "This callback does not match a flow this browser started (or it is over ten minutes old).";
-        return error_page(&app, 400, "Unknown demo flow", msg, s.as_ref());
+        return app.account.error(400, "Unknown demo flow", msg, s.as_ref());
     };
     let mut body = String::new();
     if !get("error").is_empty() {
@@ -189,7 +195,7 @@ async fn callback(State(app): State<Arc<App>>, req: HttpRequest) -> HttpResponse
     body.push_str(
         "<p><a href=\"/demo\">Start again</a> · <a href=\"/account/apps\">Connected apps</a></p>",
     );
-    let nav = s.as_ref().and_then(nav);
+    let nav = s.as_ref().and_then(|s| app.account.nav(s));
     let mut r = page(app.ui(), 200, "Demo client: result", nav.as_ref(), &body);
     r.headers.push((
         "Set-Cookie".into(),

@@ -8,7 +8,7 @@ use latchkey::Principal;
 use ring::digest;
 
 use crate::config::DEMO_ACCOUNT;
-use latchkey::web::ct_eq;
+use latchkey::web::{ct_eq, Credentials, Session, SignIn};
 
 /// One demo user.
 #[derive(Clone)]
@@ -81,6 +81,20 @@ impl Users {
                 subject: u.name.clone(),
                 account: u.account.clone(),
             })
+    }
+}
+
+#[async_trait::async_trait]
+impl SignIn for Users {
+    async fn principal(&self, session: &Session) -> Option<Principal> {
+        Users::principal(self, session.user.as_deref()?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for Users {
+    async fn check(&self, username: &str, password: &str) -> Option<String> {
+        self.verify(username, password).map(|p| p.subject)
     }
 }
 

@@ -1,0 +1,311 @@
+//! The demo around the Latchkey examples, written once for both
+//! frameworks: `examples/axum` and `examples/actix` each mount it with their
+//! framework's integration and add nothing but the glue.
+//!
+//! Everything OAuth is the library's: the engine, browser sessions, the
+//! ready account pages ([`latchkey::ui::AccountPages`]), the consent flow,
+//! the maintenance tasks. What is here is the demo itself: [`users`],
+//! [`seed`] (built-in demo clients and `--clients FILE`), [`config`],
+//! [`store`] (redb, or SQL with the `sql` feature), the developer
+//! [`console`] and the [`demo`] client page, all served as framework-free
+//! [`Route`]s.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod console;
+pub mod demo;
+pub mod page;
+pub mod seed;
+pub mod store;
+pub mod users;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use latchkey::http::{HttpRequest, HttpResponse};
+use latchkey::introspect::TokenInfo;
+use latchkey::keys::KeyDir;
+use latchkey::maintenance::{Maintenance, MaintenanceConfig, MaintenanceHandle};
+use latchkey::metadata::ProtectedResourceMetadata;
+use latchkey::storage::Storage;
+use latchkey::ui::{AccountPages, NavLink, Strings, Theme, Ui, UiPages};
+use latchkey::web::routes::Route;
+use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
+use latchkey::{Engine, EngineConfig};
+
+use crate::config::{demo_scopes, Command, Config};
+use crate::users::Users;
+
+/// Scope `/api/me` requires.
+pub const ME_SCOPE: &str = "profile:read";
+
+/// The account pages over the demo's users.
+pub type Account = AccountPages<dyn Storage, Users>;
+
+/// Everything a handler needs; shared as `Arc<App>`.
+pub struct App {
+    /// The engine, over whichever store was chosen.
+    pub engine: Engine<dyn Storage>,
+    /// Browser sessions, shared by the OAuth routes and every page.
+    pub sessions: Arc<Sessions>,
+    /// The consent and error pages of the OAuth flow.
+    pub pages: UiPages,
+    /// Sign-in, sign-out and connected apps (the library's).
+    pub account: Arc<Account>,
+    /// The demo users (the sign-in hook and credential check).
+    pub users: Users,
+    /// The demo API's resource identifier, `<issuer>/api`.
+    pub resource: String,
+    /// Whether the console may confirm domains on the operator's word.
+    pub trust_domain_claims: bool,
+    /// Whether the built-in demo clients were seeded (the `/demo` page).
+    pub demo_clients: bool,
+    /// One-time client secrets waiting for the console's next page view.
+    pub reveal: console::Reveal,
+    /// Demo-client flows in progress (state → PKCE verifier).
+    pub demo_flows: demo::Flows,
+}
+
+impl App {
+    /// The page renderer.
+    #[must_use]
+    pub fn ui(&self) -> &Ui {
+        &self.pages.ui
+    }
+
+    /// The issuer.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.engine.config().issuer
+    }
+
+    /// The demo API's RFC 9728 document.
+    #[must_use]
+    pub fn api_metadata(&self) -> ProtectedResourceMetadata {
+        let mut api =
+            ProtectedResourceMetadata::new(&self.resource, self.engine.config(), &[ME_SCOPE]);
+        api.resource_name = Some("Latchkey demo API".into());
+        api
+    }
+}
+
+/// English, with the demo API's scope groups named.
+fn strings() -> Strings {
+    let mut s = Strings::english();
+    for (key, title) in [
+        ("dns", "DNS records"),
+        ("zones", "Zones"),
+        ("profile", "Your profile"),
+    ] {
+        s.group_titles.insert(key.into(), title.into());
+    }
+    s
+}
+
+/// Prepares a server over `store` as `config` says: loads or creates the
+/// server key in the data directory, builds the engine with the demo scopes
+/// and users, and upserts the built-in demo clients and the `--clients`
+/// file. Prints generated client secrets to stderr (the only time they exist
+/// in the clear).
+///
+/// # Errors
+/// A message saying what failed.
+pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App>, String> {
+    let keys = KeyDir::open(&config.data_dir)
+        .and_then(|d| d.load_or_create())
+        .and_then(|k| k.keyring())
+        .map_err(|e| format!("server key: {e}"))?;
+    let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
+    config.lifetimes.apply(&mut engine_config);
+    let engine = Engine::new(store.clone(), engine_config, keys);
+    seed::seed(&engine, config).await?;
+    let ui = Ui::new(
+        Theme {
+            product_name: "Latchkey demo".into(),
+            ..Theme::default()
+        },
+        strings(),
+    );
+    // Sessions live in the engine's own storage, so several instances on
+    // one database share them (no sticky sessions needed).
+    let sessions = Arc::new(Sessions::new(
+        Arc::new(StorageSessionStore::new(store)),
+        SessionConfig::for_issuer(&config.issuer),
+    ));
+    let users = Users::demo(&config.alice_password, &config.bob_password);
+    let link = |href: &str, label: &str| NavLink {
+        href: href.into(),
+        label: label.into(),
+    };
+    let account = AccountPages::new(
+        engine.clone(),
+        sessions.clone(),
+        Arc::new(users.clone()),
+        ui.clone(),
+    )
+    .nav_links([
+        link("/console", "Developer console"),
+        link("/demo", "Demo client"),
+    ]);
+    Ok(Arc::new(App {
+        pages: UiPages {
+            ui,
+            partial_approval: true,
+            apps_url: Some(account.account_paths().apps.clone()),
+            switch_account: true,
+        },
+        account: Arc::new(account),
+        sessions,
+        engine,
+        users,
+        resource: config.resource(),
+        trust_domain_claims: config.trust_domain_claims,
+        demo_clients: config.demo_clients,
+        reveal: console::Reveal::default(),
+        demo_flows: demo::Flows::default(),
+    }))
+}
+
+type Pending = Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
+
+/// `handler` at `path` for `method` (`GET` also answers `HEAD`), given
+/// the app; other methods get [`no_route`]'s 405.
+pub(crate) fn page_route(
+    app: &Arc<App>,
+    method: &'static str,
+    path: &str,
+    handler: fn(Arc<App>, HttpRequest) -> Pending,
+) -> Route {
+    let app = app.clone();
+    Route::page(path, move |req: HttpRequest| {
+        let app = app.clone();
+        async move {
+            let ok = req.method == method || (method == "GET" && req.method == "HEAD");
+            if !ok {
+                let mut r = no_route(&app, &req, 405).await;
+                r.headers.push(("Allow".into(), method.into()));
+                return r;
+            }
+            handler(app, req).await
+        }
+    })
+}
+
+/// The demo's pages, to mount with the OAuth routes: home, the account
+/// pages, the developer console and the demo client.
+#[must_use]
+pub fn routes(app: &Arc<App>) -> Vec<Route> {
+    let mut r = vec![page_route(app, "GET", "/", |app, req| {
+        Box::pin(console::home(app, req))
+    })];
+    r.extend(app.account.routes());
+    r.extend(console::routes(app));
+    r.extend(demo::routes(app));
+    r
+}
+
+/// `GET /api/me`'s answer: who the bearer token speaks for (the
+/// framework's bearer guard checked it).
+#[must_use]
+pub fn me(info: &TokenInfo) -> HttpResponse {
+    let body =
+        serde_json::json!({ "sub": info.sub, "scope": info.scope, "client_id": info.client_id });
+    HttpResponse::json(200, body.to_string().into_bytes())
+}
+
+/// What a request no route takes gets: machines (OAuth, the API, metadata)
+/// JSON, people a page (with the navigation when signed in).
+pub async fn no_route(app: &App, req: &HttpRequest, status: u16) -> HttpResponse {
+    let title = if status == 405 {
+        "Method not allowed"
+    } else {
+        "Not found"
+    };
+    let path = req.path.as_str();
+    if path.starts_with("/oauth/") || path.starts_with("/api/") || path.starts_with("/.well-known/")
+    {
+        let code = if status == 404 {
+            "not_found"
+        } else {
+            "invalid_request"
+        };
+        let body = serde_json::json!({ "error": code, "error_description": title.to_lowercase() });
+        return HttpResponse::json(status, body.to_string().into_bytes());
+    }
+    let s = app.sessions.load(req).await.ok().flatten();
+    let msg = "There is no page here that takes this request.";
+    app.account.error(status, title, msg, s.as_ref())
+}
+
+/// Purging, and an outbox consumer that logs each event's kind (never a
+/// token: events carry ids only).
+pub fn maintenance(app: &App) -> MaintenanceHandle {
+    Maintenance::new(app.engine.clone(), MaintenanceConfig::default())
+        .sessions(app.sessions.clone())
+        .consumer(
+            "example-log",
+            |events: Vec<latchkey::model::Event>| async move {
+                for e in events {
+                    let kind = serde_json::to_value(&e.kind).ok();
+                    let kind = kind
+                        .as_ref()
+                        .and_then(|k| k["type"].as_str())
+                        .unwrap_or("?");
+                    eprintln!("outbox event {}: {kind}", e.seq);
+                }
+                Ok::<(), std::convert::Infallible>(())
+            },
+        )
+        .spawn()
+}
+
+/// An example's `main`, around its framework's server: parses the flags,
+/// opens the storage, prepares the app, binds, prints the banner, runs the
+/// maintenance tasks while `serve` serves (until it returns, on Ctrl-C),
+/// then stops them.
+pub async fn main<F, Fut>(serve: F) -> ExitCode
+where
+    F: FnOnce(Arc<App>, TcpListener) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    let cmd = config::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
+    let config = match cmd {
+        Ok(Command::Serve(c)) => *c,
+        Ok(Command::Help) => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = async {
+        // The key directory is the data directory: creating it (mode 0700)
+        // comes first, as the redb file lives there too.
+        KeyDir::open(&config.data_dir)
+            .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        let opened = store::open(&config.data_dir, config.database_url.as_deref()).await?;
+        let app = prepare(&config, opened.store).await?;
+        let listener = TcpListener::bind(config.addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| format!("listening on {}: {e}", config.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        config::banner(&config, addr, &opened.description);
+        let tasks = maintenance(&app);
+        let served = serve(app, listener).await.map_err(|e| e.to_string());
+        let report = tasks.shutdown().await;
+        eprintln!("stopped; maintenance: {report:?}");
+        served
+    };
+    match run.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
