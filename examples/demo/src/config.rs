@@ -486,4 +486,3 @@ mod tests {
         assert!(r.expand(&edit).contains("dns:read"));
     }
 }
-
