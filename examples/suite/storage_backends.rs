@@ -259,3 +259,34 @@ async fn the_issuer_follows_addr_and_the_banner_says_so() {
         assert!(banner.contains(&want), "{want:?} not in banner:\n{banner}");
     }
 }
+
+/// The maintenance task runs in the binary and shows what its outbox
+/// consumer received: seeding the demo clients is two `client_created`
+/// events, logged by kind (never a token or secret).
+#[tokio::test]
+async fn the_binary_logs_what_its_outbox_consumer_receives() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(crate::server::EXE)
+        .args(["--addr", "127.0.0.1:0", "--issuer", "http://127.0.0.1:9"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .kill_on_drop(true)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < 2 {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .expect("no outbox events logged within 30 s")
+            .unwrap()
+            .expect("the server exited");
+        if line.starts_with("outbox event ") {
+            assert!(line.ends_with(": client_created"), "{line}");
+            seen.push(line);
+        }
+    }
+}
