@@ -1147,3 +1147,68 @@ async fn the_demo_client_page_completes_a_flow() {
         .unwrap();
     assert!(apps.contains("Demo app"), "{apps}");
 }
+
+/// "Not you? Switch account" on the consent page: signed out, signed in as
+/// bob, and the same request (state, PKCE) asks bob; the code is bob's.
+#[tokio::test]
+async fn switch_account_keeps_the_request() {
+    let server = Server::start().await;
+    let d = Discovered::fetch(&server).await;
+    let client = d.client(WEB_ID, Some(WEB_SECRET), REDIRECT);
+    let browser = browser_http();
+    sign_in(&browser, &server, ALICE.0, ALICE.1).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("profile:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let page = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(page.status(), 200, "consent for alice");
+    let page = page.text().await.unwrap();
+    assert!(page.contains("alice") && page.contains("Switch account"));
+    let r = browser
+        .post(server.url("/oauth/consent"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("challenge", hidden(&page, "challenge")),
+            ("decision", "switch_account".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let to_login = location(&r, &server.base);
+    assert!(
+        to_login.starts_with(&server.url("/login?next=")),
+        "{to_login}"
+    );
+    let login = browser.get(&to_login).send().await.unwrap();
+    let login = login.text().await.unwrap();
+    assert!(!login.contains("Signed in as"), "alice was signed out");
+    let next = hidden(&login, "next").replace("&amp;", "&");
+    let at = authorize(
+        &browser,
+        &server,
+        &server.url(&next),
+        ("bob", "bob-pass"),
+        "allow",
+        false,
+    )
+    .await;
+    assert_eq!(
+        query_param(&at, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query_param(&at, "code").unwrap()))
+        .set_pkce_verifier(verifier)
+        .request_async(&plain_http())
+        .await
+        .unwrap();
+    let who: Value = me(&server, tokens.access_token().secret())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["sub"], "bob");
+}

@@ -144,7 +144,7 @@ button{font:inherit;padding:.6rem 1.25rem;border-radius:6px;border:1px solid #76
 a.button{display:inline-flex;align-items:center;font:inherit;padding:.6rem 1.25rem;border-radius:6px;border:1px solid #767676;color:#1f1f1f;text-decoration:none;min-height:44px}\
 button.danger{color:#8c1d18;border-color:#8c1d18}\
 button.link{border:none;background:none;padding:0;min-height:0;color:inherit;text-decoration:underline}\
-form.inline{display:inline}\
+form.inline{display:inline}.who{margin-bottom:.25rem}form.switch{display:block;margin:0 0 1rem}\
 details{margin:1rem 0}summary{cursor:pointer}dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .75rem}dd{margin:0;overflow-wrap:anywhere}\
 code{font-family:ui-monospace,monospace;background:#f2f2f2;padding:0 .25rem;overflow-wrap:anywhere}\
 .small{font-size:.9rem;color:#595959}ul.apps{list-style:none;padding:0}.app-row{border-bottom:1px solid #d0d0d0;padding:.5rem 0 1rem}\
