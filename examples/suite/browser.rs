@@ -134,8 +134,16 @@ async fn text_of(c: &Client, css: &str) -> Result<String, String> {
 /// when that variable is set (to look at the screens by eye).
 async fn screenshot(c: &Client, name: &str) -> Result<(), String> {
     if let Some(dir) = std::env::var_os("LATCHKEY_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
         let png = c.screenshot().await.map_err(e)?;
-        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).map_err(e)?;
+        std::fs::write(dir.join(format!("{name}.png")), png).map_err(e)?;
+        // And as a phone shows it (390 px wide), then back.
+        let (w, h) = c.get_window_size().await.map_err(e)?;
+        c.set_window_size(390, 844).await.map_err(e)?;
+        let png = c.screenshot().await.map_err(e)?;
+        std::fs::write(dir.join(format!("{name}-390.png")), png).map_err(e)?;
+        let fit = |x: u64| u32::try_from(x).unwrap_or(1024);
+        c.set_window_size(fit(w), fit(h)).await.map_err(e)?;
     }
     Ok(())
 }
@@ -162,6 +170,7 @@ async fn flow(c: &Client, server: &Server) -> Result<(), String> {
         .for_element(Locator::Css("input[name=username]"))
         .await
         .map_err(e)?;
+    screenshot(c, "sign-in").await?;
     user.send_keys("alice").await.map_err(e)?;
     let pw = c
         .find(Locator::Css("input[name=password]"))
