@@ -356,3 +356,56 @@ pub async fn authorize(
         .unwrap();
     location(&r, &server.base)
 }
+
+/// A database of its own on the test PostgreSQL server
+/// (`LATCHKEY_TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`).
+#[cfg(feature = "sql")]
+pub struct PgDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin: latchkey_demo::store::sqlx::PgConnection,
+}
+
+#[cfg(feature = "sql")]
+impl PgDatabase {
+    /// A fresh database named `prefix` + this process's id, or `None` (the
+    /// test skips, loudly) when PostgreSQL is unreachable outside CI.
+    pub async fn create(prefix: &str) -> Option<PgDatabase> {
+        use latchkey_demo::store::sqlx::{self, Connection as _};
+        let base = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut admin = match sqlx::PgConnection::connect(&base).await {
+            Ok(c) => c,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL unreachable under CI: {e}")
+            }
+            Err(e) => {
+                eprintln!("\n!!! SKIPPED: PostgreSQL unreachable at {base}: {e}\n");
+                return None;
+            }
+        };
+        let name = format!("{prefix}_{}", std::process::id());
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(&sql).execute(&mut admin).await.unwrap();
+        }
+        let (server, _) = base.rsplit_once('/').expect("a database URL");
+        Some(PgDatabase {
+            url: format!("{server}/{name}"),
+            name,
+            admin,
+        })
+    }
+
+    /// Drops it, whoever is still connected.
+    pub async fn drop_now(mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = latchkey_demo::store::sqlx::raw_sql(&sql)
+            .execute(&mut self.admin)
+            .await;
+    }
+}

@@ -3,7 +3,6 @@
 //! No sticky sessions needed behind a load balancer.
 use crate::common::*;
 use latchkey_demo::config::Config;
-use latchkey_demo::store::sqlx::{self, Connection as _};
 use tokio::net::TcpListener;
 
 /// An instance on `url` whose issuer is `issuer` (the load balancer's
@@ -35,29 +34,10 @@ async fn instance(
 
 #[tokio::test]
 async fn sign_in_on_one_instance_consent_on_the_other() {
-    let base = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut admin = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL unreachable under CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("\n!!! SKIPPED: PostgreSQL unreachable at {base}: {e}\n");
-            return;
-        }
+    let Some(db) = PgDatabase::create("lk_shared_sessions").await else {
+        return;
     };
-    let name = format!("lk_shared_sessions_{}", std::process::id());
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{server}/{name}");
+    let url = db.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let clients = dir.path().join("clients.json");
@@ -147,7 +127,5 @@ async fn sign_in_on_one_instance_consent_on_the_other() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     drop((ta, tb));
-    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    db.drop_now().await;
 }

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 #[cfg(feature = "sql")]
-use latchkey_demo::store::sqlx::{self, Connection as _};
+use crate::common::PgDatabase;
 use serde_json::Value;
 
 const SVC: &str = "svc";
@@ -122,35 +122,11 @@ async fn sqlite_database_url_keeps_tokens_across_restarts() {
 #[cfg(feature = "sql")]
 #[tokio::test]
 async fn postgres_database_url_keeps_tokens_across_restarts() {
-    let base = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut admin = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL unreachable under CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("\n!!! SKIPPED: PostgreSQL unreachable at {base}: {e}\n");
-            return;
-        }
+    let Some(db) = PgDatabase::create("lk_example").await else {
+        return;
     };
-    let name = format!("lk_example_{}", std::process::id());
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("unexpected URL {base}"),
-    };
-    survives_restart(&["--database-url", &url]).await;
-    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    survives_restart(&["--database-url", &db.url]).await;
+    db.drop_now().await;
 }
 
 #[tokio::test]

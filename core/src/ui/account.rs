@@ -428,3 +428,18 @@ type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse> 
 fn method_not_allowed(allow: &'static str) -> HttpResponse {
     HttpResponse::error(&crate::error::Error::MethodNotAllowed(allow))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_as_utc() {
+        assert_eq!(format_utc(Timestamp(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            format_utc(Timestamp(951_782_400 + 3_723)),
+            "2000-02-29 01:02 UTC"
+        );
+        assert_eq!(format_utc(Timestamp(1_767_225_599)), "2025-12-31 23:59 UTC");
+    }
+}

@@ -3,7 +3,6 @@
 //! the library's escaping. The ready pages (sign-in, consent, connected
 //! apps, errors) are `latchkey::ui`'s.
 
-use latchkey::clock::Timestamp;
 use latchkey::http::HttpResponse;
 use latchkey::ui::{Nav, Theme, Ui};
 pub use latchkey::web::page::{csrf_field, escape, redirect};
@@ -103,45 +102,9 @@ pub fn messages(notice: Option<&str>, error: Option<&str>) -> String {
     out
 }
 
-/// `YYYY-MM-DD HH:MM UTC` for a timestamp (no time-zone database needed).
-#[must_use]
-pub fn format_timestamp(t: Timestamp) -> String {
-    let secs = t.0;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_format_as_utc() {
-        assert_eq!(format_timestamp(Timestamp(0)), "1970-01-01 00:00 UTC");
-        assert_eq!(
-            format_timestamp(Timestamp(951_782_400 + 3_723)),
-            "2000-02-29 01:02 UTC"
-        );
-        assert_eq!(
-            format_timestamp(Timestamp(1_767_225_599)),
-            "2025-12-31 23:59 UTC"
-        );
-    }
 
     #[test]
     fn pages_are_escaped_unframeable_and_styled_by_hash() {
