@@ -88,6 +88,14 @@ pub enum AuthorizeOutcome {
     /// Show the consent screen, then call [`Engine::accept`] or
     /// [`Engine::reject`].
     ConsentRequired(Box<ConsentPrompt>),
+    /// The user decided on a device authorization (RFC 8628 §3.3): there
+    /// is nowhere to redirect; tell them to return to their device.
+    DeviceDecided {
+        /// Whether the user approved.
+        approved: bool,
+        /// The client's display name.
+        client_name: String,
+    },
 }
 
 impl std::fmt::Debug for AuthorizeOutcome {
@@ -102,6 +110,10 @@ impl std::fmt::Debug for AuthorizeOutcome {
             AuthorizeOutcome::ConsentRequired(p) => {
                 f.debug_tuple("ConsentRequired").field(p).finish()
             }
+            AuthorizeOutcome::DeviceDecided { approved, .. } => f
+                .debug_struct("DeviceDecided")
+                .field("approved", approved)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -193,6 +205,26 @@ pub fn validate_request(
         }
     }
     pkce::validate_challenge(challenge)?;
+    let (scopes, resources) = requested_access(params, client, registry, default_scopes)?;
+    base.code_challenge = challenge.to_owned();
+    base.scopes = scopes;
+    base.resources = resources;
+    Ok(())
+}
+
+/// The scopes and resources (RFC 8707) a request asks for, checked against
+/// the registry and the client: what the authorization endpoint and the
+/// device authorization endpoint (RFC 8628 §3.1) both accept. Without
+/// `resource`, every resource the client may use.
+///
+/// # Errors
+/// `invalid_scope`, `invalid_target` or `invalid_request`.
+pub fn requested_access(
+    params: &Params,
+    client: &ClientRecord,
+    registry: &ScopeRegistry,
+    default_scopes: Option<&ScopeSet>,
+) -> Result<(ScopeSet, Vec<String>), Error> {
     let scopes = match params.single("scope")? {
         Some(s) => ScopeSet::parse(s)?,
         None => default_scopes
@@ -222,10 +254,7 @@ pub fn validate_request(
         // client's allowed resources keep the token audience-restricted.
         resources.clone_from(&client.resources);
     }
-    base.code_challenge = challenge.to_owned();
-    base.scopes = scopes;
-    base.resources = resources;
-    Ok(())
+    Ok((scopes, resources))
 }
 
 /// Re-checks a parked request against the client as it is now, so an edit
@@ -235,18 +264,25 @@ fn still_valid(
     p: &PendingAuthorization,
     registry: &ScopeRegistry,
 ) -> Result<(), Error> {
-    if !client
-        .redirect_uris
-        .iter()
-        .any(|r| redirect_matches(r, &p.redirect_uri))
+    // A device request's "redirect URI" is this server's own
+    // verification page, never one the client registered.
+    if p.device.is_none()
+        && !client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, &p.redirect_uri))
     {
         return Err(Error::UntrustedRedirect(
             "redirect_uri is no longer registered".into(),
         ));
     }
-    if !client.allows_grant(GrantType::AuthorizationCode) {
+    let grant = match p.device {
+        Some(_) => GrantType::DeviceCode,
+        None => GrantType::AuthorizationCode,
+    };
+    if !client.allows_grant(grant) {
         return Err(Error::UnauthorizedClient(
-            "client may no longer use the authorization code grant".into(),
+            "client may no longer use this grant".into(),
         ));
     }
     registry.check_known(&p.scopes)?;
@@ -263,11 +299,11 @@ fn still_valid(
     Ok(())
 }
 
-fn challenge_gone() -> Error {
+pub(crate) fn challenge_gone() -> Error {
     Error::InvalidChallenge("challenge already used or expired".into())
 }
 
-fn client_gone() -> Error {
+pub(crate) fn client_gone() -> Error {
     Error::UntrustedRedirect("the client no longer exists".into())
 }
 
@@ -371,6 +407,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             scopes: ScopeSet::new(),
             resources: vec![],
             code_challenge: String::new(),
+            device: None,
         };
         if params
             .single("state")
@@ -407,7 +444,7 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// Stores the validated request behind a new challenge; returns the
     /// challenge and its expiry.
-    async fn park(
+    pub(crate) async fn park(
         &self,
         pending: &PendingAuthorization,
         binding: &str,
@@ -473,7 +510,12 @@ impl<S: Storage + ?Sized> Engine<S> {
             return Ok(refusal);
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
-        if consent_remembered(grant.as_ref(), &pending, client, &self.config) {
+        // A device request is always shown (RFC 8628 §5.4): entering a code
+        // someone else sent is how remote phishing works, and the prompt is
+        // the user's one chance to notice.
+        if pending.device.is_none()
+            && consent_remembered(grant.as_ref(), &pending, client, &self.config)
+        {
             let challenge = parked.as_ref().map(|(_, c)| c.hash);
             let scopes = pending.scopes.clone();
             let remember = true;
@@ -555,6 +597,11 @@ impl<S: Storage + ?Sized> Engine<S> {
         match still_valid(&client, &c.request, &self.config.scopes) {
             Ok(()) => Ok(Ok((c, client))),
             Err(e @ Error::UntrustedRedirect(_)) => Err(e),
+            // A device request has no redirect URI to send the error to.
+            Err(e) if c.request.device.is_some() => {
+                self.consume(&hash).await?;
+                Err(e)
+            }
             Err(e) => {
                 self.consume(&hash).await?;
                 Ok(Err(redirect_error(&c.request, &self.config.issuer, &e)))
@@ -616,6 +663,11 @@ impl<S: Storage + ?Sized> Engine<S> {
             {
                 return Ok(refusal);
             }
+            if let Some(device) = c.request.device {
+                return self
+                    .approve_device(&client, &c, device, &principal.subject, granted, decision.remember)
+                    .await;
+            }
             // The challenge is consumed in the same atomic step as the
             // grant and code: a failure leaves it usable for a retry.
             self.issue_code(
@@ -639,6 +691,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                 Err(outcome) => return Ok(outcome),
             };
             self.consume(&c.hash).await?;
+            if let Some(device) = c.request.device {
+                return self.deny_device(&c.request.client_id, device).await;
+            }
             let e = Error::AccessDenied("the user denied the request".into());
             Ok(redirect_error(&c.request, &self.config.issuer, &e))
         };
@@ -649,7 +704,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// registration ([`Engine::purge_unused_registrations`]). Best effort:
     /// a lost race or an outage only keeps the flag unset, which the next
     /// approval retries; it never fails the user's authorization.
-    async fn mark_registration_used(&self, client: &ClientRecord) {
+    pub(crate) async fn mark_registration_used(&self, client: &ClientRecord) {
         if client.registration.as_ref().is_none_or(|r| r.used) {
             return;
         }

@@ -69,6 +69,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod connected_apps;
+pub mod device;
 pub mod engine;
 pub mod entropy;
 pub mod error;

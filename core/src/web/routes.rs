@@ -35,6 +35,10 @@ pub enum Endpoint {
     /// A client configuration endpoint (RFC 7592 §2); the path's last
     /// segment is the client id (route parameter `{client_id}`).
     RegistrationClient,
+    /// The device authorization endpoint (RFC 8628 §3.1).
+    DeviceAuthorization,
+    /// The device verification page (RFC 8628 §3.3): code entry.
+    DeviceVerification,
 }
 
 /// A path and what it serves.
@@ -92,6 +96,20 @@ where
         ));
         out.push(route(at, Endpoint::Register));
     }
+    if flow
+        .engine()
+        .grants()
+        .enables(crate::model::GrantType::DeviceCode)
+    {
+        out.push(route(
+            path_of(&e.device_authorization),
+            Endpoint::DeviceAuthorization,
+        ));
+        out.push(route(
+            flow.device_path().to_owned(),
+            Endpoint::DeviceVerification,
+        ));
+    }
     let single = resources.len() == 1;
     for m in resources {
         let (_, path) = split_origin(&m.resource);
@@ -129,6 +147,8 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
                 get_only(req).unwrap_or_else(|| metadata_response(doc))
             }
             Endpoint::Register => self.engine().register(req).await,
+            Endpoint::DeviceAuthorization => self.engine().device_authorization(req).await,
+            Endpoint::DeviceVerification => self.device(req).await,
             Endpoint::RegistrationClient => {
                 let last = req.path.rsplit('/').next().unwrap_or_default();
                 match crate::http::decode_component(last) {
