@@ -52,6 +52,15 @@ impl PgStore {
         .bind(n)
         .fetch_one(&self.pool)
         .await?;
+        let devices = sqlx::query(
+            "DELETE FROM lk_devices WHERE hash IN (SELECT hash FROM lk_devices \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(ts(now))
+        .bind(n)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         // Events every registered reader is done with: per-consumer cursors,
         // and for groups what was fed and not yet completed.
         let events = sqlx::query(
@@ -72,6 +81,7 @@ impl PgStore {
             access_tokens,
             families: u64::try_from(families).unwrap_or(0),
             events,
+            devices,
         })
     }
 }
