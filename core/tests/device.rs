@@ -12,7 +12,7 @@ use latchkey::clients::{ClientRegistration, RegisteredClient};
 use latchkey::http::{HttpRequest, HttpResponse};
 use latchkey::model::{AuthMethod, GrantType};
 use latchkey::storage::Storage;
-use latchkey::{AuthorizeOutcome, ConsentDecision, Engine, EngineConfig, Keyring, MemoryStore};
+use latchkey::{AuthorizeOutcome, ConsentDecision, MemoryStore};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -23,28 +23,7 @@ struct Device<S: Storage + ?Sized = MemoryStore> {
 }
 
 async fn device_on<S: Storage + ?Sized>(store: Arc<S>) -> Device<S> {
-    let mut config = EngineConfig::new(ISSUER, scopes());
-    config.grant_types.push(GrantType::DeviceCode);
-    let clock = Arc::new(latchkey::clock::ManualClock::new(
-        latchkey::clock::Timestamp(1_800_000_000),
-    ));
-    let engine = Engine::new(store, config, Keyring::new(&[(1, [42u8; 32])]).unwrap())
-        .with_clock(clock.clone())
-        .with_entropy(Arc::new(latchkey::entropy::SeededEntropy::new(7)));
-    let h = harness_with(engine, clock).await;
-    let tv = h
-        .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Living-room TV".into(),
-            grant_types: vec![GrantType::DeviceCode, GrantType::RefreshToken],
-            scopes: vec!["profile:read".into(), "dns:read".into()],
-            resources: vec![API.into()],
-            auth_method: Some(AuthMethod::None),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (h, tv) = harness_with_device_on(store).await;
     Device { h, tv }
 }
 
