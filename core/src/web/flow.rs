@@ -19,7 +19,7 @@ use crate::storage::Storage;
 use crate::web::page::{consent_form, error_page, redirect, with_cookie};
 use crate::web::{Session, Sessions, SignIn};
 
-pub use device::{DeviceEntryPage, GuessLimits};
+pub use device::{DeviceEntryPage, EntryProblem, GuessLimits};
 
 /// How the flow's pages look: the consent page and error pages.
 pub trait Pages: Send + Sync + 'static {
