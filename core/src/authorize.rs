@@ -665,7 +665,14 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             if let Some(device) = c.request.device {
                 return self
-                    .approve_device(&client, &c, device, &principal.subject, granted, decision.remember)
+                    .approve_device(
+                        &client,
+                        &c,
+                        device,
+                        &principal.subject,
+                        granted,
+                        decision.remember,
+                    )
                     .await;
             }
             // The challenge is consumed in the same atomic step as the

@@ -21,9 +21,9 @@ mod engine;
 use std::sync::Arc;
 
 pub use device::{
-    device_approval_is_redeemed_once, device_challenge_round_trips, device_concurrent_polls_slow_down,
-    device_deny_is_once, device_insert_is_unique_by_both_codes, device_poll_records_and_slows_down,
-    device_purge_removes_only_expired,
+    device_approval_is_redeemed_once, device_challenge_round_trips,
+    device_concurrent_polls_slow_down, device_deny_is_once, device_insert_is_unique_by_both_codes,
+    device_poll_records_and_slows_down, device_purge_removes_only_expired,
 };
 pub use engine::{
     engine_concurrent_authorizations_all_succeed, engine_strict_refresh_has_one_winner,

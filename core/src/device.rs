@@ -132,7 +132,8 @@ impl<S: Storage + ?Sized> Engine<S> {
         let params = req.credential_form()?;
         params.reject_repeats(&["resource"])?;
         let client = self.authenticate_client(req, &params).await?;
-        if !self.grants.enables(GrantType::DeviceCode) || !client.allows_grant(GrantType::DeviceCode)
+        if !self.grants.enables(GrantType::DeviceCode)
+            || !client.allows_grant(GrantType::DeviceCode)
         {
             return Err(Error::UnauthorizedClient(
                 "client may not use the device authorization grant".into(),
@@ -148,32 +149,31 @@ impl<S: Storage + ?Sized> Engine<S> {
         let interval = self.config.device_poll_interval;
         // A user code is short, so it can collide with a live one; a fresh
         // pair is drawn then.
-        let (device_code, user_code) =
-            retry_lost_races(5, "device authorization", |_| async {
-                let now = self.now();
-                let (device_code, hash) = self.mint(TokenKind::DeviceCode)?;
-                let user_code = generate_user_code(&*self.entropy)?;
-                let normalized = normalize_user_code(&user_code)
-                    .ok_or_else(|| Error::internal("a generated user code is well formed"))?;
-                let record = DeviceRecord {
-                    hash,
-                    user_code: self.user_code_hash(&normalized),
-                    client_id: client.id.clone(),
-                    scopes: scopes.clone(),
-                    resources: resources.clone(),
-                    created_at: now,
-                    expires_at: now.plus(ttl),
-                    interval,
-                    last_poll: None,
-                    status: DeviceStatus::Pending,
-                };
-                match self.store.insert_device(&record).await {
-                    Ok(()) => Ok(Attempt::Done((device_code, user_code))),
-                    Err(StorageError::Conflict) => Ok(Attempt::Lost),
-                    Err(e) => Err(Error::from(e)),
-                }
-            })
-            .await?;
+        let (device_code, user_code) = retry_lost_races(5, "device authorization", |_| async {
+            let now = self.now();
+            let (device_code, hash) = self.mint(TokenKind::DeviceCode)?;
+            let user_code = generate_user_code(&*self.entropy)?;
+            let normalized = normalize_user_code(&user_code)
+                .ok_or_else(|| Error::internal("a generated user code is well formed"))?;
+            let record = DeviceRecord {
+                hash,
+                user_code: self.user_code_hash(&normalized),
+                client_id: client.id.clone(),
+                scopes: scopes.clone(),
+                resources: resources.clone(),
+                created_at: now,
+                expires_at: now.plus(ttl),
+                interval,
+                last_poll: None,
+                status: DeviceStatus::Pending,
+            };
+            match self.store.insert_device(&record).await {
+                Ok(()) => Ok(Attempt::Done((device_code, user_code))),
+                Err(StorageError::Conflict) => Ok(Attempt::Lost),
+                Err(e) => Err(Error::from(e)),
+            }
+        })
+        .await?;
         let verification_uri = self.config.endpoints.device_verification.clone();
         Ok(DeviceAuthorizationResponse {
             device_code: device_code.expose().to_owned(),
@@ -290,9 +290,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             Ok(ApproveOutcome::ClientGone) => Err(client_gone()),
             // The hash is taken: another approval of this device landed
             // first (the same code entered in two browsers).
-            Ok(_) | Err(StorageError::Conflict) => {
-                Err(challenge_gone())
-            }
+            Ok(_) | Err(StorageError::Conflict) => Err(challenge_gone()),
             Err(e) => Err(e.into()),
         }
     }
@@ -336,8 +334,14 @@ mod tests {
 
     #[test]
     fn typing_is_forgiving_but_not_sloppy() {
-        assert_eq!(normalize_user_code("wdjb-mjht").as_deref(), Some("WDJBMJHT"));
-        assert_eq!(normalize_user_code(" WDJB MJHT ").as_deref(), Some("WDJBMJHT"));
+        assert_eq!(
+            normalize_user_code("wdjb-mjht").as_deref(),
+            Some("WDJBMJHT")
+        );
+        assert_eq!(
+            normalize_user_code(" WDJB MJHT ").as_deref(),
+            Some("WDJBMJHT")
+        );
         assert_eq!(normalize_user_code("WDJBMJHT").as_deref(), Some("WDJBMJHT"));
         assert_eq!(normalize_user_code("WDJB-MJH"), None);
         assert_eq!(normalize_user_code("WDJB-MJHA"), None, "vowels never occur");

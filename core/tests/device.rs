@@ -118,7 +118,10 @@ async fn the_endpoint_answers_every_field_of_rfc_8628_3_2() {
         j["verification_uri_complete"],
         format!("https://auth.example/device?user_code={user_code}")
     );
-    assert_eq!((j["expires_in"].as_u64(), j["interval"].as_u64()), (Some(600), Some(5)));
+    assert_eq!(
+        (j["expires_in"].as_u64(), j["interval"].as_u64()),
+        (Some(600), Some(5))
+    );
     let m = d.h.engine.metadata();
     assert_eq!(
         m["device_authorization_endpoint"],
@@ -155,29 +158,30 @@ async fn bad_requests_get_oauth_errors() {
     );
     assert_eq!(
         error_code(
-            &d.authorize_device(&[("scope", "profile:read"), ("resource", "https://other.example/")])
-                .await
+            &d.authorize_device(&[
+                ("scope", "profile:read"),
+                ("resource", "https://other.example/")
+            ])
+            .await
         ),
         "invalid_target"
     );
     // A client without the grant, and a confidential one without its secret.
-    let r = d
-        .h
-        .engine
-        .device_authorization(&HttpRequest::form_post(&[
-            ("client_id", &d.h.cli.client.id),
-            ("scope", "profile:read"),
-        ]))
-        .await;
+    let r =
+        d.h.engine
+            .device_authorization(&HttpRequest::form_post(&[
+                ("client_id", &d.h.cli.client.id),
+                ("scope", "profile:read"),
+            ]))
+            .await;
     assert_eq!(error_code(&r), "unauthorized_client");
-    let r = d
-        .h
-        .engine
-        .device_authorization(&HttpRequest::form_post(&[
-            ("client_id", &d.h.app.client.id),
-            ("scope", "profile:read"),
-        ]))
-        .await;
+    let r =
+        d.h.engine
+            .device_authorization(&HttpRequest::form_post(&[
+                ("client_id", &d.h.app.client.id),
+                ("scope", "profile:read"),
+            ]))
+            .await;
     assert_eq!(error_code(&r), "invalid_client");
     let get = HttpRequest::get(&[("client_id", &d.tv.client.id)]);
     assert_eq!(d.h.engine.device_authorization(&get).await.status, 405);
@@ -207,7 +211,11 @@ async fn polling_answers_pending_slow_down_then_tokens_once() {
     let rt = j["refresh_token"].as_str().unwrap();
 
     d.wait(15);
-    assert_eq!(error_code(&d.poll(&dc).await), "invalid_grant", "single use");
+    assert_eq!(
+        error_code(&d.poll(&dc).await),
+        "invalid_grant",
+        "single use"
+    );
     let refresh = HttpRequest::form_post(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", rt),
@@ -223,42 +231,66 @@ async fn denial_expiry_and_strangers() {
     let (dc, uc) = d.start().await;
     let c = d.prompt(&uc).await;
     let out = d.h.engine.reject(&c, BINDING).await;
-    assert!(matches!(out, AuthorizeOutcome::DeviceDecided { approved: false, .. }));
+    assert!(matches!(
+        out,
+        AuthorizeOutcome::DeviceDecided {
+            approved: false,
+            ..
+        }
+    ));
     assert_eq!(error_code(&d.poll(&dc).await), "access_denied");
     assert_eq!(d.poll(&dc).await.status, 400);
     assert!(
-        d.h.engine.enter_user_code(&uc, BINDING).await.unwrap().is_none(),
+        d.h.engine
+            .enter_user_code(&uc, BINDING)
+            .await
+            .unwrap()
+            .is_none(),
         "a decided code cannot be entered again"
     );
 
     let (dc, uc) = d.start().await;
-    assert_eq!(error_code(&d.poll_as(&d.h.cli.client.id, &dc).await), "unauthorized_client");
+    assert_eq!(
+        error_code(&d.poll_as(&d.h.cli.client.id, &dc).await),
+        "unauthorized_client"
+    );
     d.wait(600);
     assert_eq!(error_code(&d.poll(&dc).await), "expired_token");
-    assert!(d.h.engine.enter_user_code(&uc, BINDING).await.unwrap().is_none());
-    assert_eq!(error_code(&d.poll(&format!("{dc}x")).await), "invalid_grant");
+    assert!(d
+        .h
+        .engine
+        .enter_user_code(&uc, BINDING)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        error_code(&d.poll(&format!("{dc}x")).await),
+        "invalid_grant"
+    );
     assert_eq!(error_code(&d.poll("lk_dc_nope").await), "invalid_grant");
 }
 
 #[tokio::test]
 async fn another_clients_device_code_is_invalid_grant_and_changes_nothing() {
     let d = device().await;
-    let other = d
-        .h
-        .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Kitchen radio".into(),
-            grant_types: vec![GrantType::DeviceCode],
-            scopes: vec!["profile:read".into()],
-            auth_method: Some(AuthMethod::None),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let other =
+        d.h.engine
+            .register_client(ClientRegistration {
+                owner: "acme".into(),
+                name: "Kitchen radio".into(),
+                grant_types: vec![GrantType::DeviceCode],
+                scopes: vec!["profile:read".into()],
+                auth_method: Some(AuthMethod::None),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
     let (dc, uc) = d.start().await;
     d.approve(&uc).await;
-    assert_eq!(error_code(&d.poll_as(&other.client.id, &dc).await), "invalid_grant");
+    assert_eq!(
+        error_code(&d.poll_as(&other.client.id, &dc).await),
+        "invalid_grant"
+    );
     // Not counted as the device's poll: no slow_down for the device.
     assert_eq!(d.poll(&dc).await.status, 200);
 }
@@ -281,24 +313,38 @@ async fn user_codes_are_typed_forgivingly_and_consent_is_always_asked() {
     let sloppy = format!(" {} ", uc.to_lowercase().replace('-', " "));
     // Remembered consent does not skip the prompt for a device.
     let c = d.prompt(&sloppy).await;
-    let out = d
-        .h
-        .engine
-        .accept(
-            &c,
-            BINDING,
-            &alice(),
-            ConsentDecision {
-                scopes: None,
-                remember: true,
-            },
-        )
-        .await;
-    assert!(matches!(out, AuthorizeOutcome::DeviceDecided { approved: true, .. }));
+    let out =
+        d.h.engine
+            .accept(
+                &c,
+                BINDING,
+                &alice(),
+                ConsentDecision {
+                    scopes: None,
+                    remember: true,
+                },
+            )
+            .await;
+    assert!(matches!(
+        out,
+        AuthorizeOutcome::DeviceDecided { approved: true, .. }
+    ));
     let (_, uc2) = d.start().await;
     d.prompt(&uc2).await;
-    assert!(d.h.engine.enter_user_code("BCDF-GHJK", BINDING).await.unwrap().is_none());
-    assert!(d.h.engine.enter_user_code("not a code", BINDING).await.unwrap().is_none());
+    assert!(d
+        .h
+        .engine
+        .enter_user_code("BCDF-GHJK", BINDING)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(d
+        .h
+        .engine
+        .enter_user_code("not a code", BINDING)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -318,7 +364,10 @@ async fn a_code_entered_in_two_browsers_is_approved_once() {
         accept(first).await,
         AuthorizeOutcome::DeviceDecided { approved: true, .. }
     ));
-    assert!(matches!(accept(second).await, AuthorizeOutcome::ShowError(_)));
+    assert!(matches!(
+        accept(second).await,
+        AuthorizeOutcome::ShowError(_)
+    ));
     assert_eq!(d.poll(&dc).await.status, 200);
 }
 
@@ -378,10 +427,7 @@ async fn debug_output_never_shows_a_code() {
     let d = device().await;
     let (dc, uc) = d.start().await;
     let c = d.prompt(&uc).await;
-    let prompt_debug = format!(
-        "{:?}",
-        d.h.engine.resume(&c, BINDING, &alice()).await
-    );
+    let prompt_debug = format!("{:?}", d.h.engine.resume(&c, BINDING, &alice()).await);
     for secret in [&dc, &uc] {
         assert!(!prompt_debug.contains(secret.as_str()));
     }

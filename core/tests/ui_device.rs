@@ -29,7 +29,10 @@ fn the_code_field_is_labelled_and_typed_for_codes() {
     assert!(html.contains(r#"value="WDJB-MJHT""#));
     assert!(html.contains("tok&#34;en") || html.contains("tok&quot;en"));
     assert!(!html.contains("aria-invalid"));
-    assert!(html.contains(r#"name="viewport""#), "laid out for small screens");
+    assert!(
+        html.contains(r#"name="viewport""#),
+        "laid out for small screens"
+    );
 }
 
 #[test]
@@ -45,7 +48,10 @@ fn a_wrong_code_is_announced_and_a_lockout_is_429() {
     assert_eq!(r.status, 400);
     let html = body(&r);
     assert!(html.contains(r#"role="alert""#) && html.contains(r#"aria-invalid="true""#));
-    assert_eq!(ui.device_entry(&page(EntryProblem::TooManyAttempts)).status, 429);
+    assert_eq!(
+        ui.device_entry(&page(EntryProblem::TooManyAttempts)).status,
+        429
+    );
 }
 
 #[test]
@@ -53,6 +59,9 @@ fn the_decided_page_names_the_app_escaped() {
     let r = Ui::default().device_decided(true, "<TV>");
     assert_eq!(r.status, 200);
     let html = body(&r);
-    assert!(html.contains("&#60;TV&#62;") && !html.contains("<TV>"), "{html}");
+    assert!(
+        html.contains("&#60;TV&#62;") && !html.contains("<TV>"),
+        "{html}"
+    );
     assert!(html.contains("Return to your device"));
 }

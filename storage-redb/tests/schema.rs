@@ -231,11 +231,7 @@ const V3_TABLES: [&str; 3] = [
     "v3/browser_session_age",
 ];
 /// The tables version 4 added (device authorizations and two indexes).
-const V4_TABLES: [&str; 3] = [
-    "v4/devices",
-    "v4/device_by_user_code",
-    "v4/device_expiry",
-];
+const V4_TABLES: [&str; 3] = ["v4/devices", "v4/device_by_user_code", "v4/device_expiry"];
 
 fn drop_v4_tables(txn: &redb::WriteTransaction) {
     let devices: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new(V4_TABLES[0]);
@@ -447,7 +443,10 @@ async fn devices_work(store: &RedbStore) {
     };
     store.insert_device(&d).await.expect("insert");
     assert_eq!(
-        store.find_device_by_user_code(&d.user_code).await.expect("find"),
+        store
+            .find_device_by_user_code(&d.user_code)
+            .await
+            .expect("find"),
         Some(d.clone())
     );
     assert!(matches!(
@@ -535,7 +534,10 @@ async fn version_2_file_is_upgraded_in_place() {
 
     drop(RedbStore::open(&path).expect("open upgrades"));
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 4, "this test knows the upgrades 2 -> 3 -> 4");
+    assert_eq!(
+        SCHEMA_VERSION, 4,
+        "this test knows the upgrades 2 -> 3 -> 4"
+    );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
     let store = RedbStore::open(&path).expect("reopen");

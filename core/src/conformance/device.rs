@@ -94,25 +94,40 @@ pub async fn device_poll_records_and_slows_down<S: Storage + ?Sized>(store: Arc<
     want.last_poll = Some(at(12));
     want.interval += SLOW_DOWN_STEP;
     assert_eq!(
-        store.poll_device(&d.hash, "c", at(12)).await.expect("still soon"),
+        store
+            .poll_device(&d.hash, "c", at(12))
+            .await
+            .expect("still soon"),
         DevicePoll::SlowDown(want.clone())
     );
     want.last_poll = Some(at(27));
     assert_eq!(
-        store.poll_device(&d.hash, "c", at(27)).await.expect("in time"),
+        store
+            .poll_device(&d.hash, "c", at(27))
+            .await
+            .expect("in time"),
         DevicePoll::Polled(want.clone())
     );
 
     assert_eq!(
-        store.poll_device(&d.hash, "other", at(28)).await.expect("other"),
+        store
+            .poll_device(&d.hash, "other", at(28))
+            .await
+            .expect("other"),
         DevicePoll::NotFound
     );
     assert_eq!(
-        store.poll_device(&hash(), "c", at(28)).await.expect("unknown"),
+        store
+            .poll_device(&hash(), "c", at(28))
+            .await
+            .expect("unknown"),
         DevicePoll::NotFound
     );
     assert_eq!(
-        store.poll_device(&d.hash, "c", at(600)).await.expect("late"),
+        store
+            .poll_device(&d.hash, "c", at(600))
+            .await
+            .expect("late"),
         DevicePoll::Expired
     );
     assert_eq!(stored(&*store, &d).await, Some(want), "unchanged since");
@@ -188,7 +203,10 @@ pub async fn device_approval_is_redeemed_once<S: Storage + ?Sized + 'static>(sto
         }
     );
     let approved = store.get_code(&d.hash).await.expect("get").expect("some");
-    assert_eq!((approved.subject.as_str(), approved.grant_id.as_str()), ("alice", g.id.as_str()));
+    assert_eq!(
+        (approved.subject.as_str(), approved.grant_id.as_str()),
+        ("alice", g.id.as_str())
+    );
     assert_eq!(
         store.get_challenge(&challenge.hash).await.expect("get"),
         None,
@@ -196,7 +214,10 @@ pub async fn device_approval_is_redeemed_once<S: Storage + ?Sized + 'static>(sto
     );
     let mut twice = approval(&code);
     twice.new_grant_id = super::id("grant");
-    assert!(matches!(store.approve(&twice).await, Err(StorageError::Conflict)));
+    assert!(matches!(
+        store.approve(&twice).await,
+        Err(StorageError::Conflict)
+    ));
 
     let tasks: Vec<_> = (0..16)
         .map(|_| {

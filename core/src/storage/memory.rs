@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use super::rules;
 use super::{
     Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
-    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
-    RotateOutcome, Rotation, StorageError, StorageResult, TokenStore,
+    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore,
+    RedeemOutcome, RotateOutcome, Rotation, StorageError, StorageResult, TokenStore,
 };
 use crate::clock::Timestamp;
 use crate::model::{

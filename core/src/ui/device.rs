@@ -67,9 +67,15 @@ impl Ui {
     #[must_use]
     pub fn device_decided(&self, approved: bool, client_name: &str) -> HttpResponse {
         let (title, lead) = if approved {
-            ("Device connected", "can now use your account. Return to your device.")
+            (
+                "Device connected",
+                "can now use your account. Return to your device.",
+            )
         } else {
-            ("Request denied", "was not given access. You can close this page.")
+            (
+                "Request denied",
+                "was not given access. You can close this page.",
+            )
         };
         let t = DeviceTemplate {
             decided: Some(client_name),

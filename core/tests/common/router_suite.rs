@@ -640,26 +640,42 @@ pub async fn device_flow(t: &impl Transport, h: &Harness, device_client: &str) {
     let user_code = j["user_code"].as_str().unwrap().to_owned();
     let complete = j["verification_uri_complete"].as_str().unwrap();
     let entry_uri = complete.strip_prefix(ISSUER).unwrap();
-    let pending = device.send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes()).await;
-    assert!(pending.body.contains("authorization_pending"), "{}", pending.body);
+    let pending = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
+    assert!(
+        pending.body.contains("authorization_pending"),
+        "{}",
+        pending.body
+    );
 
     let mut b = Browser::new(t);
     let page = b.get(entry_uri).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
-    assert!(page.body.contains(&format!("value=\"{user_code}\"")), "pre-filled");
+    assert!(
+        page.body.contains(&format!("value=\"{user_code}\"")),
+        "pre-filled"
+    );
     let csrf = page.hidden("csrf");
     let forged = b
         .post("/device", &[("csrf", "forged"), ("user_code", &user_code)])
         .await;
     assert_eq!(forged.status, 403);
-    let wrong = b.post("/device", &[("csrf", &csrf), ("user_code", "BCDF-GHJK")]).await;
+    let wrong = b
+        .post("/device", &[("csrf", &csrf), ("user_code", "BCDF-GHJK")])
+        .await;
     assert_eq!(wrong.status, 400);
     let typed = user_code.to_lowercase();
-    let a = b.post("/device", &[("csrf", &csrf), ("user_code", &typed)]).await;
+    let a = b
+        .post("/device", &[("csrf", &csrf), ("user_code", &typed)])
+        .await;
     assert_eq!(a.status, 303, "{a:?}");
     let consent = a.location().to_owned();
-    assert!(consent.starts_with("/oauth/consent?challenge="), "{consent}");
+    assert!(
+        consent.starts_with("/oauth/consent?challenge="),
+        "{consent}"
+    );
     let a = b.get(&consent).await;
     assert_eq!(a.status, 303, "anonymous: sign in first");
     let next = query_param(a.location(), "next").unwrap();
@@ -681,10 +697,14 @@ pub async fn device_flow(t: &impl Transport, h: &Harness, device_client: &str) {
     assert!(done.body.contains("Living-room TV"));
 
     h.clock.advance(5);
-    let tokens = device.send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes()).await;
+    let tokens = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     assert!(tokens.json()["access_token"].is_string());
     h.clock.advance(5);
-    let again = device.send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes()).await;
+    let again = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
     assert!(again.body.contains("invalid_grant"), "{}", again.body);
 }

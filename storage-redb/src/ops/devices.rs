@@ -36,7 +36,7 @@ impl DeviceStore for RedbStore {
                 let Some(hash) = r.open_table(DEVICE_BY_USER_CODE)?.get(&user_code.0)? else {
                     return Ok(None);
                 };
-                by_hash(&r.open_table(DEVICES)?, &hash.value())
+                by_hash(&r.open_table(DEVICES)?, hash.value())
             })
         })
         .await
@@ -51,7 +51,8 @@ impl DeviceStore for RedbStore {
         let (hash, client_id) = (*hash, client_id.to_owned());
         self.call(move |db| {
             db.write("poll_device", |tx| {
-                let (write, outcome) = rules::poll_device(tx.device(&hash)?.as_ref(), &client_id, now);
+                let (write, outcome) =
+                    rules::poll_device(tx.device(&hash)?.as_ref(), &client_id, now);
                 if let Some(d) = write {
                     tx.update_device(&d)?;
                 }

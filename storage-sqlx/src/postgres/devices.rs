@@ -85,12 +85,14 @@ impl DeviceStore for PgStore {
 
     async fn deny_device(&self, hash: &TokenHash) -> StorageResult<bool> {
         retrying!(async {
-            let n = sqlx::query("UPDATE lk_devices SET status = $2 WHERE hash = $1 AND status = 'pending'")
-                .bind(hash.0.to_vec())
-                .bind(DEVICE_DENIED)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            let n = sqlx::query(
+                "UPDATE lk_devices SET status = $2 WHERE hash = $1 AND status = 'pending'",
+            )
+            .bind(hash.0.to_vec())
+            .bind(DEVICE_DENIED)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
             Ok::<_, DbError>(n == 1)
         })
     }

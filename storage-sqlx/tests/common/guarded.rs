@@ -9,8 +9,8 @@ use latchkey::model::{
 };
 use latchkey::storage::{
     Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
-    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
-    RotateOutcome, Rotation, StorageResult, TokenStore,
+    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore,
+    RedeemOutcome, RotateOutcome, Rotation, StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
 use latchkey::web::{SessionKey, SessionRecord};
@@ -220,7 +220,12 @@ impl<S: DeviceStore> DeviceStore for Guarded<S> {
     async fn find_device_by_user_code(&self, h: &TokenHash) -> StorageResult<Option<DeviceRecord>> {
         self.inner().find_device_by_user_code(h).await
     }
-    async fn poll_device(&self, h: &TokenHash, c: &str, now: Timestamp) -> StorageResult<DevicePoll> {
+    async fn poll_device(
+        &self,
+        h: &TokenHash,
+        c: &str,
+        now: Timestamp,
+    ) -> StorageResult<DevicePoll> {
         self.inner().poll_device(h, c, now).await
     }
     async fn deny_device(&self, h: &TokenHash) -> StorageResult<bool> {

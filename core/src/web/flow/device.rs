@@ -172,7 +172,11 @@ impl DeviceEntry {
         let url = &engine.config.endpoints.device_verification;
         let (_, path) = crate::metadata::split_origin(url);
         DeviceEntry {
-            path: if path.is_empty() { "/".into() } else { path.into() },
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.into()
+            },
             limits: GuessLimits::default(),
             window: Mutex::new(Window::starting(Timestamp(0))),
         }
@@ -322,7 +326,11 @@ mod tests {
             global: 3,
             window: 60,
         });
-        let (a, b, c) = (SessionKey([1; 32]), SessionKey([2; 32]), SessionKey([3; 32]));
+        let (a, b, c) = (
+            SessionKey([1; 32]),
+            SessionKey([2; 32]),
+            SessionKey([3; 32]),
+        );
         let t = Timestamp(1000);
         e.count_failure(&a, t);
         assert!(!e.locked(&a, t));
