@@ -299,6 +299,33 @@ fn still_valid(
     Ok(())
 }
 
+/// The code an approval of `p` by `subject` stores, unused, issued `now`
+/// (the store sets its grant id when it merges the approval).
+pub(crate) fn approved_code(
+    p: &PendingAuthorization,
+    subject: &str,
+    granted: ScopeSet,
+    hash: TokenHash,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> CodeRecord {
+    CodeRecord {
+        hash,
+        client_id: p.client_id.clone(),
+        grant_id: String::new(),
+        subject: subject.to_owned(),
+        redirect_uri: p.redirect_uri.clone(),
+        redirect_uri_explicit: p.redirect_uri_explicit,
+        scopes: granted,
+        resources: p.resources.clone(),
+        code_challenge: p.code_challenge.clone(),
+        issued_at: now,
+        expires_at,
+        failed_attempts: 0,
+        status: CodeStatus::Unused,
+    }
+}
+
 pub(crate) fn challenge_gone() -> Error {
     Error::InvalidChallenge("challenge already used or expired".into())
 }
@@ -711,6 +738,21 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// registration ([`Engine::purge_unused_registrations`]). Best effort:
     /// a lost race or an outage only keeps the flag unset, which the next
     /// approval retries; it never fails the user's authorization.
+    /// "The user approved `code`", with a fresh candidate grant id.
+    pub(crate) fn approval(
+        &self,
+        challenge: Option<TokenHash>,
+        code: CodeRecord,
+        remember: bool,
+    ) -> Result<Approval, Error> {
+        Ok(Approval {
+            challenge,
+            code,
+            remember,
+            new_grant_id: self.new_id("lkg_")?,
+        })
+    }
+
     pub(crate) async fn mark_registration_used(&self, client: &ClientRecord) {
         if client.registration.as_ref().is_none_or(|r| r.used) {
             return;
@@ -744,26 +786,11 @@ impl<S: Storage + ?Sized> Engine<S> {
         retry_lost_races(3, "authorization code", |_| async {
             let now = self.now();
             let (code, hash) = self.mint(TokenKind::AuthorizationCode)?;
-            let approval = Approval {
+            let approval = self.approval(
                 challenge,
-                code: CodeRecord {
-                    hash,
-                    client_id: client.id.clone(),
-                    grant_id: String::new(),
-                    subject: subject.to_owned(),
-                    redirect_uri: p.redirect_uri.clone(),
-                    redirect_uri_explicit: p.redirect_uri_explicit,
-                    scopes: granted.clone(),
-                    resources: p.resources.clone(),
-                    code_challenge: p.code_challenge.clone(),
-                    issued_at: now,
-                    expires_at: now.plus(ttl),
-                    failed_attempts: 0,
-                    status: CodeStatus::Unused,
-                },
+                approved_code(p, subject, granted.clone(), hash, now, now.plus(ttl)),
                 remember,
-                new_grant_id: self.new_id("lkg_")?,
-            };
+            )?;
             match self.store.approve(&approval).await {
                 Ok(ApproveOutcome::Approved { .. }) => {
                     self.mark_registration_used(client).await;

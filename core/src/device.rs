@@ -14,18 +14,20 @@
 
 use serde::Serialize;
 
-use crate::authorize::{challenge_gone, client_gone, requested_access, AuthorizeOutcome};
+use crate::authorize::{
+    approved_code, challenge_gone, client_gone, requested_access, AuthorizeOutcome,
+};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::model::{
-    ChallengeRecord, ClientRecord, CodeRecord, CodeStatus, DeviceRecord, DeviceStatus, GrantType,
-    PendingAuthorization, PendingDevice,
+    ChallengeRecord, ClientRecord, DeviceRecord, DeviceStatus, GrantType, PendingAuthorization,
+    PendingDevice,
 };
 use crate::redirect::with_query;
 use crate::retry::{retry_lost_races, Attempt};
 use crate::scope::ScopeSet;
-use crate::storage::{Approval, ApproveOutcome, Storage, StorageError};
+use crate::storage::{ApproveOutcome, Storage, StorageError};
 use crate::token::{Secret, TokenHash, TokenKind};
 
 /// The user-code alphabet: consonants only (RFC 8628 §6.1), so no vowel
@@ -259,26 +261,18 @@ impl<S: Storage + ?Sized> Engine<S> {
                 "the code has expired; start again on your device".into(),
             ));
         }
-        let approval = Approval {
-            challenge: Some(c.hash),
-            code: CodeRecord {
-                hash: device.hash,
-                client_id: client.id.clone(),
-                grant_id: String::new(),
-                subject: subject.to_owned(),
-                redirect_uri: String::new(),
-                redirect_uri_explicit: false,
-                scopes: granted,
-                resources: c.request.resources.clone(),
-                code_challenge: String::new(),
-                issued_at: now,
-                expires_at: device.expires_at,
-                failed_attempts: 0,
-                status: CodeStatus::Unused,
-            },
-            remember,
-            new_grant_id: self.new_id("lkg_")?,
-        };
+        // The pending request's "redirect URI" (the verification page)
+        // and empty PKCE challenge are stored as they are: nothing reads
+        // them, since only the device grant can find this hash.
+        let code = approved_code(
+            &c.request,
+            subject,
+            granted,
+            device.hash,
+            now,
+            device.expires_at,
+        );
+        let approval = self.approval(Some(c.hash), code, remember)?;
         match self.store.approve(&approval).await {
             Ok(ApproveOutcome::Approved { .. }) => {
                 self.mark_registration_used(client).await;

@@ -274,6 +274,20 @@ pub async fn to_consent(b: &mut Browser<'_, impl Transport>, h: &Harness) -> Ans
     page
 }
 
+/// Posts the consent form of `page` (its CSRF token and challenge) with
+/// `decision` (`allow` or `deny`).
+pub async fn decide(b: &mut Browser<'_, impl Transport>, page: &Answer, decision: &str) -> Answer {
+    b.post(
+        "/oauth/consent",
+        &[
+            ("csrf", &page.hidden("csrf")),
+            ("challenge", &page.hidden("challenge")),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
 pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let mut b = Browser::new(transport);
     let page = to_consent(&mut b, h).await;
@@ -283,16 +297,7 @@ pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
         .unwrap()
         .contains("frame-ancestors 'none'"));
     assert!(page.body.contains("Acme Dashboard"));
-    let a = b
-        .post(
-            "/oauth/consent",
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("challenge", &page.hidden("challenge")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let a = decide(&mut b, &page, "allow").await;
     assert_eq!(a.status, 303, "{a:?}");
     let to = a.location();
     assert!(to.starts_with(REDIRECT), "{to}");
@@ -424,16 +429,7 @@ pub async fn a_challenge_cannot_be_completed_by_another_browser(t: &impl Transpo
 pub async fn deny_redirects_with_access_denied(t: &impl Transport, h: &Harness) {
     let mut b = Browser::new(t);
     let page = to_consent(&mut b, h).await;
-    let a = b
-        .post(
-            "/oauth/consent",
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("challenge", &page.hidden("challenge")),
-                ("decision", "deny"),
-            ],
-        )
-        .await;
+    let a = decide(&mut b, &page, "deny").await;
     assert_eq!(a.status, 303);
     assert_eq!(
         query_param(a.location(), "error").as_deref(),
@@ -683,16 +679,7 @@ pub async fn device_flow(t: &impl Transport, h: &Harness, device_client: &str) {
     let page = b.get(&next).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Living-room TV"));
-    let done = b
-        .post(
-            "/oauth/consent",
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("challenge", &page.hidden("challenge")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let done = decide(&mut b, &page, "allow").await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Living-room TV"));
 
