@@ -88,6 +88,14 @@ pub enum AuthorizeOutcome {
     /// Show the consent screen, then call [`Engine::accept`] or
     /// [`Engine::reject`].
     ConsentRequired(Box<ConsentPrompt>),
+    /// The user decided on a device authorization (RFC 8628 §3.3): there
+    /// is nowhere to redirect; tell them to return to their device.
+    DeviceDecided {
+        /// Whether the user approved.
+        approved: bool,
+        /// The client's display name.
+        client_name: String,
+    },
 }
 
 impl std::fmt::Debug for AuthorizeOutcome {
@@ -102,6 +110,10 @@ impl std::fmt::Debug for AuthorizeOutcome {
             AuthorizeOutcome::ConsentRequired(p) => {
                 f.debug_tuple("ConsentRequired").field(p).finish()
             }
+            AuthorizeOutcome::DeviceDecided { approved, .. } => f
+                .debug_struct("DeviceDecided")
+                .field("approved", approved)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -126,13 +138,20 @@ fn redirect_error(p: &PendingAuthorization, issuer: &str, err: &Error) -> Author
     AuthorizeOutcome::Redirect(with_query(&p.redirect_uri, &q))
 }
 
-/// The authorization request `p` parked, as a path on the authorization
-/// endpoint at `endpoint`: the same parameters the client sent (the
-/// redirect URI only if it was sent), so validating it again gives the
-/// same request.
-fn restart_path(endpoint: &str, p: &PendingAuthorization) -> String {
-    let (_, path) = crate::metadata::split_origin(endpoint);
-    let path = if path.is_empty() { "/" } else { path };
+/// Where the request `p` parked starts again: on the authorization
+/// endpoint with the same parameters the client sent (the redirect URI only
+/// if it was sent), so validating it again gives the same request; for a
+/// device (RFC 8628 §3.3), the code-entry page, as its user code is stored
+/// hashed only (the new user types it again; the device keeps polling).
+fn restart_path(endpoints: &crate::config::Endpoints, p: &PendingAuthorization) -> String {
+    let path_of = |url| match crate::metadata::split_origin(url) {
+        (_, "") => "/",
+        (_, path) => path,
+    };
+    if p.device.is_some() {
+        return path_of(&endpoints.device_verification).to_owned();
+    }
+    let path = path_of(&endpoints.authorization);
     let scope = p.scopes.to_string();
     let mut q: Vec<(&str, &str)> = vec![("response_type", "code"), ("client_id", &p.client_id)];
     if p.redirect_uri_explicit {
@@ -219,6 +238,26 @@ pub fn validate_request(
         }
     }
     pkce::validate_challenge(challenge)?;
+    let (scopes, resources) = requested_access(params, client, registry, default_scopes)?;
+    base.code_challenge = challenge.to_owned();
+    base.scopes = scopes;
+    base.resources = resources;
+    Ok(())
+}
+
+/// The scopes and resources (RFC 8707) a request asks for, checked against
+/// the registry and the client: what the authorization endpoint and the
+/// device authorization endpoint (RFC 8628 §3.1) both accept. Without
+/// `resource`, every resource the client may use.
+///
+/// # Errors
+/// `invalid_scope`, `invalid_target` or `invalid_request`.
+pub fn requested_access(
+    params: &Params,
+    client: &ClientRecord,
+    registry: &ScopeRegistry,
+    default_scopes: Option<&ScopeSet>,
+) -> Result<(ScopeSet, Vec<String>), Error> {
     let scopes = match params.single("scope")? {
         Some(s) => ScopeSet::parse(s)?,
         None => default_scopes
@@ -248,10 +287,7 @@ pub fn validate_request(
         // client's allowed resources keep the token audience-restricted.
         resources.clone_from(&client.resources);
     }
-    base.code_challenge = challenge.to_owned();
-    base.scopes = scopes;
-    base.resources = resources;
-    Ok(())
+    Ok((scopes, resources))
 }
 
 /// Re-checks a parked request against the client as it is now, so an edit
@@ -261,18 +297,25 @@ fn still_valid(
     p: &PendingAuthorization,
     registry: &ScopeRegistry,
 ) -> Result<(), Error> {
-    if !client
-        .redirect_uris
-        .iter()
-        .any(|r| redirect_matches(r, &p.redirect_uri))
+    // A device request's "redirect URI" is this server's own
+    // verification page, never one the client registered.
+    if p.device.is_none()
+        && !client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, &p.redirect_uri))
     {
         return Err(Error::UntrustedRedirect(
             "redirect_uri is no longer registered".into(),
         ));
     }
-    if !client.allows_grant(GrantType::AuthorizationCode) {
+    let grant = match p.device {
+        Some(_) => GrantType::DeviceCode,
+        None => GrantType::AuthorizationCode,
+    };
+    if !client.allows_grant(grant) {
         return Err(Error::UnauthorizedClient(
-            "client may no longer use the authorization code grant".into(),
+            "client may no longer use this grant".into(),
         ));
     }
     registry.check_known(&p.scopes)?;
@@ -289,11 +332,38 @@ fn still_valid(
     Ok(())
 }
 
-fn challenge_gone() -> Error {
+/// The code an approval of `p` by `subject` stores, unused, issued `now`
+/// (the store sets its grant id when it merges the approval).
+pub(crate) fn approved_code(
+    p: &PendingAuthorization,
+    subject: &str,
+    granted: ScopeSet,
+    hash: TokenHash,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> CodeRecord {
+    CodeRecord {
+        hash,
+        client_id: p.client_id.clone(),
+        grant_id: String::new(),
+        subject: subject.to_owned(),
+        redirect_uri: p.redirect_uri.clone(),
+        redirect_uri_explicit: p.redirect_uri_explicit,
+        scopes: granted,
+        resources: p.resources.clone(),
+        code_challenge: p.code_challenge.clone(),
+        issued_at: now,
+        expires_at,
+        failed_attempts: 0,
+        status: CodeStatus::Unused,
+    }
+}
+
+pub(crate) fn challenge_gone() -> Error {
     Error::InvalidChallenge("challenge already used or expired".into())
 }
 
-fn client_gone() -> Error {
+pub(crate) fn client_gone() -> Error {
     Error::UntrustedRedirect("the client no longer exists".into())
 }
 
@@ -397,6 +467,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             scopes: ScopeSet::new(),
             resources: vec![],
             code_challenge: String::new(),
+            device: None,
         };
         if params
             .single("state")
@@ -433,7 +504,7 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// Stores the validated request behind a new challenge; returns the
     /// challenge and its expiry.
-    async fn park(
+    pub(crate) async fn park(
         &self,
         pending: &PendingAuthorization,
         binding: &str,
@@ -499,7 +570,12 @@ impl<S: Storage + ?Sized> Engine<S> {
             return Ok(refusal);
         }
         let grant = self.store.get_grant(&principal.subject, &client.id).await?;
-        if consent_remembered(grant.as_ref(), &pending, client, &self.config) {
+        // A device request is always shown (RFC 8628 §5.4): entering a code
+        // someone else sent is how remote phishing works, and the prompt is
+        // the user's one chance to notice.
+        if pending.device.is_none()
+            && consent_remembered(grant.as_ref(), &pending, client, &self.config)
+        {
             let challenge = parked.as_ref().map(|(_, c)| c.hash);
             let scopes = pending.scopes.clone();
             let remember = true;
@@ -581,6 +657,11 @@ impl<S: Storage + ?Sized> Engine<S> {
         match still_valid(&client, &c.request, &self.config.scopes) {
             Ok(()) => Ok(Ok((c, client))),
             Err(e @ Error::UntrustedRedirect(_)) => Err(e),
+            // A device request has no redirect URI to send the error to.
+            Err(e) if c.request.device.is_some() => {
+                self.consume(&hash).await?;
+                Err(e)
+            }
             Err(e) => {
                 self.consume(&hash).await?;
                 Ok(Err(redirect_error(&c.request, &self.config.issuer, &e)))
@@ -642,6 +723,18 @@ impl<S: Storage + ?Sized> Engine<S> {
             {
                 return Ok(refusal);
             }
+            if let Some(device) = c.request.device {
+                return self
+                    .approve_device(
+                        &client,
+                        &c,
+                        device,
+                        &principal.subject,
+                        granted,
+                        decision.remember,
+                    )
+                    .await;
+            }
             // The challenge is consumed in the same atomic step as the
             // grant and code: a failure leaves it usable for a retry.
             self.issue_code(
@@ -676,10 +769,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             Err(_) => return Err(challenge_gone()),
         };
         self.consume(&c.hash).await?;
-        Ok(restart_path(
-            &self.config.endpoints.authorization,
-            &c.request,
-        ))
+        Ok(restart_path(&self.config.endpoints, &c.request))
     }
 
     /// The user denied: redirect with `access_denied` (RFC 6749 §4.1.2.1).
@@ -690,6 +780,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                 Err(outcome) => return Ok(outcome),
             };
             self.consume(&c.hash).await?;
+            if let Some(device) = c.request.device {
+                return self.deny_device(&c.request.client_id, device).await;
+            }
             let e = Error::AccessDenied("the user denied the request".into());
             Ok(redirect_error(&c.request, &self.config.issuer, &e))
         };
@@ -700,7 +793,22 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// registration ([`Engine::purge_unused_registrations`]). Best effort:
     /// a lost race or an outage only keeps the flag unset, which the next
     /// approval retries; it never fails the user's authorization.
-    async fn mark_registration_used(&self, client: &ClientRecord) {
+    /// "The user approved `code`", with a fresh candidate grant id.
+    pub(crate) fn approval(
+        &self,
+        challenge: Option<TokenHash>,
+        code: CodeRecord,
+        remember: bool,
+    ) -> Result<Approval, Error> {
+        Ok(Approval {
+            challenge,
+            code,
+            remember,
+            new_grant_id: self.new_id("lkg_")?,
+        })
+    }
+
+    pub(crate) async fn mark_registration_used(&self, client: &ClientRecord) {
         if client.registration.as_ref().is_none_or(|r| r.used) {
             return;
         }
@@ -733,26 +841,11 @@ impl<S: Storage + ?Sized> Engine<S> {
         retry_lost_races(3, "authorization code", |_| async {
             let now = self.now();
             let (code, hash) = self.mint(TokenKind::AuthorizationCode)?;
-            let approval = Approval {
+            let approval = self.approval(
                 challenge,
-                code: CodeRecord {
-                    hash,
-                    client_id: client.id.clone(),
-                    grant_id: String::new(),
-                    subject: subject.to_owned(),
-                    redirect_uri: p.redirect_uri.clone(),
-                    redirect_uri_explicit: p.redirect_uri_explicit,
-                    scopes: granted.clone(),
-                    resources: p.resources.clone(),
-                    code_challenge: p.code_challenge.clone(),
-                    issued_at: now,
-                    expires_at: now.plus(ttl),
-                    failed_attempts: 0,
-                    status: CodeStatus::Unused,
-                },
+                approved_code(p, subject, granted.clone(), hash, now, now.plus(ttl)),
                 remember,
-                new_grant_id: self.new_id("lkg_")?,
-            };
+            )?;
             match self.store.approve(&approval).await {
                 Ok(ApproveOutcome::Approved { .. }) => {
                     self.mark_registration_used(client).await;

@@ -176,8 +176,13 @@ pub fn validate_client(
             "authorization_code clients need at least one redirect URI".into(),
         ));
     }
-    if c.allows_grant(GrantType::RefreshToken) && !c.allows_grant(GrantType::AuthorizationCode) {
-        return Err(meta("refresh_token requires authorization_code"));
+    if c.allows_grant(GrantType::RefreshToken)
+        && !c.allows_grant(GrantType::AuthorizationCode)
+        && !c.allows_grant(GrantType::DeviceCode)
+    {
+        return Err(meta(
+            "refresh_token requires authorization_code or the device grant",
+        ));
     }
     if c.allows_grant(GrantType::ClientCredentials) && !c.auth_method.is_confidential() {
         return Err(meta("client_credentials is only for confidential clients"));

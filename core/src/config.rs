@@ -18,6 +18,13 @@ pub struct Endpoints {
     /// Client registration endpoint (RFC 7591 §3); advertised and served
     /// only when [`EngineConfig::registration`] is set.
     pub registration: String,
+    /// Device authorization endpoint (RFC 8628 §3.1); advertised and
+    /// served only when [`EngineConfig::grant_types`] has
+    /// [`GrantType::DeviceCode`].
+    pub device_authorization: String,
+    /// The page where the user enters a user code (RFC 8628 §3.2
+    /// `verification_uri`), served by [`crate::web::flow::BrowserFlow`].
+    pub device_verification: String,
 }
 
 /// Everything the engine needs to know that is not in storage.
@@ -67,6 +74,12 @@ pub struct EngineConfig {
     /// Dynamic client registration (RFC 7591/7592); `None` (the default)
     /// turns it off.
     pub registration: Option<crate::registration::RegistrationConfig>,
+    /// Lifetime of a device code and its user code, in seconds (RFC 8628
+    /// §3.2 `expires_in`).
+    pub device_code_ttl: u64,
+    /// Seconds a device waits between polls until told to slow down
+    /// (RFC 8628 §3.2 `interval`, default 5).
+    pub device_poll_interval: u64,
 }
 
 /// When the token endpoint hands out a refresh token (to a client whose
@@ -105,6 +118,8 @@ impl EngineConfig {
                 introspection: format!("{base}/oauth/introspect"),
                 revocation: format!("{base}/oauth/revoke"),
                 registration: format!("{base}/oauth/register"),
+                device_authorization: format!("{base}/oauth/device_authorization"),
+                device_verification: format!("{base}/device"),
             },
             scopes,
             default_scopes: None,
@@ -125,6 +140,8 @@ impl EngineConfig {
             ],
             refresh_tokens: RefreshPolicy::default(),
             registration: None,
+            device_code_ttl: 600,
+            device_poll_interval: 5,
         }
     }
 }

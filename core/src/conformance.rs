@@ -15,10 +15,16 @@
 // `&[event.clone()]` reads better than `from_ref` in a contract suite.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
+mod device;
 mod engine;
 
 use std::sync::Arc;
 
+pub use device::{
+    device_approval_is_redeemed_once, device_challenge_round_trips,
+    device_concurrent_polls_slow_down, device_deny_is_once, device_insert_is_unique_by_both_codes,
+    device_poll_records_and_slows_down, device_purge_removes_only_expired,
+};
 pub use engine::{
     engine_concurrent_authorizations_all_succeed, engine_strict_refresh_has_one_winner,
 };
@@ -74,7 +80,14 @@ macro_rules! conformance_tests {
             browser_session_flash_is_taken_once,
             browser_session_flash_races_have_one_winner,
             browser_session_purge_removes_only_expired_in_batches,
-            browser_sessions_are_shared_between_instances
+            browser_sessions_are_shared_between_instances,
+            device_insert_is_unique_by_both_codes,
+            device_poll_records_and_slows_down,
+            device_concurrent_polls_slow_down,
+            device_deny_is_once,
+            device_approval_is_redeemed_once,
+            device_challenge_round_trips,
+            device_purge_removes_only_expired
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -89,19 +102,19 @@ macro_rules! conformance_tests {
     };
 }
 
-const T0: Timestamp = Timestamp(1_700_000_000);
+pub(crate) const T0: Timestamp = Timestamp(1_700_000_000);
 
-fn hash() -> TokenHash {
+pub(crate) fn hash() -> TokenHash {
     let mut b = [0u8; 32];
     SystemEntropy::new().fill(&mut b).expect("entropy");
     TokenHash(b)
 }
 
-fn id(prefix: &str) -> String {
+pub(crate) fn id(prefix: &str) -> String {
     format!("{prefix}_{}", &hash().to_hex()[..16])
 }
 
-fn scopes(s: &str) -> ScopeSet {
+pub(crate) fn scopes(s: &str) -> ScopeSet {
     ScopeSet::parse(s).expect("valid scopes")
 }
 
@@ -137,7 +150,7 @@ pub fn sample_client(owner: &str) -> ClientRecord {
     }
 }
 
-fn sample_grant(subject: &str, client_id: &str) -> GrantRecord {
+pub(crate) fn sample_grant(subject: &str, client_id: &str) -> GrantRecord {
     GrantRecord {
         id: id("grant"),
         subject: subject.to_owned(),
@@ -151,7 +164,7 @@ fn sample_grant(subject: &str, client_id: &str) -> GrantRecord {
     }
 }
 
-fn sample_code(grant: &GrantRecord, expires_at: Timestamp) -> CodeRecord {
+pub(crate) fn sample_code(grant: &GrantRecord, expires_at: Timestamp) -> CodeRecord {
     CodeRecord {
         hash: hash(),
         client_id: grant.client_id.clone(),
@@ -187,7 +200,7 @@ fn access_for(
     }
 }
 
-fn issuance_for(code: &CodeRecord, family_expires: Timestamp) -> Issuance {
+pub(crate) fn issuance_for(code: &CodeRecord, family_expires: Timestamp) -> Issuance {
     let family = FamilyRecord {
         id: id("fam"),
         grant_id: code.grant_id.clone(),
@@ -240,7 +253,7 @@ fn rotation_for(family: &FamilyRecord, tag: u8) -> Rotation {
 
 /// An approval of `code` (into the existing grant of its pair, if any),
 /// with a fresh candidate id as the engine draws one.
-fn approval(code: &CodeRecord) -> Approval {
+pub(crate) fn approval(code: &CodeRecord) -> Approval {
     Approval {
         challenge: None,
         code: code.clone(),
@@ -420,7 +433,7 @@ pub async fn client_delete_cascades<S: Storage + ?Sized>(store: Arc<S>) {
     );
 }
 
-fn sample_challenge(expires_at: Timestamp) -> ChallengeRecord {
+pub(crate) fn sample_challenge(expires_at: Timestamp) -> ChallengeRecord {
     ChallengeRecord {
         hash: hash(),
         binding: hash(),
@@ -432,6 +445,7 @@ fn sample_challenge(expires_at: Timestamp) -> ChallengeRecord {
             scopes: scopes("profile:read"),
             resources: vec!["https://api.example/".into()],
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            device: None,
         },
         created_at: T0,
         expires_at,

@@ -59,6 +59,9 @@ pub enum Error {
     InvalidClientMetadata(Description),
     /// RFC 7591 §3.2.2 `invalid_redirect_uri`.
     InvalidRedirectUri(Description),
+    /// A device's poll of the token endpoint that gets no tokens yet
+    /// (RFC 8628 §3.5).
+    DevicePoll(DevicePollError),
     /// The HTTP method is not accepted by this endpoint (405).
     MethodNotAllowed(&'static str),
     /// The body is larger than the endpoint accepts (413).
@@ -91,6 +94,7 @@ impl Error {
             Error::UnsupportedResponseType(_) => "unsupported_response_type",
             Error::InvalidClientMetadata(_) => "invalid_client_metadata",
             Error::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Error::DevicePoll(e) => e.code(),
             Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Error::ServerError(_) => "server_error",
         }
@@ -133,6 +137,7 @@ impl Error {
                 Cow::Owned(format!("method not allowed; use {allowed}"))
             }
             Error::PayloadTooLarge => Cow::Borrowed("request body too large"),
+            Error::DevicePoll(e) => Cow::Borrowed(e.description()),
             Error::TemporarilyUnavailable(_) => {
                 Cow::Borrowed("the service is temporarily unavailable; retry later")
             }
@@ -159,6 +164,45 @@ impl Error {
     /// A `server_error` wrapping an internal cause.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Error::ServerError(cause.into())
+    }
+}
+
+/// The token endpoint's answers to a device that polls too early, too
+/// often, too late or for a denied request (RFC 8628 §3.5). All are
+/// `400` JSON errors like any other token error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DevicePollError {
+    /// `authorization_pending`: the user has not decided yet.
+    AuthorizationPending,
+    /// `slow_down`: polled sooner than the interval, which is now 5 s
+    /// longer for this and every later poll.
+    SlowDown,
+    /// `expired_token`: the device code expired; start over.
+    ExpiredToken,
+    /// `access_denied`: the user denied the request.
+    AccessDenied,
+}
+
+impl DevicePollError {
+    /// The RFC 8628 §3.5 error code.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            DevicePollError::AuthorizationPending => "authorization_pending",
+            DevicePollError::SlowDown => "slow_down",
+            DevicePollError::ExpiredToken => "expired_token",
+            DevicePollError::AccessDenied => "access_denied",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            DevicePollError::AuthorizationPending => "the user has not approved the request yet",
+            DevicePollError::SlowDown => "polling too fast; the interval was raised by 5 seconds",
+            DevicePollError::ExpiredToken => "the device code has expired",
+            DevicePollError::AccessDenied => "the user denied the request",
+        }
     }
 }
 

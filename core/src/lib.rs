@@ -29,6 +29,31 @@
 //!   `tokio` feature, `maintenance::Maintenance` runs both as background
 //!   tasks.
 //!
+//! # Device authorization grant (RFC 8628)
+//!
+//! For devices without a browser or keyboard. Off by default: add
+//! [`model::GrantType::DeviceCode`] to [`EngineConfig::grant_types`] and to
+//! the client's grant types (DCR clients ask for
+//! `urn:ietf:params:oauth:grant-type:device_code`). Then the metadata
+//! advertises `device_authorization_endpoint`, and the route table mounts
+//! it and the code-entry page ([`config::Endpoints::device_verification`]).
+//!
+//! - The device posts to [`Engine::device_authorization`] and shows the user
+//!   code (`WDJB-MJHT`: consonants only) and `verification_uri`.
+//! - The user types the code at the verification page
+//!   ([`web::flow::BrowserFlow::device`]: CSRF-checked, wrong codes
+//!   throttled per session and overall), signs in, and decides on the same
+//!   consent page as every other grant; consent is always asked, never
+//!   remembered (RFC 8628 §5.4).
+//! - The device polls the token endpoint ([`grant::device_code`]) and gets
+//!   `authorization_pending`, `slow_down` (the interval then grows by 5 s),
+//!   `expired_token` or `access_denied` until the tokens, exactly once.
+//!
+//! Device codes and user codes are stored only as keyed hashes
+//! ([`storage::DeviceStore`]); [`config::EngineConfig::device_code_ttl`] and
+//! [`config::EngineConfig::device_poll_interval`] set their lifetime (600 s)
+//! and the interval (5 s).
+//!
 //! # Non-features
 //!
 //! No implicit grant, no password grant, no `plain` PKCE, no credentials in
@@ -69,6 +94,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod connected_apps;
+pub mod device;
 pub mod engine;
 pub mod entropy;
 pub mod error;

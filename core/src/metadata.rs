@@ -34,6 +34,8 @@ pub fn authorization_server_metadata(
         .filter(|m| m.is_confidential())
         .map(|m| m.as_str())
         .collect();
+    let grant_types: Vec<GrantType> = grant_types.into_iter().collect();
+    let device = grant_types.contains(&GrantType::DeviceCode);
     let grant_types: Vec<&str> = grant_types.into_iter().map(GrantType::as_str).collect();
     let mut m = serde_json::json!({
         "issuer": config.issuer,
@@ -53,6 +55,10 @@ pub fn authorization_server_metadata(
     });
     if config.registration.is_some() {
         m["registration_endpoint"] = config.endpoints.registration.clone().into();
+    }
+    if device {
+        // RFC 8628 §4.
+        m["device_authorization_endpoint"] = config.endpoints.device_authorization.clone().into();
     }
     m
 }

@@ -59,6 +59,8 @@ pub enum GrantType {
     RefreshToken,
     /// `client_credentials` (confidential clients only).
     ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+    DeviceCode,
 }
 
 impl GrantType {
@@ -69,6 +71,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -262,6 +265,21 @@ pub struct PendingAuthorization {
     pub resources: Vec<String>,
     /// PKCE S256 challenge (RFC 7636 §4.2).
     pub code_challenge: String,
+    /// Set when this is the consent step of a device authorization
+    /// (RFC 8628 §3.3): the hash of its device code. Such a request has no
+    /// redirect URI or PKCE challenge; approving it stores the approval
+    /// under this hash instead of issuing a code to a redirect URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<PendingDevice>,
+}
+
+/// The device authorization a consent step completes (RFC 8628 §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDevice {
+    /// Hash of the device code.
+    pub hash: TokenHash,
+    /// When the device code expires; an approval lasts no longer.
+    pub expires_at: Timestamp,
 }
 
 /// A login/consent challenge handed to the host.
@@ -277,6 +295,46 @@ pub struct ChallengeRecord {
     pub created_at: Timestamp,
     /// Expiry.
     pub expires_at: Timestamp,
+}
+
+/// Where a device authorization stands from the user's side. Approval is
+/// not a status here: it is the approval record [`crate::storage::GrantStore::approve`]
+/// stores under the device code's hash (see [`crate::storage::DeviceStore`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeviceStatus {
+    /// Waiting for the user (or approved, if an approval exists).
+    Pending,
+    /// The user denied it (RFC 8628 §3.5 `access_denied`).
+    Denied,
+}
+
+/// A device authorization request (RFC 8628 §3.1–3.2) while the device
+/// polls. Only keyed hashes of the device code and the user code are kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Hash of the device code (the record's key).
+    pub hash: TokenHash,
+    /// Keyed hash of the normalised user code (unique while stored).
+    pub user_code: TokenHash,
+    /// The client that asked.
+    pub client_id: String,
+    /// Requested scopes.
+    pub scopes: ScopeSet,
+    /// Requested resources (RFC 8707).
+    pub resources: Vec<String>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When the device code and the user code stop working.
+    pub expires_at: Timestamp,
+    /// The minimum seconds between polls; raised by every `slow_down`
+    /// (RFC 8628 §3.5).
+    pub interval: u64,
+    /// When the device last polled.
+    pub last_poll: Option<Timestamp>,
+    /// Pending or denied.
+    pub status: DeviceStatus,
 }
 
 /// What became of an authorization code.

@@ -35,6 +35,8 @@ pub enum TokenKind {
     ClientSecret,
     /// Registration access token (RFC 7592 §3).
     RegistrationAccessToken,
+    /// Device code (RFC 8628 §3.2).
+    DeviceCode,
 }
 
 impl TokenKind {
@@ -48,6 +50,7 @@ impl TokenKind {
             TokenKind::ConsentChallenge => "lk_cc_",
             TokenKind::ClientSecret => "lk_cs_",
             TokenKind::RegistrationAccessToken => "lk_ra_",
+            TokenKind::DeviceCode => "lk_dc_",
         }
     }
 }

@@ -202,3 +202,9 @@ async fn dynamic_registration_is_served() {
     let h = common::harness_with_registration().await;
     suite::dynamic_registration_is_served(&in_process(app(&h)).await).await;
 }
+
+#[actix_web::test]
+async fn device_flow_through_code_entry_sign_in_and_consent() {
+    let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
+    suite::device_flow(&in_process(app(&h)).await, &h, &tv.client.id).await;
+}

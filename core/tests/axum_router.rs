@@ -174,3 +174,9 @@ async fn dynamic_registration_is_served() {
     let h = common::harness_with_registration().await;
     suite::dynamic_registration_is_served(&InProcess(app(&h))).await;
 }
+
+#[tokio::test]
+async fn device_flow_through_code_entry_sign_in_and_consent() {
+    let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
+    suite::device_flow(&InProcess(app(&h)), &h, &tv.client.id).await;
+}

@@ -18,6 +18,11 @@
 //!   `latchkey::storage::BrowserSessionStore`. Nothing existing changes, so
 //!   the upgrade from 2 only creates them, empty; a version-1 file gets
 //!   both upgrades in one transaction.
+//! - 4: adds [`DEVICES`] with its user-code index ([`DEVICE_BY_USER_CODE`])
+//!   and expiry index ([`DEVICE_EXPIRY`]), for
+//!   `latchkey::storage::DeviceStore` (RFC 8628). Again only new tables:
+//!   the upgrade from 3 creates them, empty, and older files get every
+//!   step in one transaction.
 //!
 //! Keys are [`latchkey::token::TokenHash`] bytes or ids, never a clear
 //! credential. Values are JSON records (see [`crate::codec`]) unless noted.
@@ -30,8 +35,8 @@ use crate::codec::{decode, encode};
 use crate::error::Failure;
 
 /// The layout version this build writes and reads. Older versions it can
-/// upgrade on open: 1 and 2.
-pub const SCHEMA_VERSION: u64 = 3;
+/// upgrade on open: 1, 2 and 3.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Unversioned on purpose: `schema_version` → `u64`, readable by every
 /// version of this crate.
@@ -125,6 +130,16 @@ pub(crate) const SESSION_IDLE: TableDefinition<&[u8], ()> =
 pub(crate) const SESSION_AGE: TableDefinition<&[u8], ()> =
     TableDefinition::new("v3/browser_session_age");
 
+/// Device-code hash → device authorization record.
+pub(crate) const DEVICES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("v4/devices");
+/// User-code hash → device-code hash: unique, so two live device
+/// authorizations never share a user code.
+pub(crate) const DEVICE_BY_USER_CODE: TableDefinition<&[u8; 32], &[u8; 32]> =
+    TableDefinition::new("v4/device_by_user_code");
+/// Expiry key of each device authorization → ().
+pub(crate) const DEVICE_EXPIRY: TableDefinition<&[u8], ()> =
+    TableDefinition::new("v4/device_expiry");
+
 /// Names of every data table of this version, for checks and tests.
 pub(crate) fn versioned_table_names() -> Vec<&'static str> {
     vec![
@@ -153,6 +168,9 @@ pub(crate) fn versioned_table_names() -> Vec<&'static str> {
         BROWSER_SESSIONS.name(),
         SESSION_IDLE.name(),
         SESSION_AGE.name(),
+        DEVICES.name(),
+        DEVICE_BY_USER_CODE.name(),
+        DEVICE_EXPIRY.name(),
     ]
 }
 
@@ -184,6 +202,9 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), Failure> {
     txn.open_table(BROWSER_SESSIONS)?;
     txn.open_table(SESSION_IDLE)?;
     txn.open_table(SESSION_AGE)?;
+    txn.open_table(DEVICES)?;
+    txn.open_table(DEVICE_BY_USER_CODE)?;
+    txn.open_table(DEVICE_EXPIRY)?;
     Ok(())
 }
 

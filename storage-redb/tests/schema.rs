@@ -230,6 +230,29 @@ const V3_TABLES: [&str; 3] = [
     "v3/browser_session_idle",
     "v3/browser_session_age",
 ];
+/// The tables version 4 added (device authorizations and two indexes).
+const V4_TABLES: [&str; 3] = ["v4/devices", "v4/device_by_user_code", "v4/device_expiry"];
+
+fn drop_v4_tables(txn: &redb::WriteTransaction) {
+    let devices: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new(V4_TABLES[0]);
+    assert!(txn.delete_table(devices).expect("drop"));
+    let by_user_code: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinition::new(V4_TABLES[1]);
+    assert!(txn.delete_table(by_user_code).expect("drop"));
+    let expiry: TableDefinition<&[u8], ()> = TableDefinition::new(V4_TABLES[2]);
+    assert!(txn.delete_table(expiry).expect("drop"));
+}
+
+/// Turns a file of the current version back into what version 3 wrote.
+fn downgrade_to_v3(path: &Path) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    drop_v4_tables(&txn);
+    txn.open_table(meta())
+        .expect("meta table")
+        .insert("schema_version", 3)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
 
 fn table_names_on_disk(path: &Path) -> Vec<String> {
     let db = redb::Database::open(path).expect("raw open");
@@ -261,6 +284,7 @@ fn downgrade_to_v2(path: &Path) {
     let db = redb::Database::open(path).expect("raw open");
     let txn = db.begin_write().expect("write");
     drop_v3_tables(&txn);
+    drop_v4_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 2)
@@ -285,6 +309,7 @@ fn downgrade_to_v1(path: &Path) {
     let def: TableDefinition<(&str, &[u8; 32]), ()> = TableDefinition::new(V2_TABLE);
     assert!(txn.delete_table(def).expect("drop"));
     drop_v3_tables(&txn);
+    drop_v4_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 1)
@@ -329,13 +354,14 @@ async fn version_1_file_is_upgraded_in_place() {
     let before = table_names_on_disk(&path);
     assert!(!before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
 
     let store = RedbStore::open(&path).expect("open upgrades");
     drop(store);
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     assert_eq!(
-        SCHEMA_VERSION, 3,
-        "this test knows the upgrades 1 -> 2 -> 3, in one open"
+        SCHEMA_VERSION, 4,
+        "this test knows the upgrades 1 -> 2 -> 3 -> 4, in one open"
     );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
@@ -395,6 +421,68 @@ async fn version_1_file_is_upgraded_in_place() {
 
     // Version 3's session tables are there and work.
     sessions_work(&store).await;
+    devices_work(&store).await;
+}
+
+/// A device authorization round trip on `store`: the version-4 tables
+/// exist and are usable.
+async fn devices_work(store: &RedbStore) {
+    use latchkey::model::{DeviceRecord, DeviceStatus};
+    use latchkey::storage::{DevicePoll, DeviceStore as _, PurgeStore as _};
+    let d = DeviceRecord {
+        hash: TokenHash([50; 32]),
+        user_code: TokenHash([51; 32]),
+        client_id: "acme".into(),
+        scopes: ScopeSet::parse("profile:read").expect("scope"),
+        resources: vec![],
+        created_at: T0,
+        expires_at: T0.plus(600),
+        interval: 5,
+        last_poll: None,
+        status: DeviceStatus::Pending,
+    };
+    store.insert_device(&d).await.expect("insert");
+    assert_eq!(
+        store
+            .find_device_by_user_code(&d.user_code)
+            .await
+            .expect("find"),
+        Some(d.clone())
+    );
+    assert!(matches!(
+        store.poll_device(&d.hash, "acme", T0).await.expect("poll"),
+        DevicePoll::Polled(_)
+    ));
+    let purged = store.purge_expired(T0.plus(600), 10).await.expect("purge");
+    assert_eq!(purged.devices, 1);
+}
+
+/// The 3 -> 4 upgrade on a file of the current layout with the version-4
+/// tables removed: what was stored is kept, device authorizations work.
+#[tokio::test]
+async fn downgraded_version_3_file_is_upgraded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("down3.redb");
+    let client = latchkey::conformance::sample_client("acme");
+    {
+        let store = RedbStore::open(&path).expect("open");
+        store.insert_client(&client, &[]).await.expect("client");
+    }
+    downgrade_to_v3(&path);
+    assert_eq!(stored_version(&path), Some(3));
+    assert!(V4_TABLES
+        .iter()
+        .all(|t| !table_names_on_disk(&path).contains(&(*t).to_owned())));
+    drop(RedbStore::open(&path).expect("open upgrades"));
+    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
+    assert_eq!(table_names_on_disk(&path), current_table_names());
+    let store = RedbStore::open(&path).expect("reopen");
+    assert_eq!(
+        store.get_client(&client.id).await.expect("get"),
+        Some(client)
+    );
+    sessions_work(&store).await;
+    devices_work(&store).await;
 }
 
 /// A browser session round trip on `store`: the version-3 tables exist
@@ -442,10 +530,14 @@ async fn version_2_file_is_upgraded_in_place() {
     let before = table_names_on_disk(&path);
     assert!(before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
 
     drop(RedbStore::open(&path).expect("open upgrades"));
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 3, "this test knows the upgrade 2 -> 3");
+    assert_eq!(
+        SCHEMA_VERSION, 4,
+        "this test knows the upgrades 2 -> 3 -> 4"
+    );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
     let store = RedbStore::open(&path).expect("reopen");
@@ -474,6 +566,7 @@ async fn version_2_file_is_upgraded_in_place() {
         Some(r.at)
     );
     sessions_work(&store).await;
+    devices_work(&store).await;
 }
 
 /// The 2 -> 3 upgrade on a file of the current layout with the version-3
@@ -517,6 +610,7 @@ async fn downgraded_version_2_file_is_upgraded() {
         Some(r.at)
     );
     sessions_work(&store).await;
+    devices_work(&store).await;
 }
 
 /// The same upgrade on a file of the current layout with the version-2
@@ -593,4 +687,5 @@ fn failed_upgrade_leaves_the_version_1_file_untouched() {
     assert_eq!(table_names_on_disk(&path), before);
     assert!(!before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
 }

@@ -20,6 +20,9 @@ use serde::Serialize;
 
 use crate::error::{corrupt, DbError};
 
+mod devices;
+pub(crate) use devices::{bind_device, device_cols, device_from, DEVICE_DENIED};
+
 /// Typed column access, implemented for each dialect's row type so the
 /// decoders below are written once.
 pub(crate) trait Cols {

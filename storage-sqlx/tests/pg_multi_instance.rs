@@ -125,6 +125,7 @@ async fn revocation_and_challenges_cross_instances() {
             scopes: common::fixtures::scopes(),
             resources: vec![],
             code_challenge: "x".into(),
+            device: None,
         },
         created_at: T0,
         expires_at: T0.plus(600),

@@ -126,7 +126,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
     }
 
-    fn first_tokens(
+    pub(crate) fn first_tokens(
         &self,
         client: &ClientRecord,
         code: &CodeRecord,

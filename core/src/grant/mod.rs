@@ -4,6 +4,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 mod issue;
 pub mod refresh_token;
 
@@ -202,6 +203,7 @@ impl<S: Storage + ?Sized> GrantRegistry<S> {
                 GrantType::ClientCredentials => {
                     Box::new(client_credentials::ClientCredentialsGrant)
                 }
+                GrantType::DeviceCode => Box::new(device_code::DeviceCodeGrant),
             };
             r = r.with(h);
         }

@@ -211,6 +211,7 @@ impl ClientMetadata {
                 "authorization_code" => GrantType::AuthorizationCode,
                 "refresh_token" => GrantType::RefreshToken,
                 "client_credentials" => GrantType::ClientCredentials,
+                "urn:ietf:params:oauth:grant-type:device_code" => GrantType::DeviceCode,
                 other => return Err(bad(format!("grant type {other} is not supported"))),
             };
             if !grant_types.contains(&gt) {

@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use super::rules;
 use super::{
     Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
-    CodeStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
-    RotateOutcome, Rotation, StorageError, StorageResult, TokenStore,
+    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore,
+    RedeemOutcome, RotateOutcome, Rotation, StorageError, StorageResult, TokenStore,
 };
 use crate::clock::Timestamp;
 use crate::model::{
-    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
-    FamilyRecord, GrantRecord, NewEvent, Revocation,
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, DeviceRecord,
+    DeviceStatus, Event, FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use crate::token::TokenHash;
 use crate::web::{SessionKey, SessionRecord};
@@ -46,6 +46,10 @@ struct State {
     session_idle: BTreeSet<(Timestamp, SessionKey)>,
     /// (created at, key) of every session: the absolute-lifetime index.
     session_age: BTreeSet<(Timestamp, SessionKey)>,
+    devices: HashMap<TokenHash, DeviceRecord>,
+    /// User-code hash → device-code hash: the unique user-code index.
+    device_by_user_code: HashMap<TokenHash, TokenHash>,
+    device_expiry: BTreeSet<(Timestamp, TokenHash)>,
 }
 
 impl State {
@@ -548,6 +552,12 @@ impl PurgeStore for MemoryStore {
         for h in drain_expired(&mut s.access_expiry, now, limit) {
             r.access_tokens += u64::from(s.access.remove(&h).is_some());
         }
+        for h in drain_expired(&mut s.device_expiry, now, limit) {
+            if let Some(d) = s.devices.remove(&h) {
+                s.device_by_user_code.remove(&d.user_code);
+                r.devices += 1;
+            }
+        }
         for id in drain_expired(&mut s.family_expiry, now, limit) {
             if let Some(f) = s.families.remove(&id) {
                 r.families += 1;
@@ -568,6 +578,58 @@ impl PurgeStore for MemoryStore {
             r.events += 1;
         }
         Ok(r)
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn insert_device(&self, device: &DeviceRecord) -> StorageResult<()> {
+        let mut s = self.lock()?;
+        if s.devices.contains_key(&device.hash)
+            || s.device_by_user_code.contains_key(&device.user_code)
+        {
+            return Err(StorageError::Conflict);
+        }
+        s.device_by_user_code.insert(device.user_code, device.hash);
+        s.device_expiry.insert((device.expires_at, device.hash));
+        s.devices.insert(device.hash, device.clone());
+        Ok(())
+    }
+
+    async fn find_device_by_user_code(
+        &self,
+        user_code: &TokenHash,
+    ) -> StorageResult<Option<DeviceRecord>> {
+        let s = self.lock()?;
+        Ok(s.device_by_user_code
+            .get(user_code)
+            .and_then(|h| s.devices.get(h))
+            .cloned())
+    }
+
+    async fn poll_device(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        now: Timestamp,
+    ) -> StorageResult<DevicePoll> {
+        let mut s = self.lock()?;
+        let (write, outcome) = rules::poll_device(s.devices.get(hash), client_id, now);
+        if let Some(d) = write {
+            s.devices.insert(d.hash, d);
+        }
+        Ok(outcome)
+    }
+
+    async fn deny_device(&self, hash: &TokenHash) -> StorageResult<bool> {
+        let mut s = self.lock()?;
+        match s.devices.get_mut(hash) {
+            Some(d) if d.status == DeviceStatus::Pending => {
+                d.status = DeviceStatus::Denied;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

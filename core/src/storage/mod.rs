@@ -17,8 +17,8 @@ pub use memory::MemoryStore;
 
 use crate::clock::Timestamp;
 use crate::model::{
-    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
-    FamilyRecord, GrantRecord, NewEvent, PreviousGeneration, RefreshGeneration, Revocation,
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, DeviceRecord,
+    Event, FamilyRecord, GrantRecord, NewEvent, PreviousGeneration, RefreshGeneration, Revocation,
 };
 use crate::token::TokenHash;
 use crate::web::{SessionKey, SessionRecord};
@@ -354,13 +354,20 @@ pub struct PurgeReport {
     pub families: u64,
     /// Events acknowledged by every known consumer and removed.
     pub events: u64,
+    /// Device authorizations (RFC 8628) removed.
+    pub devices: u64,
 }
 
 impl PurgeReport {
     /// Total rows removed.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.challenges + self.codes + self.access_tokens + self.families + self.events
+        self.challenges
+            + self.codes
+            + self.access_tokens
+            + self.families
+            + self.events
+            + self.devices
     }
 }
 
@@ -373,6 +380,65 @@ pub trait PurgeStore: Send + Sync {
     /// proportional to what is removed, not to the table size. Call
     /// repeatedly until it reports 0 to drain.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> StorageResult<PurgeReport>;
+}
+
+/// What [`DeviceStore::poll_device`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DevicePoll {
+    /// The poll kept the interval: `last_poll` is now the poll's time.
+    /// The record as it is after the poll.
+    Polled(DeviceRecord),
+    /// The poll came sooner than `interval` after the previous one
+    /// (RFC 8628 §3.5 `slow_down`): the interval was raised by
+    /// [`rules::SLOW_DOWN_STEP`] and `last_poll` moved to the poll's time.
+    /// The record as it is after the poll.
+    SlowDown(DeviceRecord),
+    /// The device code has expired; nothing was written.
+    Expired,
+    /// No device code with that hash for that client; nothing was written.
+    NotFound,
+}
+
+/// Device authorizations (RFC 8628).
+///
+/// The user's approval is not written here: the consent step is the one
+/// every grant shares, and [`GrantStore::approve`] stores it as a
+/// [`CodeRecord`] whose hash is the device code's hash (a hash that no
+/// authorization code can have, as the two kinds hash different text).
+/// That record then binds the approval to the subject and the grant, and
+/// [`CodeStore::redeem_code`] redeems it exactly once. What is specific to
+/// devices is here: the pending request, its user code, polling and denial.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new device authorization. [`StorageError::Conflict`] if
+    /// its device-code hash or its user-code hash is taken (user codes are
+    /// short, so a collision with a live one can happen), writing nothing.
+    async fn insert_device(&self, device: &DeviceRecord) -> StorageResult<()>;
+
+    /// The device authorization whose user code hashes to `user_code`,
+    /// whatever its state or expiry.
+    async fn find_device_by_user_code(
+        &self,
+        user_code: &TokenHash,
+    ) -> StorageResult<Option<DeviceRecord>>;
+
+    /// One poll of the token endpoint, atomically: if the device code
+    /// exists for `client_id` and has not expired at `now`, decides
+    /// between [`DevicePoll::Polled`] and [`DevicePoll::SlowDown`] with
+    /// [`rules::poll_device`] and records the poll. Of concurrent polls
+    /// within one interval, exactly one is `Polled`; each other one raises
+    /// the interval once.
+    async fn poll_device(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        now: Timestamp,
+    ) -> StorageResult<DevicePoll>;
+
+    /// Atomically marks a pending device authorization denied; returns
+    /// whether this call did.
+    async fn deny_device(&self, hash: &TokenHash) -> StorageResult<bool>;
 }
 
 /// Browser sessions ([`crate::web`]) kept in the engine's own storage, so
@@ -449,6 +515,7 @@ pub trait Storage:
     + EventStore
     + PurgeStore
     + BrowserSessionStore
+    + DeviceStore
 {
 }
 
@@ -461,5 +528,6 @@ impl<T> Storage for T where
         + EventStore
         + PurgeStore
         + BrowserSessionStore
+        + DeviceStore
 {
 }

@@ -10,10 +10,41 @@
 
 use crate::clock::Timestamp;
 use crate::model::{
-    ChallengeRecord, CodeRecord, CodeStatus, EventKind, FamilyRecord, GrantRecord, NewEvent,
-    Revocation,
+    ChallengeRecord, CodeRecord, CodeStatus, DeviceRecord, EventKind, FamilyRecord, GrantRecord,
+    NewEvent, Revocation,
 };
-use crate::storage::{Approval, CodeFailure, RedeemOutcome, RotateOutcome, Rotation};
+use crate::storage::{Approval, CodeFailure, DevicePoll, RedeemOutcome, RotateOutcome, Rotation};
+
+/// Seconds added to a device's polling interval by each `slow_down`
+/// (RFC 8628 §3.5).
+pub const SLOW_DOWN_STEP: u64 = 5;
+
+/// One device poll (RFC 8628 §3.5): the record to write back, if any, and
+/// what to report. A poll for another client or an expired code writes
+/// nothing. A poll sooner than `interval` after the previous one raises
+/// the interval by [`SLOW_DOWN_STEP`], for this and every later poll.
+#[must_use]
+pub fn poll_device(
+    device: Option<&DeviceRecord>,
+    client_id: &str,
+    now: Timestamp,
+) -> (Option<DeviceRecord>, DevicePoll) {
+    let Some(d) = device.filter(|d| d.client_id == client_id) else {
+        return (None, DevicePoll::NotFound);
+    };
+    if d.expires_at <= now {
+        return (None, DevicePoll::Expired);
+    }
+    let mut next = d.clone();
+    next.last_poll = Some(now);
+    let too_soon = d.last_poll.is_some_and(|t| now < t.plus(d.interval));
+    if too_soon {
+        next.interval = d.interval.saturating_add(SLOW_DOWN_STEP);
+        (Some(next.clone()), DevicePoll::SlowDown(next))
+    } else {
+        (Some(next.clone()), DevicePoll::Polled(next))
+    }
+}
 
 /// Whether a stored challenge may still be taken at `now`.
 #[must_use]

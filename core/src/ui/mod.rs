@@ -16,6 +16,7 @@
 mod account;
 mod apps;
 mod consent;
+mod device;
 mod error;
 mod scopes;
 mod sign_in;
@@ -185,6 +186,14 @@ impl Pages for UiPages {
             partial_approval: self.partial_approval,
             nav: None,
         })
+    }
+
+    fn device_entry(&self, page: &crate::web::flow::DeviceEntryPage<'_>) -> HttpResponse {
+        self.ui.device_entry(page)
+    }
+
+    fn device_decided(&self, approved: bool, client_name: &str) -> HttpResponse {
+        self.ui.device_decided(approved, client_name)
     }
 
     fn error(&self, e: &Error) -> HttpResponse {

@@ -6,6 +6,8 @@
 //! [`crate::web::routes::routes`] on [`BrowserFlow::serve`]), and converts
 //! the [`HttpResponse`] back.
 
+mod device;
+
 use std::sync::Arc;
 
 use crate::authorize::{AuthorizeOutcome, ConsentDecision, ConsentPrompt, Principal};
@@ -16,6 +18,8 @@ use crate::metadata::split_origin;
 use crate::storage::Storage;
 use crate::web::page::{consent_form, error_page, redirect, with_cookie};
 use crate::web::{Session, Sessions, SignIn};
+
+pub use device::{DeviceEntryPage, EntryProblem, GuessLimits};
 
 /// How the flow's pages look: the consent page and error pages.
 pub trait Pages: Send + Sync + 'static {
@@ -30,6 +34,18 @@ pub trait Pages: Send + Sync + 'static {
     /// decision then carries one `scope` field per ticked permission.
     fn partial_approval(&self) -> bool {
         false
+    }
+
+    /// The device verification page (RFC 8628 §3.3): the form where the
+    /// user types the code their device shows.
+    fn device_entry(&self, page: &DeviceEntryPage<'_>) -> HttpResponse {
+        device::plain_entry(page)
+    }
+
+    /// What the user sees after deciding on a device request: go back to
+    /// the device.
+    fn device_decided(&self, approved: bool, client_name: &str) -> HttpResponse {
+        device::plain_decided(approved, client_name)
     }
 }
 
@@ -87,6 +103,7 @@ pub struct BrowserFlow<S: ?Sized, H> {
     sign_in: Arc<H>,
     pages: Arc<dyn Pages>,
     consent_path: String,
+    device: device::DeviceEntry,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for BrowserFlow<S, H> {
@@ -112,6 +129,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         let (_, issuer_path) = split_origin(&engine.config().issuer);
         BrowserFlow {
             consent_path: format!("{issuer_path}/oauth/consent"),
+            device: device::DeviceEntry::new(&engine),
             engine,
             sessions,
             sign_in,
@@ -183,6 +201,10 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
                 self.pages.consent(&prompt, session, &self.consent_path)
             }
             AuthorizeOutcome::ShowError(e) => self.show_error(&e),
+            AuthorizeOutcome::DeviceDecided {
+                approved,
+                client_name,
+            } => self.pages.device_decided(approved, &client_name),
         }
     }
 

@@ -38,6 +38,10 @@ pub enum Endpoint {
     RegistrationClient,
     /// A host page ([`Route::page`]), such as the ready account pages.
     Page(Page),
+    /// The device authorization endpoint (RFC 8628 §3.1).
+    DeviceAuthorization,
+    /// The device verification page (RFC 8628 §3.3): code entry.
+    DeviceVerification,
 }
 
 /// A path and what it serves.
@@ -107,6 +111,20 @@ where
         ));
         out.push(route(at, Endpoint::Register));
     }
+    if flow
+        .engine()
+        .grants()
+        .enables(crate::model::GrantType::DeviceCode)
+    {
+        out.push(route(
+            path_of(&e.device_authorization),
+            Endpoint::DeviceAuthorization,
+        ));
+        out.push(route(
+            flow.device_path().to_owned(),
+            Endpoint::DeviceVerification,
+        ));
+    }
     let single = resources.len() == 1;
     for m in resources {
         let (_, path) = split_origin(&m.resource);
@@ -145,6 +163,8 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             }
             Endpoint::Register => self.engine().register(req).await,
             Endpoint::Page(page) => page.0.handle(req.clone()).await,
+            Endpoint::DeviceAuthorization => self.engine().device_authorization(req).await,
+            Endpoint::DeviceVerification => self.device(req).await,
             Endpoint::RegistrationClient => {
                 let last = req.path.rsplit('/').next().unwrap_or_default();
                 match crate::http::decode_component(last) {

@@ -97,3 +97,9 @@ delegate!(BrowserSessionStore {
     fn take_browser_session_flash(&self, k: &latchkey::web::SessionKey) -> StorageResult<Option<String>>;
     fn purge_browser_sessions(&self, i: Timestamp, c: Timestamp, l: usize) -> StorageResult<u64>;
 });
+delegate!(DeviceStore {
+    fn insert_device(&self, d: &DeviceRecord) -> StorageResult<()>;
+    fn find_device_by_user_code(&self, h: &TokenHash) -> StorageResult<Option<DeviceRecord>>;
+    fn poll_device(&self, h: &TokenHash, c: &str, now: Timestamp) -> StorageResult<DevicePoll>;
+    fn deny_device(&self, h: &TokenHash) -> StorageResult<bool>;
+});

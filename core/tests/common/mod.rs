@@ -155,6 +155,35 @@ pub async fn harness_with<S: Storage + ?Sized>(
     }
 }
 
+/// The harness on `store` with the device grant (RFC 8628) enabled, and a
+/// public client that may use it ("Living-room TV": `profile:read
+/// dns:read`, the API, refresh).
+pub async fn harness_with_device_on<S: Storage + ?Sized>(
+    store: Arc<S>,
+) -> (Harness<S>, RegisteredClient) {
+    let mut config = EngineConfig::new(ISSUER, scopes());
+    config.grant_types.push(GrantType::DeviceCode);
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let engine = Engine::new(store, config, Keyring::new(&[(1, [42u8; 32])]).unwrap())
+        .with_clock(clock.clone())
+        .with_entropy(Arc::new(SeededEntropy::new(7)));
+    let h = harness_with(engine, clock).await;
+    let tv = h
+        .engine
+        .register_client(ClientRegistration {
+            owner: "acme".into(),
+            name: "Living-room TV".into(),
+            grant_types: vec![GrantType::DeviceCode, GrantType::RefreshToken],
+            scopes: vec!["profile:read".into(), "dns:read".into()],
+            resources: vec![API.into()],
+            auth_method: Some(AuthMethod::None),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (h, tv)
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }

@@ -279,6 +279,20 @@ pub async fn to_consent(b: &mut Browser<'_, impl Transport>, h: &Harness) -> Ans
     page
 }
 
+/// Posts the consent form of `page` (its CSRF token and challenge) with
+/// `decision` (`allow` or `deny`).
+pub async fn decide(b: &mut Browser<'_, impl Transport>, page: &Answer, decision: &str) -> Answer {
+    b.post(
+        "/oauth/consent",
+        &[
+            ("csrf", &page.hidden("csrf")),
+            ("challenge", &page.hidden("challenge")),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
 pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let mut b = Browser::new(transport);
     let page = to_consent(&mut b, h).await;
@@ -288,16 +302,7 @@ pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
         .unwrap()
         .contains("frame-ancestors 'none'"));
     assert!(page.body.contains("Acme Dashboard"));
-    let a = b
-        .post(
-            "/oauth/consent",
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("challenge", &page.hidden("challenge")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let a = decide(&mut b, &page, "allow").await;
     assert_eq!(a.status, 303, "{a:?}");
     let to = a.location();
     assert!(to.starts_with(REDIRECT), "{to}");
@@ -429,16 +434,7 @@ pub async fn a_challenge_cannot_be_completed_by_another_browser(t: &impl Transpo
 pub async fn deny_redirects_with_access_denied(t: &impl Transport, h: &Harness) {
     let mut b = Browser::new(t);
     let page = to_consent(&mut b, h).await;
-    let a = b
-        .post(
-            "/oauth/consent",
-            &[
-                ("csrf", &page.hidden("csrf")),
-                ("challenge", &page.hidden("challenge")),
-                ("decision", "deny"),
-            ],
-        )
-        .await;
+    let a = decide(&mut b, &page, "deny").await;
     assert_eq!(a.status, 303);
     assert_eq!(
         query_param(a.location(), "error").as_deref(),
@@ -678,4 +674,90 @@ pub async fn dynamic_registration_is_served(t: &impl Transport) {
         .send("GET", &at, &[("authorization", &auth)], vec![])
         .await;
     assert_eq!(r.status, 401);
+}
+
+/// RFC 8628 end to end: the device asks for codes, the user opens the
+/// `verification_uri_complete` link, confirms the code (CSRF-checked),
+/// signs in, approves on the shared consent page, and the device's next
+/// poll gets tokens, once.
+pub async fn device_flow(t: &impl Transport, h: &Harness, device_client: &str) {
+    let mut device = Browser::new(t);
+    let poll_form = |dc: &str| {
+        encode_form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", dc),
+            ("client_id", device_client),
+        ])
+    };
+    let ct = ("content-type", "application/x-www-form-urlencoded");
+    let start = device
+        .post(
+            "/oauth/device_authorization",
+            &[("client_id", device_client), ("scope", "profile:read")],
+        )
+        .await;
+    assert_eq!(start.status, 200, "{}", start.body);
+    let j = start.json();
+    let dc = j["device_code"].as_str().unwrap().to_owned();
+    let user_code = j["user_code"].as_str().unwrap().to_owned();
+    let complete = j["verification_uri_complete"].as_str().unwrap();
+    let entry_uri = complete.strip_prefix(ISSUER).unwrap();
+    let pending = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
+    assert!(
+        pending.body.contains("authorization_pending"),
+        "{}",
+        pending.body
+    );
+
+    let mut b = Browser::new(t);
+    let page = b.get(entry_uri).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.body.contains(&format!("value=\"{user_code}\"")),
+        "pre-filled"
+    );
+    let csrf = page.hidden("csrf");
+    let forged = b
+        .post("/device", &[("csrf", "forged"), ("user_code", &user_code)])
+        .await;
+    assert_eq!(forged.status, 403);
+    let wrong = b
+        .post("/device", &[("csrf", &csrf), ("user_code", "BCDF-GHJK")])
+        .await;
+    assert_eq!(wrong.status, 400);
+    let typed = user_code.to_lowercase();
+    let a = b
+        .post("/device", &[("csrf", &csrf), ("user_code", &typed)])
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    let consent = a.location().to_owned();
+    assert!(
+        consent.starts_with("/oauth/consent?challenge="),
+        "{consent}"
+    );
+    let a = b.get(&consent).await;
+    assert_eq!(a.status, 303, "anonymous: sign in first");
+    let next = query_param(a.location(), "next").unwrap();
+    assert_eq!(sign_in(&mut b, "alice", &next).await.location(), next);
+    let page = b.get(&next).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Living-room TV"));
+    let done = decide(&mut b, &page, "allow").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Living-room TV"));
+
+    h.clock.advance(5);
+    let tokens = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert!(tokens.json()["access_token"].is_string());
+    h.clock.advance(5);
+    let again = device
+        .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
+        .await;
+    assert!(again.body.contains("invalid_grant"), "{}", again.body);
 }

@@ -6,6 +6,7 @@
 mod challenges;
 mod clients;
 mod codes;
+mod devices;
 mod events;
 mod grants;
 mod purge;

@@ -17,6 +17,7 @@ impl PurgeStore for RedbStore {
                 let codes = tx.purge_codes(now, limit)?;
                 let access_tokens = tx.purge_access(now, limit)?;
                 let families = tx.purge_families(now, limit)?;
+                let devices = tx.purge_devices(now, limit)?;
                 tx.fault("mid");
                 let floor = tx.min_cursor()?;
                 let events = tx.purge_events(floor, limit)?;
@@ -26,6 +27,7 @@ impl PurgeStore for RedbStore {
                     access_tokens,
                     families,
                     events,
+                    devices,
                 })
             })
         })

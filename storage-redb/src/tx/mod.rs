@@ -11,6 +11,7 @@ mod access;
 mod challenges;
 mod clients;
 mod codes;
+mod devices;
 mod events;
 mod families;
 mod grants;
@@ -23,9 +24,10 @@ use crate::error::Failure;
 use crate::hooks::Hooks;
 use crate::tables::{
     ACCESS, ACCESS_BY_CLIENT, ACCESS_EXPIRY, BROWSER_SESSIONS, CHALLENGES, CHALLENGE_EXPIRY,
-    CLIENTS, CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, EVENTS, FAMILIES,
-    FAMILIES_BY_CLIENT, FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT, FAMILY_EXPIRY, FAMILY_REFRESH,
-    GRANTS, GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX, SESSION_AGE, SESSION_IDLE,
+    CLIENTS, CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, DEVICES, DEVICE_BY_USER_CODE,
+    DEVICE_EXPIRY, EVENTS, FAMILIES, FAMILIES_BY_CLIENT, FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT,
+    FAMILY_EXPIRY, FAMILY_REFRESH, GRANTS, GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX,
+    SESSION_AGE, SESSION_IDLE,
 };
 
 type Records<'t, K> = Table<'t, K, &'static [u8]>;
@@ -60,6 +62,9 @@ pub(crate) struct Tx<'t> {
     sessions: Records<'t, Hash>,
     session_idle: Expiry<'t>,
     session_age: Expiry<'t>,
+    devices: Records<'t, Hash>,
+    device_by_user_code: Table<'t, Hash, Hash>,
+    device_expiry: Expiry<'t>,
     changed: bool,
     op: &'static str,
     hooks: &'t Hooks,
@@ -98,6 +103,9 @@ impl<'t> Tx<'t> {
             sessions: txn.open_table(BROWSER_SESSIONS)?,
             session_idle: txn.open_table(SESSION_IDLE)?,
             session_age: txn.open_table(SESSION_AGE)?,
+            devices: txn.open_table(DEVICES)?,
+            device_by_user_code: txn.open_table(DEVICE_BY_USER_CODE)?,
+            device_expiry: txn.open_table(DEVICE_EXPIRY)?,
             changed: false,
             op,
             hooks,

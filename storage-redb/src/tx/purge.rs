@@ -2,7 +2,7 @@
 //! expiry index.
 
 use latchkey::clock::Timestamp;
-use latchkey::model::AccessTokenRecord;
+use latchkey::model::{AccessTokenRecord, DeviceRecord};
 use redb::ReadableTable;
 
 use super::{Expiry, Tx};
@@ -53,6 +53,27 @@ impl Tx<'_> {
             };
             if let Some(t) = removed {
                 self.unindex_access(&t)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Removes up to `limit` device authorizations due at `now`, with
+    /// their user-code entries; returns how many.
+    pub(crate) fn purge_devices(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
+        let due = take_due(&mut self.device_expiry, now, limit)?;
+        self.changed |= !due.is_empty();
+        let mut n = 0;
+        for key in due {
+            let hash = hash_key(expiry_record_key(&key)?)?;
+            // Decoded only to find its user-code entry.
+            let removed: Option<DeviceRecord> = match self.devices.remove(&hash)? {
+                Some(bytes) => Some(decode(bytes.value())?),
+                None => None,
+            };
+            if let Some(d) = removed {
+                self.device_by_user_code.remove(&d.user_code.0)?;
                 n += 1;
             }
         }

@@ -31,6 +31,10 @@ pub(super) async fn purge_once(
             .execute(pool)
             .await?
             .rows_affected();
+    let devices = del("DELETE FROM lk_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?")
+        .execute(pool)
+        .await?
+        .rows_affected();
     let mut tx = pool.begin().await?;
     // The ids go into `IN (?, …)` lists; MySQL allows 65,535 placeholders
     // a statement, so a family batch is capped ("up to limit" allows it;
@@ -79,6 +83,7 @@ pub(super) async fn purge_once(
         access_tokens,
         families,
         events,
+        devices,
     })
 }
 

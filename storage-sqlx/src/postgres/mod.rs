@@ -14,6 +14,7 @@ mod sql;
 mod challenges;
 mod clients;
 mod codes;
+mod devices;
 mod events;
 mod grants;
 mod migrate;

@@ -9,39 +9,34 @@ use crate::codec::ts;
 use crate::error::{retrying, DbError};
 
 impl PgStore {
+    /// Deletes up to `n` rows of `table` (keyed by `hash`) expired at
+    /// `now`. Each kind is its own short statement: a batch locks only the
+    /// rows it deletes, and SKIP LOCKED leaves rows that a token operation
+    /// is using for the next call instead of waiting for them.
+    async fn delete_expired(
+        &self,
+        table: &'static str,
+        now: Timestamp,
+        n: i64,
+    ) -> Result<u64, DbError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE hash IN (SELECT hash FROM {table} \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(ts(now))
+            .bind(n)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     async fn purge_once(&self, now: Timestamp, n: i64) -> Result<PurgeReport, DbError> {
         // Numbers pending events, so they do not pile up while nobody polls.
         super::events::sequence(&self.pool).await?;
-        // Each kind is its own short statement: a batch locks only the rows
-        // it deletes, and SKIP LOCKED leaves rows that a token operation is
-        // using for the next call instead of waiting for them.
-        let challenges = sqlx::query(
-            "DELETE FROM lk_challenges WHERE hash IN (SELECT hash FROM lk_challenges \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let codes = sqlx::query(
-            "DELETE FROM lk_codes WHERE hash IN (SELECT hash FROM lk_codes \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let access_tokens = sqlx::query(
-            "DELETE FROM lk_access_tokens WHERE hash IN (SELECT hash FROM lk_access_tokens \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(ts(now))
-        .bind(n)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let challenges = self.delete_expired("lk_challenges", now, n).await?;
+        let codes = self.delete_expired("lk_codes", now, n).await?;
+        let access_tokens = self.delete_expired("lk_access_tokens", now, n).await?;
         let families: i64 = sqlx::query_scalar(
             "WITH f AS (DELETE FROM lk_families WHERE id IN (SELECT id FROM lk_families \
                WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), \
@@ -52,6 +47,7 @@ impl PgStore {
         .bind(n)
         .fetch_one(&self.pool)
         .await?;
+        let devices = self.delete_expired("lk_devices", now, n).await?;
         // Events every registered reader is done with: per-consumer cursors,
         // and for groups what was fed and not yet completed.
         let events = sqlx::query(
@@ -72,6 +68,7 @@ impl PgStore {
             access_tokens,
             families: u64::try_from(families).unwrap_or(0),
             events,
+            devices,
         })
     }
 }

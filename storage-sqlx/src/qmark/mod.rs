@@ -18,6 +18,7 @@ mod dialect;
 mod challenges;
 mod clients;
 mod codes;
+mod devices;
 mod events;
 mod grants;
 mod purge;

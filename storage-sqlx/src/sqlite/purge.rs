@@ -22,6 +22,8 @@ pub(super) async fn purge_once(
         .execute(&mut *tx).await?.rows_affected();
     let access_tokens = del("DELETE FROM lk_access_tokens WHERE hash IN (SELECT hash FROM lk_access_tokens WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)")
         .execute(&mut *tx).await?.rows_affected();
+    let devices = del("DELETE FROM lk_devices WHERE hash IN (SELECT hash FROM lk_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)")
+        .execute(&mut *tx).await?.rows_affected();
     del("DELETE FROM lk_refresh_tokens WHERE family_id IN (SELECT id FROM lk_families WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)")
         .execute(&mut *tx).await?;
     let families = del("DELETE FROM lk_families WHERE id IN (SELECT id FROM lk_families WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)")
@@ -41,6 +43,7 @@ pub(super) async fn purge_once(
         access_tokens,
         families,
         events,
+        devices,
     })
 }
 

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use latchkey::clock::Timestamp;
 use latchkey::model::{
-    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, Event,
-    FamilyRecord, GrantRecord, NewEvent, Revocation,
+    AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, DeviceRecord,
+    Event, FamilyRecord, GrantRecord, NewEvent, Revocation,
 };
 use latchkey::storage::{
     Approval, ApproveOutcome, BrowserSessionStore, ChallengeStore, ClientStore, CodeFailure,
-    CodeStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore, RedeemOutcome,
-    RotateOutcome, Rotation, StorageResult, TokenStore,
+    CodeStore, DevicePoll, DeviceStore, EventStore, GrantStore, Issuance, PurgeReport, PurgeStore,
+    RedeemOutcome, RotateOutcome, Rotation, StorageResult, TokenStore,
 };
 use latchkey::token::TokenHash;
 use latchkey::web::{SessionKey, SessionRecord};
@@ -209,5 +209,26 @@ impl<S: BrowserSessionStore> BrowserSessionStore for Guarded<S> {
         self.inner()
             .purge_browser_sessions(idle, created, limit)
             .await
+    }
+}
+
+#[async_trait]
+impl<S: DeviceStore> DeviceStore for Guarded<S> {
+    async fn insert_device(&self, d: &DeviceRecord) -> StorageResult<()> {
+        self.inner().insert_device(d).await
+    }
+    async fn find_device_by_user_code(&self, h: &TokenHash) -> StorageResult<Option<DeviceRecord>> {
+        self.inner().find_device_by_user_code(h).await
+    }
+    async fn poll_device(
+        &self,
+        h: &TokenHash,
+        c: &str,
+        now: Timestamp,
+    ) -> StorageResult<DevicePoll> {
+        self.inner().poll_device(h, c, now).await
+    }
+    async fn deny_device(&self, h: &TokenHash) -> StorageResult<bool> {
+        self.inner().deny_device(h).await
     }
 }
