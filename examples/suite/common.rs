@@ -42,6 +42,7 @@ pub fn seed_json() -> Value {
         {
             "id": CLI_ID, "owner": "demo", "name": "Demo CLI",
             "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token", "device_code"],
             "scopes": ["profile:read", "offline_access"],
             "auth_method": "none"
         },
@@ -160,7 +161,8 @@ impl Discovered {
         Discovered { meta }
     }
 
-    fn s(&self, k: &str) -> String {
+    /// Metadata member `k`, a string.
+    pub fn s(&self, k: &str) -> String {
         self.meta[k]
             .as_str()
             .unwrap_or_else(|| panic!("{k}"))

@@ -1212,3 +1212,99 @@ async fn switch_account_keeps_the_request() {
         .unwrap();
     assert_eq!(who["sub"], "bob");
 }
+
+/// A command-line tool signs in with the device grant (RFC 8628) through
+/// the `oauth2` crate while a browser (signed in as alice) types nothing:
+/// it opens `verification_uri_complete`, confirms the code and consents.
+#[tokio::test]
+async fn a_cli_signs_in_with_the_device_grant() {
+    use oauth2::{DeviceAuthorizationUrl, StandardDeviceAuthorizationResponse};
+    let server = Server::start().await;
+    let d = Discovered::fetch(&server).await;
+    let client = d
+        .client(CLI_ID, None, REDIRECT)
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(d.s("device_authorization_endpoint")).unwrap(),
+        );
+    let http = plain_http();
+    let details: StandardDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new("profile:read".into()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        details.verification_uri().as_str(),
+        server.url("/device"),
+        "verification_uri"
+    );
+    let poll = {
+        let (client, http, details) = (client.clone(), http.clone(), details.clone());
+        tokio::spawn(async move {
+            client
+                .exchange_device_access_token(&details)
+                .request_async(&http, tokio::time::sleep, None)
+                .await
+        })
+    };
+
+    let browser = browser_http();
+    sign_in(&browser, &server, ALICE.0, ALICE.1).await;
+    let complete = details
+        .verification_uri_complete()
+        .unwrap()
+        .secret()
+        .clone();
+    let page = browser.get(&complete).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(details.user_code().secret()), "pre-filled");
+    let r = browser
+        .post(server.url("/device"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("user_code", details.user_code().secret().clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let consent = location(&r, &server.base);
+    assert!(
+        consent.starts_with(&server.url("/oauth/consent?")),
+        "{consent}"
+    );
+    let page = browser
+        .get(&consent)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Demo CLI"), "{page}");
+    let r = browser
+        .post(server.url("/oauth/consent"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("challenge", hidden(&page, "challenge")),
+            ("decision", "allow".into()),
+            ("scope", "profile:read".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the page says the device may continue");
+
+    let tokens = tokio::time::timeout(std::time::Duration::from_secs(30), poll)
+        .await
+        .expect("the device got its tokens within 30 s")
+        .unwrap()
+        .unwrap();
+    let who: Value = me(&server, tokens.access_token().secret())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["sub"], "alice");
+    assert!(tokens.refresh_token().is_none(), "offline_access not asked");
+}

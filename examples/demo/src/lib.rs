@@ -30,6 +30,7 @@ use latchkey::introspect::TokenInfo;
 use latchkey::keys::KeyDir;
 use latchkey::maintenance::{Maintenance, MaintenanceConfig, MaintenanceHandle};
 use latchkey::metadata::ProtectedResourceMetadata;
+use latchkey::model::GrantType;
 use latchkey::storage::Storage;
 use latchkey::ui::{AccountPages, NavLink, Strings, Theme, Ui, UiPages};
 use latchkey::web::routes::Route;
@@ -120,6 +121,8 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         .map_err(|e| format!("server key: {e}"))?;
     let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
     config.lifetimes.apply(&mut engine_config);
+    // Command-line tools sign in through the code-entry page at /device.
+    engine_config.grant_types.push(GrantType::DeviceCode);
     let engine = Engine::new(store.clone(), engine_config, keys);
     seed::seed(&engine, config).await?;
     let ui = Ui::new(

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use latchkey::clients::{ClientRegistration, UpsertOutcome};
-use latchkey::model::{AuthMethod, Visibility};
+use latchkey::model::{AuthMethod, GrantType, Visibility};
 use latchkey::storage::Storage;
 use latchkey::{Engine, Secret};
 
@@ -51,12 +51,20 @@ pub fn demo_clients(issuer: &str) -> Vec<ClientRegistration> {
             format!("{issuer}/demo/callback"),
             &all,
         ),
-        client(
-            DEMO_CLI_ID,
-            "Demo CLI",
-            "http://127.0.0.1/callback".into(),
-            &["profile:read", "zones:read", "offline_access"],
-        ),
+        ClientRegistration {
+            // Also signs in without a browser of its own (RFC 8628).
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ],
+            ..client(
+                DEMO_CLI_ID,
+                "Demo CLI",
+                "http://127.0.0.1/callback".into(),
+                &["profile:read", "zones:read", "offline_access"],
+            )
+        },
     ]
 }
 
