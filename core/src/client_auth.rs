@@ -25,6 +25,17 @@ fn invalid_client(basic: bool, why: &'static str) -> Error {
     }
 }
 
+/// The client id `req` presents (Basic or `client_id` in the form), if it
+/// can be read at all: what rate limits key failures on, before the
+/// engine decides anything.
+#[must_use]
+pub fn presented_client_id(req: &HttpRequest) -> Option<String> {
+    let params = req.form_body().unwrap_or_default();
+    presented_credentials(req, &params)
+        .ok()
+        .map(|p| p.client_id)
+}
+
 /// Reads client credentials from the `Authorization: Basic` header and the
 /// form body. Using two methods at once is `invalid_request` (OAuth 2.1
 /// §2.4: a client must not use more than one authentication method).

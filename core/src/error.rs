@@ -66,6 +66,13 @@ pub enum Error {
     MethodNotAllowed(&'static str),
     /// The body is larger than the endpoint accepts (413).
     PayloadTooLarge,
+    /// Too many requests from one address or client ([`crate::limits`]):
+    /// `429` with `Retry-After` (RFC 6585 §4), coded
+    /// `temporarily_unavailable` since OAuth defines no code of its own.
+    RateLimited {
+        /// Seconds until the next request may succeed.
+        retry_after: u64,
+    },
     /// RFC 6749 §5.2 `temporarily_unavailable` (503): storage is unreachable
     /// or overloaded; retrying later may work.
     TemporarilyUnavailable(Cause),
@@ -95,7 +102,9 @@ impl Error {
             Error::InvalidClientMetadata(_) => "invalid_client_metadata",
             Error::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Error::DevicePoll(e) => e.code(),
-            Error::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            Error::TemporarilyUnavailable(_) | Error::RateLimited { .. } => {
+                "temporarily_unavailable"
+            }
             Error::ServerError(_) => "server_error",
         }
     }
@@ -109,6 +118,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::PayloadTooLarge => 413,
+            Error::RateLimited { .. } => 429,
             Error::TemporarilyUnavailable(_) => 503,
             Error::ServerError(_) => 500,
             _ => 400,
@@ -138,6 +148,9 @@ impl Error {
             }
             Error::PayloadTooLarge => Cow::Borrowed("request body too large"),
             Error::DevicePoll(e) => Cow::Borrowed(e.description()),
+            Error::RateLimited { retry_after } => Cow::Owned(format!(
+                "too many requests; retry after {retry_after} seconds"
+            )),
             Error::TemporarilyUnavailable(_) => {
                 Cow::Borrowed("the service is temporarily unavailable; retry later")
             }

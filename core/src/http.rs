@@ -31,6 +31,12 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// Raw body.
     pub body: Vec<u8>,
+    /// The address the request came from: the TCP peer, as the framework
+    /// integrations set it (axum: with `ConnectInfo<SocketAddr>`; actix-web:
+    /// always). Behind a reverse proxy the host sets it from the proxy's
+    /// header. Rate limits key on it ([`crate::limits`]); `None` shares one
+    /// budget among every request without an address.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl HttpRequest {
@@ -196,6 +202,10 @@ impl HttpResponse {
                 "Basic realm=\"latchkey\", charset=\"UTF-8\"".into(),
             )),
             Error::MethodNotAllowed(allowed) => r.headers.push(("Allow".into(), (*allowed).into())),
+            Error::RateLimited { retry_after } => {
+                r.headers
+                    .push(("Retry-After".into(), retry_after.max(&1).to_string()));
+            }
             _ => {}
         }
         r

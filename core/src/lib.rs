@@ -102,6 +102,7 @@ pub mod grant;
 pub mod http;
 pub mod introspect;
 pub mod keys;
+pub mod limits;
 #[cfg(feature = "tokio")]
 pub mod maintenance;
 pub mod manage_error;

@@ -87,6 +87,11 @@ impl Transport for InProcess {
             .method(method.parse().unwrap())
             .uri(uri);
         for (k, v) in headers {
+            if k == suite::PEER {
+                let addr = std::net::SocketAddr::new(v.parse().unwrap(), 40000);
+                req = req.peer_addr(addr);
+                continue;
+            }
             req = req.append_header((k.as_str(), v.as_str()));
         }
         (self.0)(req.set_payload(body)).await
@@ -207,4 +212,10 @@ async fn dynamic_registration_is_served() {
 async fn device_flow_through_code_entry_sign_in_and_consent() {
     let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
     suite::device_flow(&in_process(app(&h)).await, &h, &tv.client.id).await;
+}
+
+#[actix_web::test]
+async fn rate_limits_hold_per_client_and_address() {
+    let h = harness().await;
+    suite::rate_limits_hold_per_client_and_address(&in_process(app(&h)).await, &h).await;
 }

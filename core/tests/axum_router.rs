@@ -50,6 +50,12 @@ impl Transport for InProcess {
     ) -> Answer {
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
+            if k == suite::PEER {
+                // What `into_make_service_with_connect_info` would insert.
+                let addr = std::net::SocketAddr::new(v.parse().unwrap(), 40000);
+                req = req.extension(axum::extract::ConnectInfo(addr));
+                continue;
+            }
             req = req.header(k, v);
         }
         let r = self
@@ -179,4 +185,10 @@ async fn dynamic_registration_is_served() {
 async fn device_flow_through_code_entry_sign_in_and_consent() {
     let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
     suite::device_flow(&InProcess(app(&h)), &h, &tv.client.id).await;
+}
+
+#[tokio::test]
+async fn rate_limits_hold_per_client_and_address() {
+    let h = harness().await;
+    suite::rate_limits_hold_per_client_and_address(&InProcess(app(&h)), &h).await;
 }

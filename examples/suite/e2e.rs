@@ -1308,3 +1308,35 @@ async fn a_cli_signs_in_with_the_device_grant() {
     assert_eq!(who["sub"], "alice");
     assert!(tokens.refresh_token().is_none(), "offline_access not asked");
 }
+
+/// Abuse controls over a real socket (so the source address is the
+/// framework's): ten wrong secrets for one client from this address, and
+/// the eleventh try, even with the right secret, is `429` with
+/// `Retry-After`. Another client from the same address is still judged.
+#[tokio::test]
+async fn failed_client_authentication_is_rate_limited() {
+    let server = Server::start().await;
+    let introspect = |id: &'static str, secret: &'static str| {
+        plain_http()
+            .post(server.url("/oauth/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", "lk_at_nothing")])
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(introspect(WEB_ID, "wrong").await.unwrap().status(), 401);
+    }
+    let r = introspect(WEB_ID, WEB_SECRET).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+    assert_eq!(
+        introspect(ACME_ID, "wrong").await.unwrap().status(),
+        401,
+        "another client is not refused for this one's failures"
+    );
+}

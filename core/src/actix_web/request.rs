@@ -81,5 +81,8 @@ pub fn head(req: &actix_web::HttpRequest) -> HttpRequest {
             })
             .collect(),
         body: Vec::new(),
+        // The TCP peer, not `realip_remote_addr`: that one believes
+        // `Forwarded` headers anyone can send.
+        peer: req.peer_addr().map(|a| a.ip()),
     }
 }

@@ -11,7 +11,7 @@ use crate::metadata::ProtectedResourceMetadata;
 use crate::storage::Storage;
 use crate::web::flow::{BrowserFlow, Pages, PlainPages};
 use crate::web::routes::{routes, Route};
-use crate::web::{Sessions, SignIn};
+use crate::web::{RateGuard, Sessions, SignIn};
 
 /// The OAuth endpoints as actix-web resources. Register it at the app root
 /// (`App::new().service(oauth)`, or `cfg.service(oauth)` in a `configure`
@@ -42,6 +42,7 @@ pub struct OAuthService<S: ?Sized, H> {
     resources: Vec<ProtectedResourceMetadata>,
     pages: Arc<dyn Pages>,
     extra: Vec<Route>,
+    rate: Option<RateGuard>,
 }
 
 // By hand: a derive would ask `S: Clone` and `H: Clone`, and neither is
@@ -55,6 +56,7 @@ impl<S: ?Sized, H> Clone for OAuthService<S, H> {
             resources: self.resources.clone(),
             pages: self.pages.clone(),
             extra: self.extra.clone(),
+            rate: self.rate.clone(),
         }
     }
 }
@@ -96,6 +98,7 @@ where
             resources: Vec::new(),
             pages: Arc::new(PlainPages),
             extra: Vec::new(),
+            rate: Some(RateGuard::default()),
         }
     }
 
@@ -118,6 +121,17 @@ where
         self
     }
 
+    /// Rate limits the OAuth routes with `guard` (a
+    /// [`crate::limits::RateLimiter`] and its [`crate::limits::Limits`]),
+    /// or not at all with `None`. The default is the default limits in
+    /// memory; give a shared limiter when several instances serve one
+    /// issuer.
+    #[must_use]
+    pub fn rate_limits(mut self, guard: Option<RateGuard>) -> Self {
+        self.rate = guard;
+        self
+    }
+
     /// Also mounts `routes`: host pages written once for every framework,
     /// such as `latchkey::ui::AccountPages::routes` (feature `ui`) or
     /// [`Route::page`]s of the host's own.
@@ -134,12 +148,10 @@ where
     H: SignIn,
 {
     fn register(self, config: &mut AppService) {
-        let flow = Arc::new(BrowserFlow::new(
-            self.engine,
-            self.sessions,
-            self.sign_in,
-            self.pages,
-        ));
+        let flow = Arc::new(
+            BrowserFlow::new(self.engine, self.sessions, self.sign_in, self.pages)
+                .with_rate_limits(self.rate),
+        );
         for Route { path, endpoint } in routes(&flow, &self.resources).into_iter().chain(self.extra)
         {
             let flow = flow.clone();

@@ -70,6 +70,12 @@ pub fn head(parts: &Parts) -> HttpRequest {
             })
             .collect(),
         body: Vec::new(),
+        // Present when the app is served with
+        // `into_make_service_with_connect_info::<SocketAddr>()`.
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::metadata::ProtectedResourceMetadata;
 use crate::storage::Storage;
 use crate::web::flow::{BrowserFlow, Pages, PlainPages};
 use crate::web::routes::{routes, Route};
-use crate::web::{Sessions, SignIn};
+use crate::web::{RateGuard, Sessions, SignIn};
 
 /// Builds the OAuth router. Routes follow the engine's configured endpoint
 /// URLs (so they always match the published metadata); mount the router
@@ -38,6 +38,7 @@ pub struct OAuthRouter<S: ?Sized, H> {
     resources: Vec<ProtectedResourceMetadata>,
     pages: Arc<dyn Pages>,
     extra: Vec<Route>,
+    rate: Option<RateGuard>,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for OAuthRouter<S, H> {
@@ -79,6 +80,7 @@ where
             resources: Vec::new(),
             pages: Arc::new(PlainPages),
             extra: Vec::new(),
+            rate: Some(RateGuard::default()),
         }
     }
 
@@ -101,6 +103,17 @@ where
         self
     }
 
+    /// Rate limits the OAuth routes with `guard` (a
+    /// [`crate::limits::RateLimiter`] and its [`crate::limits::Limits`]),
+    /// or not at all with `None`. The default is the default limits in
+    /// memory; give a shared limiter when several instances serve one
+    /// issuer.
+    #[must_use]
+    pub fn rate_limits(mut self, guard: Option<RateGuard>) -> Self {
+        self.rate = guard;
+        self
+    }
+
     /// Also mounts `routes`: host pages written once for every framework,
     /// such as `latchkey::ui::AccountPages::routes` (feature `ui`) or
     /// [`Route::page`]s of the host's own.
@@ -112,12 +125,10 @@ where
 
     /// The axum router, for any host state type.
     pub fn into_router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
-        let flow = Arc::new(BrowserFlow::new(
-            self.engine,
-            self.sessions,
-            self.sign_in,
-            self.pages,
-        ));
+        let flow = Arc::new(
+            BrowserFlow::new(self.engine, self.sessions, self.sign_in, self.pages)
+                .with_rate_limits(self.rate),
+        );
         let mut r: Router<Arc<BrowserFlow<S, H>>> = Router::new();
         for Route { path, endpoint } in routes(&flow, &self.resources).into_iter().chain(self.extra)
         {

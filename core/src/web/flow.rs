@@ -81,6 +81,7 @@ pub fn describe(e: &Error) -> (&'static str, &'static str) {
             "This application is not available to you",
             "Sign in with another account, or ask the application's owner for access.",
         ),
+        Error::RateLimited { .. } => ("Too many requests", "Wait a minute, then try again."),
         Error::TemporarilyUnavailable(_) => (
             "Try again in a moment",
             "The service is busy or briefly unavailable. Reload the page in a minute.",
@@ -104,6 +105,7 @@ pub struct BrowserFlow<S: ?Sized, H> {
     pages: Arc<dyn Pages>,
     consent_path: String,
     device: device::DeviceEntry,
+    rate: Option<crate::web::limits::RateGuard>,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for BrowserFlow<S, H> {
@@ -134,7 +136,27 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             sessions,
             sign_in,
             pages,
+            rate: Some(crate::web::limits::RateGuard::default()),
         }
+    }
+
+    /// Rate limits the routes with `guard`, or not at all with `None`
+    /// (default: [`crate::limits::Limits::default`] in memory).
+    #[must_use]
+    pub fn with_rate_limits(mut self, guard: Option<crate::web::limits::RateGuard>) -> Self {
+        self.rate = guard;
+        self
+    }
+
+    /// The rate limits in force.
+    #[must_use]
+    pub fn rate_limits(&self) -> Option<&crate::web::limits::RateGuard> {
+        self.rate.as_ref()
+    }
+
+    /// An error page, or the engine's JSON where machines call.
+    pub(crate) fn show(&self, e: &Error) -> HttpResponse {
+        self.show_error(e)
     }
 
     /// The engine.

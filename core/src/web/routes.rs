@@ -11,6 +11,7 @@ use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata
 use crate::storage::Storage;
 use crate::web::flow::BrowserFlow;
 use crate::web::handler::{Handler, Page};
+use crate::web::limits::Refusal;
 use crate::web::SignIn;
 
 /// What one route serves.
@@ -149,6 +150,21 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
     /// Answers `req` for `endpoint`. Every method reaches here, so a wrong
     /// one gets the engine's JSON 405 with `Allow`.
     pub async fn serve(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
+        let Some(rate) = self.rate_limits() else {
+            return self.dispatch(endpoint, req).await;
+        };
+        let now = self.engine().now();
+        match rate
+            .serve(endpoint, req, now, || self.dispatch(endpoint, req))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(Refusal::Page(e)) => with_retry_after(self.show(&e), &e),
+            Err(Refusal::Json(e)) => HttpResponse::error(&e),
+        }
+    }
+
+    async fn dispatch(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
         match endpoint {
             Endpoint::Authorize => self.authorize(req).await,
             Endpoint::Token => self.engine().token(req).await,
@@ -174,6 +190,17 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             }
         }
     }
+}
+
+/// A page refusing a rate-limited request says when to come back, as the
+/// JSON answer does (RFC 6585 §4).
+fn with_retry_after(mut page: HttpResponse, e: &Error) -> HttpResponse {
+    if let Error::RateLimited { retry_after } = e {
+        page.status = 429;
+        page.headers
+            .push(("Retry-After".into(), (*retry_after).max(1).to_string()));
+    }
+    page
 }
 
 /// `Some(405)` unless `req` is a `GET` or `HEAD`.

@@ -19,6 +19,10 @@ use crate::common::{
     alice, mallory, query_param, Harness, API, CHALLENGE, ISSUER, REDIRECT, VERIFIER,
 };
 
+/// A pseudo-header the in-process transports turn into the request's
+/// source address (and do not send).
+pub const PEER: &str = "x-test-peer";
+
 pub struct TestUsers;
 
 #[async_trait::async_trait]
@@ -760,4 +764,69 @@ pub async fn device_flow(t: &impl Transport, h: &Harness, device_client: &str) {
         .send("POST", "/oauth/token", &[ct], poll_form(&dc).into_bytes())
         .await;
     assert!(again.body.contains("invalid_grant"), "{}", again.body);
+}
+
+/// Rate limits (the defaults): failed client authentications from one
+/// address stop that address for that client after 10, with `429` and
+/// `Retry-After`; the same client from another address, and another
+/// client from the first, still get through.
+pub async fn rate_limits_hold_per_client_and_address(t: &impl Transport, h: &Harness) {
+    let introspect = |peer: &'static str, auth: String| async move {
+        let form = encode_form(&[("token", "lk_at_nothing")]);
+        t.send(
+            "POST",
+            "/oauth/introspect",
+            &[
+                (PEER.into(), peer.into()),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("authorization".into(), auth),
+            ],
+            form.into_bytes(),
+        )
+        .await
+    };
+    let wrong = crate::common::basic(&h.app.client.id, "wrong-secret");
+    for _ in 0..10 {
+        assert_eq!(introspect("192.0.2.1", wrong.clone()).await.status, 401);
+    }
+    let a = introspect("192.0.2.1", h.app_auth()).await;
+    assert_eq!(a.status, 429, "{a:?}");
+    assert!(a
+        .header("retry-after")
+        .is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(a.json()["error"], "temporarily_unavailable");
+    assert_eq!(
+        introspect("192.0.2.2", h.app_auth()).await.status,
+        200,
+        "the client from elsewhere"
+    );
+    let other = crate::common::basic(&h.cli.client.id, "x");
+    assert_eq!(
+        introspect("192.0.2.1", other).await.status,
+        401,
+        "another client from the same address is judged, not refused"
+    );
+    // A browser flooding the authorization endpoint gets a page, not JSON.
+    let mut last = None;
+    for _ in 0..121 {
+        last = Some(
+            t.send(
+                "GET",
+                "/oauth/authorize?client_id=x",
+                &[(PEER.into(), "192.0.2.3".into())],
+                Vec::new(),
+            )
+            .await,
+        );
+    }
+    let page = last.unwrap();
+    assert_eq!(page.status, 429);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.header("retry-after").is_some());
 }

@@ -224,6 +224,7 @@ async fn exchange(app: &App, code: &str, verifier: &str) -> String {
             "application/x-www-form-urlencoded".into(),
         )],
         body: form.into_bytes(),
+        peer: None,
     };
     let r = app.engine.token(&req).await;
     let json = r.json_body();
@@ -253,6 +254,7 @@ async fn exchange(app: &App, code: &str, verifier: &str) -> String {
         path: String::new(),
         headers: vec![("authorization".into(), format!("Bearer {access}"))],
         body: Vec::new(),
+        peer: None,
     };
     let api = match guard.check(&api_req).await {
         Ok(info) => format!(

@@ -32,6 +32,7 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener, boom: bool) -> Runn
     listener.set_nonblocking(true).expect("nonblocking");
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     Running(tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).await.expect("serve");
     }))
 }
