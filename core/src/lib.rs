@@ -89,6 +89,7 @@ pub mod actix_web;
 pub mod authorize;
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod cimd;
 pub mod client_auth;
 pub mod clients;
 pub mod clock;
