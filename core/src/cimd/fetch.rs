@@ -155,14 +155,17 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_loopback = self.allow_loopback;
         Box::pin(async move {
+            // Boxed as the trait object directly: `classify` finds the
+            // refusal by downcasting, which a box in a box would defeat.
+            let refuse = |r: Refusal| -> Box<dyn std::error::Error + Send + Sync> { Box::new(r) };
             let found = tokio::net::lookup_host((name.as_str(), 0))
                 .await
-                .map_err(|_| Box::new(Refusal::Unresolved))?;
+                .map_err(|_| refuse(Refusal::Unresolved))?;
             let allowed: Vec<SocketAddr> = found
                 .filter(|a| permitted(a.ip(), allow_loopback))
                 .collect();
             if allowed.is_empty() {
-                return Err(Box::new(Refusal::Internal).into());
+                return Err(refuse(Refusal::Internal));
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
