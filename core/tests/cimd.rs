@@ -11,15 +11,13 @@ use async_trait::async_trait;
 use common::faulty::Faulty;
 use common::*;
 use latchkey::cimd::{ClientMetadataFetcher, FetchError, FetchedDocument, MetadataDocumentConfig};
-use latchkey::clock::{ManualClock, Timestamp};
-use latchkey::entropy::SeededEntropy;
+use latchkey::clock::ManualClock;
 use latchkey::http::{HttpRequest, HttpResponse};
 use latchkey::introspect::Audience;
 use latchkey::model::Visibility;
 use latchkey::storage::{ClientStore, Storage};
 use latchkey::{
-    AuthorizeOutcome, ConsentDecision, ConsentPrompt, Engine, EngineConfig, Keyring, MemoryStore,
-    ScopeSet,
+    AuthorizeOutcome, ConsentDecision, ConsentPrompt, Engine, EngineConfig, MemoryStore, ScopeSet,
 };
 
 const CLIENT: &str = "https://agent.example/oauth/client.json";
@@ -83,10 +81,7 @@ fn setup_on<S: Storage + ?Sized>(store: Arc<S>, remember: bool) -> Setup<S> {
     policy.remember_consent = remember;
     let mut config = EngineConfig::new(ISSUER, scopes());
     config.client_id_metadata_documents = Some(policy);
-    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
-    let engine = Engine::new(store, config, Keyring::new(&[(1, [42u8; 32])]).unwrap())
-        .with_clock(clock.clone())
-        .with_entropy(Arc::new(SeededEntropy::new(7)));
+    let (engine, clock) = engine_configured(store, config);
     Setup {
         engine,
         clock,
@@ -134,6 +129,20 @@ impl<S: Storage + ?Sized> Setup<S> {
             AuthorizeOutcome::Redirect(l) => l,
             other => panic!("accept gave {other:?}"),
         }
+    }
+
+    /// Authorize, approve, and the code from the redirect.
+    async fn code(&self, redirect: &str) -> String {
+        let location = self
+            .approve(&consent(self.authorize(redirect).await), false)
+            .await;
+        query_param(&location, "code").unwrap()
+    }
+
+    /// Whether no URL client is stored.
+    async fn stored_none(&self) -> bool {
+        let owner = "client-id-metadata-document";
+        self.engine.list_clients(owner).await.unwrap().is_empty()
     }
 
     async fn exchange(&self, code: &str, redirect: &str) -> HttpResponse {
@@ -202,12 +211,7 @@ async fn a_url_client_is_unverified_on_consent_and_gets_tokens_with_pkce() {
 
     // Without PKCE's verifier nothing is issued.
     s.fetcher.serve(&document(LOOPBACK_CB), Some(600));
-    let code = query_param(
-        &s.approve(&consent(s.authorize(LOOPBACK_CB).await), false)
-            .await,
-        "code",
-    )
-    .unwrap();
+    let code = s.code(LOOPBACK_CB).await;
     let r = s
         .engine
         .token(&HttpRequest::form_post(&[
@@ -296,24 +300,14 @@ async fn a_failed_fetch_is_an_error_page_and_invalid_client_and_stores_nothing()
     let r = s.exchange("whatever", LOOPBACK_CB).await;
     assert_eq!((r.status, error_code(&r).as_str()), (401, "invalid_client"));
     assert!(String::from_utf8_lossy(&r.body).contains("404"));
-    assert!(s
-        .engine
-        .list_clients("client-id-metadata-document")
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(s.stored_none().await);
 }
 
 #[tokio::test]
 async fn a_stale_client_whose_document_fails_gets_no_tokens() {
     let s = setup();
     s.fetcher.serve(&document(LOOPBACK_CB), Some(60));
-    let code = query_param(
-        &s.approve(&consent(s.authorize(LOOPBACK_CB).await), false)
-            .await,
-        "code",
-    )
-    .unwrap();
+    let code = s.code(LOOPBACK_CB).await;
     s.clock.advance(61);
     s.fetcher.fail(500);
     let r = s.exchange(&code, LOOPBACK_CB).await;
@@ -362,12 +356,7 @@ async fn bad_urls_and_documents_are_refused_and_change_nothing() {
         let e = error_page(s.authorize(LOOPBACK_CB).await);
         assert!(e.description().contains(needle), "{needle}: {e}");
     }
-    assert!(s
-        .engine
-        .list_clients("client-id-metadata-document")
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(s.stored_none().await);
 }
 
 #[tokio::test]
@@ -389,12 +378,7 @@ async fn url_ids_are_unknown_clients_when_disabled() {
 async fn deleting_a_url_client_revokes_its_tokens_and_the_next_use_fetches_anew() {
     let s = setup();
     s.fetcher.serve(&document(LOOPBACK_CB), None);
-    let code = query_param(
-        &s.approve(&consent(s.authorize(LOOPBACK_CB).await), false)
-            .await,
-        "code",
-    )
-    .unwrap();
+    let code = s.code(LOOPBACK_CB).await;
     let r = s.exchange(&code, LOOPBACK_CB).await;
     let at = r.json_body()["access_token"].as_str().unwrap().to_owned();
     let bearer = HttpRequest::new("GET").with_header("Authorization", &format!("Bearer {at}"));

@@ -13,10 +13,9 @@ use common::*;
 use latchkey::cimd::{
     ClientMetadataFetcher, FetchError, HttpsFetcher, HttpsFetcherBuilder, MetadataDocumentConfig,
 };
-use latchkey::clock::{ManualClock, Timestamp};
-use latchkey::entropy::SeededEntropy;
+use latchkey::clock::ManualClock;
 use latchkey::http::HttpRequest;
-use latchkey::{AuthorizeOutcome, Engine, EngineConfig, Keyring, MemoryStore, ScopeSet};
+use latchkey::{AuthorizeOutcome, Engine, EngineConfig, MemoryStore, ScopeSet};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -113,18 +112,17 @@ fn response(status: &str, headers: &[(&str, &str)], body: &[u8], length: bool) -
     bytes
 }
 
+/// 200 with `body` as JSON and `cache` as its `Cache-Control`.
+fn json_response(body: &str, cache: &str) -> Vec<u8> {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Cache-Control", cache),
+    ];
+    response("200 OK", &headers, body.as_bytes(), true)
+}
+
 fn json(body: String, cache: &'static str) -> Answer {
-    Arc::new(move |_| {
-        Some(response(
-            "200 OK",
-            &[
-                ("Content-Type", "application/json"),
-                ("Cache-Control", cache),
-            ],
-            body.as_bytes(),
-            true,
-        ))
-    })
+    Arc::new(move |_| Some(json_response(&body, cache)))
 }
 
 #[tokio::test]
@@ -282,15 +280,7 @@ fn engine(s: &Server) -> (Engine<MemoryStore>, Arc<ManualClock>) {
         ScopeSet::parse("profile:read").unwrap(),
         vec![],
     ));
-    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
-    let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
-        config,
-        Keyring::new(&[(1, [42u8; 32])]).unwrap(),
-    )
-    .with_clock(clock.clone())
-    .with_entropy(Arc::new(SeededEntropy::new(7)));
-    (engine, clock)
+    engine_configured(Arc::new(MemoryStore::new()), config)
 }
 
 async fn authorize(engine: &Engine<MemoryStore>, client_id: &str) -> AuthorizeOutcome {
@@ -313,15 +303,7 @@ fn document_server(client_id: Arc<std::sync::OnceLock<String>>, cache: &'static 
             r#"{{"client_id":"{}","client_name":"Agent","redirect_uris":["http://127.0.0.1:3000/cb"],"token_endpoint_auth_method":"none"}}"#,
             client_id.get().map_or("", String::as_str)
         );
-        Some(response(
-            "200 OK",
-            &[
-                ("Content-Type", "application/json"),
-                ("Cache-Control", cache),
-            ],
-            body.as_bytes(),
-            true,
-        ))
+        Some(json_response(&body, cache))
     })
 }
 
