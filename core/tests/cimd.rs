@@ -146,16 +146,25 @@ impl<S: Storage + ?Sized> Setup<S> {
     }
 
     async fn exchange(&self, code: &str, redirect: &str) -> HttpResponse {
-        self.engine
-            .token(&HttpRequest::form_post(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", CLIENT),
-                ("code", code),
-                ("redirect_uri", redirect),
-                ("code_verifier", VERIFIER),
-            ]))
-            .await
+        exchange(&self.engine, code, redirect).await
     }
+}
+
+/// The code exchange of the public URL client, with PKCE.
+async fn exchange<S: Storage + ?Sized>(
+    engine: &Engine<S>,
+    code: &str,
+    redirect: &str,
+) -> HttpResponse {
+    engine
+        .token(&HttpRequest::form_post(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ]))
+        .await
 }
 
 fn consent(o: AuthorizeOutcome) -> ConsentPrompt {
@@ -361,17 +370,17 @@ async fn bad_urls_and_documents_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn url_ids_are_unknown_clients_when_disabled() {
-    let (engine, _) = engine_on(Arc::new(MemoryStore::new()));
-    let e = error_page(
-        engine
-            .authorize(
-                &authorize_request(CLIENT, LOOPBACK_CB),
-                Some(&alice()),
-                BINDING,
-            )
-            .await,
-    );
+    // Stored while enabled, then the host turns the feature off.
+    let store = Arc::new(MemoryStore::new());
+    let s = setup_on(store.clone(), false);
+    s.fetcher.serve(&document(LOOPBACK_CB), None);
+    let code = s.code(LOOPBACK_CB).await;
+    let (engine, _) = engine_on(store);
+    let req = authorize_request(CLIENT, LOOPBACK_CB);
+    let e = error_page(engine.authorize(&req, Some(&alice()), BINDING).await);
     assert_eq!(e.description(), "unknown client");
+    let r = exchange(&engine, &code, LOOPBACK_CB).await;
+    assert_eq!((r.status, error_code(&r).as_str()), (401, "invalid_client"));
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@
 //! then the authorization and token endpoints fetch the document again
 //! and update it. A fetch or check that fails aborts the request (§4.3)
 //! and changes nothing; a deleted record is fetched anew on next use.
+//! With the feature turned off again, stored copies are no longer
+//! accepted as clients (their access tokens run out; their refresh tokens
+//! are refused).
 //!
 //! Only public clients (`token_endpoint_auth_method` `none`, the default
 //! here since a document cannot carry a secret) are accepted for now;

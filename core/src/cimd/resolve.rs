@@ -57,7 +57,9 @@ impl<S: Storage + ?Sized> Engine<S> {
     ) -> Result<Option<ClientRecord>, LookupError> {
         let stored = self.store.get_client(id).await?;
         let Some(policy) = &self.config.client_id_metadata_documents else {
-            return Ok(stored);
+            // Turned off: stored copies can no longer be refreshed, so
+            // they stop counting as clients (fail closed).
+            return Ok(stored.filter(|c| c.metadata_document.is_none()));
         };
         match &stored {
             // A client registered under this id by other means wins.
