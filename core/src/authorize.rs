@@ -391,14 +391,20 @@ pub fn consent_remembered(
     if config.reprompt_public_clients && client.visibility == Visibility::Public {
         return false;
     }
-    // Nobody vetted a self-registered client: remembering consent for it is
-    // the host's choice.
-    if client.visibility == Visibility::Unvetted
-        && !config
+    // Nobody vetted a self-registered or self-described client:
+    // remembering consent for it is the host's choice.
+    let unvetted_remembered = if client.metadata_document.is_some() {
+        config
+            .client_id_metadata_documents
+            .as_ref()
+            .is_some_and(|m| m.remember_consent)
+    } else {
+        config
             .registration
             .as_ref()
             .is_some_and(|r| r.remember_consent)
-    {
+    };
+    if client.visibility == Visibility::Unvetted && !unvetted_remembered {
         return false;
     }
     // RFC 8252 §8.6: without a secret, a loopback or private-use-scheme
@@ -450,10 +456,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         let client_id = params
             .single("client_id")?
             .ok_or_else(|| Error::invalid_request("missing parameter client_id"))?;
+        // Never a redirect: a client that cannot be identified has no
+        // trusted redirect URI (RFC 6749 §4.1.2.1).
         let client = self
-            .store
-            .get_client(client_id)
-            .await?
+            .lookup_client(client_id)
+            .await
+            .map_err(|e| e.into_error(Error::UntrustedRedirect))?
             .ok_or_else(|| Error::UntrustedRedirect("unknown client".into()))?;
         let (redirect_uri, explicit) =
             resolve_redirect_uri(&client, params.single("redirect_uri")?)?;

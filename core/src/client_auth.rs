@@ -36,6 +36,15 @@ pub fn presented_client_id(req: &HttpRequest) -> Option<String> {
         .map(|p| p.client_id)
 }
 
+/// A client whose metadata document is unusable is no client (RFC 6749
+/// §5.2 `invalid_client`), with the reason.
+fn unusable_document(basic: bool, why: crate::error::Description) -> Error {
+    Error::InvalidClient {
+        basic_attempted: basic,
+        description: why,
+    }
+}
+
 /// Reads client credentials from the `Authorization: Basic` header and the
 /// form body. Using two methods at once is `invalid_request` (OAuth 2.1
 /// §2.4: a client must not use more than one authentication method).
@@ -116,9 +125,9 @@ impl<S: Storage + ?Sized> Engine<S> {
         if p.method != AuthMethod::None {
             return self.authenticate_client(req, params).await;
         }
-        self.store
-            .get_client(&p.client_id)
-            .await?
+        self.lookup_client(&p.client_id)
+            .await
+            .map_err(|e| e.into_error(|d| unusable_document(false, d)))?
             .ok_or_else(|| invalid_client(false, "unknown client or bad credentials"))
     }
 
@@ -130,7 +139,11 @@ impl<S: Storage + ?Sized> Engine<S> {
     ) -> Result<ClientRecord, Error> {
         let p = presented_credentials(req, params)?;
         let basic = p.method == AuthMethod::ClientSecretBasic;
-        let Some(client) = self.store.get_client(&p.client_id).await? else {
+        let found = self
+            .lookup_client(&p.client_id)
+            .await
+            .map_err(|e| e.into_error(|d| unusable_document(basic, d)))?;
+        let Some(client) = found else {
             return Err(invalid_client(basic, "unknown client or bad credentials"));
         };
         if client.auth_method != p.method {

@@ -143,8 +143,17 @@ pub fn validate_client(
     if c.name.trim().is_empty() || c.name.chars().count() > 100 {
         return Err(meta("name must be 1 to 100 characters"));
     }
-    if c.id.is_empty() || c.id.len() > 128 || !c.id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(meta("client id must be 1 to 128 visible ASCII characters"));
+    // A metadata document's URL is its id (draft-ietf-oauth-client-id-
+    // metadata-document §3), up to what every backend stores.
+    let max_id = if c.metadata_document.is_some() {
+        255
+    } else {
+        128
+    };
+    if c.id.is_empty() || c.id.len() > max_id || !c.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(meta(format!(
+            "client id must be 1 to {max_id} visible ASCII characters"
+        )));
     }
     if c.owner.is_empty() {
         return Err(meta("owner is required"));
@@ -153,8 +162,8 @@ pub fn validate_client(
         return Err(meta("at most 20 redirect URIs"));
     }
     for u in &c.redirect_uris {
-        if c.registration.is_some() {
-            // Self-registered agents run on developers' machines and
+        if c.registration.is_some() || c.metadata_document.is_some() {
+            // Self-described agents run on developers' machines and
             // register `http://localhost:PORT` (the MCP authorization
             // spec's rule); operator-registered clients keep RFC 8252 §8.3.
             crate::registration::metadata::check_redirect_uri(u)?;
@@ -330,6 +339,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             domains: vec![],
             lifetimes: reg.lifetimes,
             registration: None,
+            metadata_document: None,
             created_at: now,
             updated_at: now,
             revision: 0,

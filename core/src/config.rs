@@ -80,6 +80,10 @@ pub struct EngineConfig {
     /// Seconds a device waits between polls until told to slow down
     /// (RFC 8628 §3.2 `interval`, default 5).
     pub device_poll_interval: u64,
+    /// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-
+    /// document): `https` URL client ids resolved through the host's
+    /// fetcher ([`crate::cimd`]); `None` (the default) turns them off.
+    pub client_id_metadata_documents: Option<crate::cimd::MetadataDocumentConfig>,
 }
 
 /// When the token endpoint hands out a refresh token (to a client whose
@@ -142,6 +146,7 @@ impl EngineConfig {
             registration: None,
             device_code_ttl: 600,
             device_poll_interval: 5,
+            client_id_metadata_documents: None,
         }
     }
 }

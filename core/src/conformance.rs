@@ -144,6 +144,7 @@ pub fn sample_client(owner: &str) -> ClientRecord {
         domains: vec![],
         lifetimes: ClientLifetimes::default(),
         registration: None,
+        metadata_document: None,
         created_at: T0,
         updated_at: T0,
         revision: 0,

@@ -54,6 +54,13 @@
 //! [`config::EngineConfig::device_poll_interval`] set their lifetime (600 s)
 //! and the interval (5 s).
 //!
+//! # Clients met for the first time
+//!
+//! Off unless configured: dynamic registration ([`registration`], RFC
+//! 7591/7592) and Client ID Metadata Documents ([`cimd`]: an `https` URL
+//! as `client_id`, fetched through the host's fetcher; the `cimd-fetch`
+//! feature brings an SSRF-guarded one).
+//!
 //! # Non-features
 //!
 //! No implicit grant, no password grant, no `plain` PKCE, no credentials in
@@ -89,6 +96,7 @@ pub mod actix_web;
 pub mod authorize;
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod cimd;
 pub mod client_auth;
 pub mod clients;
 pub mod clock;

@@ -60,6 +60,10 @@ pub fn authorization_server_metadata(
         // RFC 8628 §4.
         m["device_authorization_endpoint"] = config.endpoints.device_authorization.clone().into();
     }
+    // draft-ietf-oauth-client-id-metadata-document §5.
+    if config.client_id_metadata_documents.is_some() {
+        m["client_id_metadata_document_supported"] = true.into();
+    }
     m
 }
 

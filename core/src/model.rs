@@ -189,6 +189,18 @@ pub struct DynamicRegistration {
     pub software_version: Option<String>,
 }
 
+/// The cached state of a client described by its Client ID Metadata
+/// Document (draft-ietf-oauth-client-id-metadata-document §4.4): the
+/// record is the cache, refreshed from the document once it goes stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataDocument {
+    /// When the document was last fetched and accepted.
+    pub fetched_at: Timestamp,
+    /// From when the document must be fetched again before the client is
+    /// used (HTTP caching, RFC 9111, within the host's bounds).
+    pub stale_at: Timestamp,
+}
+
 /// A registered client (RFC 6749 §2, RFC 7591 §2 metadata).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
@@ -222,6 +234,11 @@ pub struct ClientRecord {
     /// RFC 7591/7592 state, for a client that registered itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<DynamicRegistration>,
+    /// For a client whose `client_id` is the URL of its own metadata
+    /// document (draft-ietf-oauth-client-id-metadata-document): when the
+    /// document was fetched and until when this copy is fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_document: Option<MetadataDocument>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.

@@ -89,6 +89,23 @@ fn consent_tells_the_truth_about_the_app() {
         .expect("allow primary");
     assert!(allow < body.find("value=\"deny\"").unwrap());
 
+    assert!(!body.contains("describes itself"));
+
+    // A client identified by its metadata document URL: its host is named.
+    let mut described = prompt(
+        "Agent",
+        "http://127.0.0.1:3000/cb",
+        Visibility::Unvetted,
+        &[],
+    );
+    described.client_id = "https://agent.example/client.json".into();
+    let body = html(&ui.consent(&page(&described, false)));
+    assert!(body.contains("Nobody has verified who publishes this app"));
+    assert!(
+        body.contains("The app describes itself on <b><bdi>agent.example</bdi></b>"),
+        "{body}"
+    );
+
     let own = prompt(
         "Acme Dashboard",
         "https://app.example/cb",

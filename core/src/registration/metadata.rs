@@ -105,14 +105,26 @@ pub fn parse(body: &[u8]) -> Result<ClientMetadata, Error> {
     if body.len() > MAX_METADATA_BYTES {
         return Err(Error::PayloadTooLarge);
     }
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| bad("the request body must be a JSON object of client metadata"))?;
-    if !v.is_object() {
-        return Err(bad(
-            "the request body must be a JSON object of client metadata",
-        ));
+    from_object(parse_object(body)?)
+}
+
+/// `body` as a JSON object, before reading members: a Client ID Metadata
+/// Document must be checked for members [`ClientMetadata`] ignores.
+pub(crate) fn parse_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(bad("the document must be a JSON object of client metadata")),
     }
-    serde_json::from_value(v).map_err(|e| bad(format!("client metadata has a wrong type: {e}")))
+}
+
+/// The members of a parsed JSON object, typed (unknown ones ignored).
+pub(crate) fn from_object(
+    m: serde_json::Map<String, serde_json::Value>,
+) -> Result<ClientMetadata, Error> {
+    serde_json::from_value(serde_json::Value::Object(m))
+        .map_err(|e| bad(format!("client metadata has a wrong type: {e}")))
 }
 
 /// An `https` URL for a human-facing page (`client_uri`, `logo_uri`, …).

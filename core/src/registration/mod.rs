@@ -84,17 +84,7 @@ impl RegistrationConfig {
     /// The scopes a client asking for `requested` gets: all allowed ones
     /// when it names none; refused when it names one beyond them.
     fn scopes_for(&self, requested: Option<&str>) -> Result<ScopeSet, Error> {
-        let Some(s) = requested else {
-            return Ok(self.allowed_scopes.clone());
-        };
-        let want = ScopeSet::parse(s)
-            .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
-        if !want.is_subset(&self.allowed_scopes) {
-            return Err(Error::InvalidClientMetadata(
-                "scope asks for more than self-registered clients may have".into(),
-            ));
-        }
-        Ok(want)
+        scopes_within(&self.allowed_scopes, requested)
     }
 
     /// Open registration for `allowed_scopes` and `resources`, at most
@@ -111,6 +101,26 @@ impl RegistrationConfig {
             remember_consent: false,
         }
     }
+}
+
+/// The scopes an unvetted client (self-registered, or described by its
+/// metadata document) gets when its metadata says `requested`: all of
+/// `allowed` when it names none; refused when it names one beyond them.
+pub(crate) fn scopes_within(
+    allowed: &ScopeSet,
+    requested: Option<&str>,
+) -> Result<ScopeSet, Error> {
+    let Some(s) = requested else {
+        return Ok(allowed.clone());
+    };
+    let want = ScopeSet::parse(s)
+        .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
+    if !want.is_subset(allowed) {
+        return Err(Error::InvalidClientMetadata(
+            "scope asks for more than this server grants to clients nobody vetted".into(),
+        ));
+    }
+    Ok(want)
 }
 
 fn json(status: u16, body: &impl serde::Serialize) -> HttpResponse {
@@ -245,6 +255,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 software_id: checked.software_id,
                 software_version: checked.software_version,
             }),
+            metadata_document: None,
             created_at: now,
             updated_at: now,
             revision: 0,

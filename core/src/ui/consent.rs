@@ -38,8 +38,10 @@ pub(crate) enum Trust {
     OwnAccount,
     /// A public app with verified domains.
     Verified(Vec<String>),
-    /// Nobody vetted it.
-    Unverified,
+    /// Nobody vetted it; for a client identified by its metadata document
+    /// URL, the host that publishes it (draft-ietf-oauth-client-id-
+    /// metadata-document §6.4: show the client_id's host name).
+    Unverified(Option<String>),
 }
 
 /// Where the browser goes afterwards, said truthfully: a private-use
@@ -110,7 +112,10 @@ impl Ui {
         let trust = match (p.visibility, p.verified_domains.is_empty()) {
             (Visibility::Private, _) => Trust::OwnAccount,
             (_, false) => Trust::Verified(p.verified_domains.clone()),
-            (_, true) => Trust::Unverified,
+            (_, true) => Trust::Unverified(
+                (p.visibility == Visibility::Unvetted && p.client_id.starts_with("https://"))
+                    .then(|| crate::redirect::redirect_host(&p.client_id)),
+            ),
         };
         let groups = group(&p.scopes, |n| p.requested.contains(n), |k| s.group_title(k));
         let t = ConsentTemplate {

@@ -26,6 +26,8 @@ pub struct Strings {
     pub verified_domain: Text,
     pub unverified_app: Text,
     pub unverified_short: Text,
+    /// Before the host that publishes an app's own metadata document.
+    pub described_on: Text,
     pub it_will_be_able_to: Text,
     pub can_change: Text,
     pub offline_access: Text,
@@ -89,6 +91,7 @@ impl Strings {
                              started this yourself and trust the app."
                 .into(),
             unverified_short: "Publisher not verified".into(),
+            described_on: "The app describes itself on".into(),
             it_will_be_able_to: "It will be able to:".into(),
             can_change: "can change or delete".into(),
             offline_access: "It will keep this access while you are away, until you revoke it."

@@ -70,15 +70,21 @@ pub async fn harness_with_registration() -> Harness {
         latchkey::ScopeSet::parse("profile:read dns:read").unwrap(),
         vec![API.into()],
     ));
-    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
-    let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
-        config,
-        Keyring::new(&[(1, [42u8; 32])]).unwrap(),
-    )
-    .with_clock(clock.clone())
-    .with_entropy(Arc::new(SeededEntropy::new(7)));
+    let (engine, clock) = engine_configured(Arc::new(MemoryStore::new()), config);
     harness_with(engine, clock).await
+}
+
+/// An engine on `store` configured by `config`, with the harness's key, a
+/// manual clock and seeded randomness.
+pub fn engine_configured<S: Storage + ?Sized>(
+    store: Arc<S>,
+    config: EngineConfig,
+) -> (Engine<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let engine = Engine::new(store, config, Keyring::new(&[(1, [42u8; 32])]).unwrap())
+        .with_clock(clock.clone())
+        .with_entropy(Arc::new(SeededEntropy::new(7)));
+    (engine, clock)
 }
 
 pub fn engine_on<S: Storage + ?Sized>(store: Arc<S>) -> (Engine<S>, Arc<ManualClock>) {
