@@ -34,7 +34,7 @@ use latchkey::storage::Storage;
 use latchkey::ui::{AccountPages, NavLink, Strings, Theme, Ui, UiPages};
 use latchkey::web::routes::Route;
 use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
-use latchkey::{Engine, EngineConfig};
+use latchkey::{Engine, EngineConfig, ScopeSet};
 
 use crate::config::{demo_scopes, Command, Config};
 use crate::users::Users;
