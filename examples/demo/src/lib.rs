@@ -30,11 +30,12 @@ use latchkey::introspect::TokenInfo;
 use latchkey::keys::KeyDir;
 use latchkey::maintenance::{Maintenance, MaintenanceConfig, MaintenanceHandle};
 use latchkey::metadata::ProtectedResourceMetadata;
+use latchkey::registration::RegistrationConfig;
 use latchkey::storage::Storage;
 use latchkey::ui::{AccountPages, NavLink, Strings, Theme, Ui, UiPages};
 use latchkey::web::routes::Route;
 use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
-use latchkey::{Engine, EngineConfig, ScopeSet};
+use latchkey::{Engine, EngineConfig};
 
 use crate::config::{demo_scopes, Command, Config};
 use crate::users::Users;
@@ -120,6 +121,17 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         .map_err(|e| format!("server key: {e}"))?;
     let mut engine_config = EngineConfig::new(&config.issuer, demo_scopes());
     config.lifetimes.apply(&mut engine_config);
+    if config.open_registration {
+        // Agents (MCP clients) register themselves for any demo scope and
+        // for the resources this server issues tokens for; the quota and
+        // the lifetime of unused registrations are the library's defaults.
+        let scopes = latchkey::ScopeSet::from_tokens(demo_scopes().names())
+            .map_err(|e| format!("registration scopes: {e}"))?;
+        engine_config.registration = Some(RegistrationConfig::open(
+            scopes,
+            config.registration_resources(),
+        ));
+    }
     let engine = Engine::new(store.clone(), engine_config, keys);
     seed::seed(&engine, config).await?;
     let ui = Ui::new(
