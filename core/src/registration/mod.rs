@@ -81,20 +81,26 @@ pub struct RegistrationConfig {
 }
 
 impl RegistrationConfig {
-    /// The scopes a client asking for `requested` gets: all allowed ones
-    /// when it names none; refused when it names one beyond them.
+    /// The scopes a client asking for `requested` may use: all allowed
+    /// ones, whatever it names among them; refused when it names one
+    /// beyond them.
+    ///
+    /// The client's `scope` is not a cap: anyone can register again with a
+    /// wider one, so it would bound nothing, and it would break step-up
+    /// (MCP 2025-11-25): an MCP client registers with the scopes of its
+    /// first challenge and later re-authorizes for more. The policy is the
+    /// bound, and the user approves each scope on the consent page.
     fn scopes_for(&self, requested: Option<&str>) -> Result<ScopeSet, Error> {
-        let Some(s) = requested else {
-            return Ok(self.allowed_scopes.clone());
-        };
-        let want = ScopeSet::parse(s)
-            .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
-        if !want.is_subset(&self.allowed_scopes) {
-            return Err(Error::InvalidClientMetadata(
-                "scope asks for more than self-registered clients may have".into(),
-            ));
+        if let Some(s) = requested {
+            let want = ScopeSet::parse(s)
+                .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
+            if !want.is_subset(&self.allowed_scopes) {
+                return Err(Error::InvalidClientMetadata(
+                    "scope asks for more than self-registered clients may have".into(),
+                ));
+            }
         }
-        Ok(want)
+        Ok(self.allowed_scopes.clone())
     }
 
     /// Open registration for `allowed_scopes` and `resources`, at most
