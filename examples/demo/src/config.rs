@@ -552,17 +552,27 @@ mod tests {
         );
         let e = serve(&["--protected-resource", mcp], &none).unwrap_err();
         assert!(e.contains("--open-registration"), "{e}");
-        let e = serve(&["--open-registration", "--protected-resource", "mcp"], &none).unwrap_err();
+        let e = serve(
+            &["--open-registration", "--protected-resource", "mcp"],
+            &none,
+        )
+        .unwrap_err();
         assert!(e.contains("absolute URL"), "{e}");
         let env = |k: &str| match k {
             "LATCHKEY_OPEN_REGISTRATION" => Some("1".to_owned()),
-            "LATCHKEY_PROTECTED_RESOURCES" => Some("https://a.example/mcp https://b.example/mcp".into()),
+            "LATCHKEY_PROTECTED_RESOURCES" => {
+                Some("https://a.example/mcp https://b.example/mcp".into())
+            }
             _ => None,
         };
         let c = serve(&[], &env).unwrap();
         assert_eq!(c.protected_resources.len(), 2);
         let c = serve(&["--protected-resource", mcp], &env).unwrap();
-        assert_eq!(c.protected_resources, vec![mcp.to_owned()], "flags replace the env list");
+        assert_eq!(
+            c.protected_resources,
+            vec![mcp.to_owned()],
+            "flags replace the env list"
+        );
     }
 
     #[test]

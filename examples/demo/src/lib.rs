@@ -124,9 +124,8 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
     // A request without `scope` gets the least one (RFC 6749 §3.3 lets the
     // server pick a default); MCP clients omit it when the resource names
     // none, and the MCP conformance suite's code-grant scenario does too.
-    engine_config.default_scopes = Some(
-        latchkey::ScopeSet::parse(ME_SCOPE).map_err(|e| format!("default scope: {e}"))?,
-    );
+    engine_config.default_scopes =
+        Some(latchkey::ScopeSet::parse(ME_SCOPE).map_err(|e| format!("default scope: {e}"))?);
     if config.open_registration {
         // Agents (MCP clients) register themselves for any demo scope and
         // for the resources this server issues tokens for; the quota and

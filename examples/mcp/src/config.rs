@@ -112,7 +112,10 @@ where
             .map_err(|_| format!("--addr: {a:?} is not an address like 127.0.0.1:8090"))?,
         None => SocketAddr::from(([127, 0, 0, 1], 8090)),
     };
-    let issuer = http_url("--issuer", issuer.as_deref().unwrap_or("http://127.0.0.1:8080"))?;
+    let issuer = http_url(
+        "--issuer",
+        issuer.as_deref().unwrap_or("http://127.0.0.1:8080"),
+    )?;
     let resource = match resource {
         Some(r) => http_url("--resource", &r)?,
         None => format!("{}/mcp", base_url_for(addr)),
@@ -132,7 +135,11 @@ where
         None => Duration::from_secs(5),
         Some(t) => match t.parse::<u64>() {
             Ok(s) if s <= 60 => Duration::from_secs(s),
-            _ => return Err(format!("--cache-ttl: {t:?} is not a number of seconds from 0 to 60")),
+            _ => {
+                return Err(format!(
+                    "--cache-ttl: {t:?} is not a number of seconds from 0 to 60"
+                ))
+            }
         },
     };
     Ok(Command::Serve(Box::new(Config {
@@ -232,9 +239,16 @@ mod tests {
         assert_eq!(c.resource, "http://127.0.0.1:9000/mcp");
         assert_eq!(c.issuer, "http://127.0.0.1:8080");
         assert_eq!(c.cache_ttl, Duration::from_secs(5));
-        assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the secret");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "Debug hides the secret"
+        );
         let Command::Serve(c) = parse(
-            args(&["--resource=http://localhost:9000/tools/", "--client-id", "x"]),
+            args(&[
+                "--resource=http://localhost:9000/tools/",
+                "--client-id",
+                "x",
+            ]),
             creds,
         )
         .unwrap() else {

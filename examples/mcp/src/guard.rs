@@ -59,7 +59,12 @@ impl Guard {
         }
         // RFC 6750 §3.1: no error code when no credentials were sent.
         www.push_str(&format!(", scope=\"{}\"", BASELINE_SCOPES.join(" ")));
-        challenge(StatusCode::UNAUTHORIZED, www, None, "authentication required")
+        challenge(
+            StatusCode::UNAUTHORIZED,
+            www,
+            None,
+            "authentication required",
+        )
     }
 
     /// 403 for a token lacking `needed`. The `scope` asked for is what the
@@ -157,7 +162,8 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         return guard.insufficient(&caller.scopes, &missing);
     }
     parts.extensions.insert(caller);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The token of an `Authorization: Bearer` value (RFC 6750 §2.1: the scheme
@@ -176,16 +182,18 @@ mod tests {
 
     #[test]
     fn tool_calls_need_their_tools_scope() {
-        let call = |name: &str| {
-            serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}})
-        };
+        let call = |name: &str| serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
         let b = |v: serde_json::Value| v.to_string().into_bytes();
         assert_eq!(scopes_needed(&b(call("edit_dns_record"))), ["dns:edit"]);
         assert_eq!(scopes_needed(&b(call("whoami"))), ["profile:read"]);
         assert!(scopes_needed(&b(call("no_such_tool"))).is_empty());
         let list = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
         assert!(scopes_needed(&b(list)).is_empty());
-        let batch = serde_json::json!([call("list_zones"), call("edit_dns_record"), call("list_zones")]);
+        let batch = serde_json::json!([
+            call("list_zones"),
+            call("edit_dns_record"),
+            call("list_zones")
+        ]);
         assert_eq!(scopes_needed(&b(batch)), ["zones:read", "dns:edit"]);
         assert!(scopes_needed(b"not json").is_empty());
     }

@@ -364,7 +364,9 @@ mod tests {
             bad[member] = value.clone();
             assert!(judge(response(bad), R).0.is_none(), "{member} = {value}");
         }
-        assert!(judge(response(serde_json::json!({"active": false})), R).0.is_none());
+        assert!(judge(response(serde_json::json!({"active": false})), R)
+            .0
+            .is_none());
     }
 
     #[test]
@@ -376,12 +378,25 @@ mod tests {
             client_id: "c".into(),
             scopes: vec![],
         };
-        c.put(key("t1"), now + Duration::from_secs(5), Some(caller.clone()), now);
+        c.put(
+            key("t1"),
+            now + Duration::from_secs(5),
+            Some(caller.clone()),
+            now,
+        );
         c.put(key("t2"), now + Duration::from_secs(5), None, now);
         assert_eq!(c.get(&key("t1"), now), Some(Some(caller)));
-        assert_eq!(c.get(&key("t2"), now), Some(None), "negative answers are cached");
+        assert_eq!(
+            c.get(&key("t2"), now),
+            Some(None),
+            "negative answers are cached"
+        );
         assert_eq!(c.get(&key("t3"), now), None);
-        assert_eq!(c.get(&key("t1"), now + Duration::from_secs(6)), None, "expired");
+        assert_eq!(
+            c.get(&key("t1"), now + Duration::from_secs(6)),
+            None,
+            "expired"
+        );
         assert_ne!(key("t1"), key("t2"));
         for i in 0..MAX_CACHED + 5 {
             c.put(key(&i.to_string()), now + Duration::from_secs(5), None, now);

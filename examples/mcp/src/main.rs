@@ -32,7 +32,10 @@ async fn main() -> ExitCode {
         "  metadata      {}",
         latchkey::metadata::protected_resource_metadata_url(&config.resource)
     );
-    eprintln!("  authorization {} (introspecting as {})", config.issuer, config.client_id);
+    eprintln!(
+        "  authorization {} (introspecting as {})",
+        config.issuer, config.client_id
+    );
     let served = axum::serve(listener, latchkey_example_mcp::router(&config))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

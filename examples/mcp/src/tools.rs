@@ -31,7 +31,10 @@ pub const BASELINE_SCOPES: &[&str] = &["profile:read", "zones:read", "offline_ac
 /// The scope `tool` needs; `None` for a tool this server does not have.
 #[must_use]
 pub fn scope_for(tool: &str) -> Option<&'static str> {
-    TOOL_SCOPES.iter().find(|(t, _)| *t == tool).map(|(_, s)| *s)
+    TOOL_SCOPES
+        .iter()
+        .find(|(t, _)| *t == tool)
+        .map(|(_, s)| *s)
 }
 
 /// The caller the guard put in the request, if its token has `scope`.
@@ -51,7 +54,9 @@ fn caller(parts: &Parts, scope: &str) -> Result<Caller, ErrorData> {
 }
 
 fn json(v: &serde_json::Value) -> Result<CallToolResult, ErrorData> {
-    Ok(CallToolResult::success(vec![ContentBlock::text(v.to_string())]))
+    Ok(CallToolResult::success(vec![ContentBlock::text(
+        v.to_string(),
+    )]))
 }
 
 /// The demo zones every user has.
@@ -78,10 +83,17 @@ pub struct Tools;
 #[tool_router(server_handler)]
 impl Tools {
     /// Who the token speaks for.
-    #[tool(description = "Who you are: the signed-in user and the app acting for them. Needs profile:read.")]
-    async fn whoami(&self, Extension(parts): Extension<Parts>) -> Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Who you are: the signed-in user and the app acting for them. Needs profile:read."
+    )]
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
         let c = caller(&parts, "profile:read")?;
-        json(&serde_json::json!({ "sub": c.sub, "client_id": c.client_id, "scope": c.scopes.join(" ") }))
+        json(
+            &serde_json::json!({ "sub": c.sub, "client_id": c.client_id, "scope": c.scopes.join(" ") }),
+        )
     }
 
     /// The user's zones.
@@ -95,7 +107,9 @@ impl Tools {
     }
 
     /// Pretends to change a record (nothing is stored).
-    #[tool(description = "Create or change a DNS record in one of your zones (demo: nothing is stored). Needs dns:edit.")]
+    #[tool(
+        description = "Create or change a DNS record in one of your zones (demo: nothing is stored). Needs dns:edit."
+    )]
     async fn edit_dns_record(
         &self,
         Extension(parts): Extension<Parts>,

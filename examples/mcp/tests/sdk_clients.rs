@@ -86,7 +86,10 @@ async fn drive(stack: &Stack, program: &Path, script: &str, app_name: &str) -> V
             let answer = if let Some(url) = line.strip_prefix("AUTHORIZE ") {
                 authorizations += 1;
                 let client_id = common::query_param(url, "client_id").unwrap();
-                assert!(client_id.starts_with("lkc_"), "a self-registered client: {url}");
+                assert!(
+                    client_id.starts_with("lkc_"),
+                    "a self-registered client: {url}"
+                );
                 assert_eq!(
                     common::query_param(url, "resource").as_deref(),
                     Some(stack.mcp.as_str()),
@@ -108,7 +111,10 @@ async fn drive(stack: &Stack, program: &Path, script: &str, app_name: &str) -> V
                 eprintln!("{script}: {line}");
                 continue;
             };
-            stdin.write_all(format!("{answer}\n").as_bytes()).await.unwrap();
+            stdin
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .unwrap();
         }
     };
     tokio::time::timeout(Duration::from_secs(120), run)
@@ -124,8 +130,18 @@ async fn drive(stack: &Stack, program: &Path, script: &str, app_name: &str) -> V
 /// confirms.
 async fn revoke(stack: &Stack, browser: &reqwest::Client, app_name: &str) {
     let apps = stack.auth.url("/account/apps");
-    let page = browser.get(&apps).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(app_name), "{app_name} on the connected apps page");
+    let page = browser
+        .get(&apps)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(app_name),
+        "{app_name} on the connected apps page"
+    );
     let ask = browser
         .post(stack.auth.url("/account/apps/revoke"))
         .form(&[
@@ -172,7 +188,10 @@ fn check_common(stack: &Stack, results: &[Value]) {
             .position(|x| x.starts_with(u))
             .unwrap_or_else(|| panic!("no request to {u} in {urls:#?}"))
     };
-    let prm = at(&format!("{}/.well-known/oauth-protected-resource", stack.mcp_base));
+    let prm = at(&format!(
+        "{}/.well-known/oauth-protected-resource",
+        stack.mcp_base
+    ));
     let asm = at(&stack.auth.url("/.well-known/oauth-authorization-server"));
     let register = at(&stack.auth.url("/oauth/register"));
     let token = at(&stack.auth.url("/oauth/token"));
@@ -199,7 +218,10 @@ fn check_common(stack: &Stack, results: &[Value]) {
     for s in ["dns:edit", "profile:read", "zones:read"] {
         assert!(scope.split(' ').any(|x| x == s), "{s} in {scope}");
     }
-    assert!(up["edit"]["changed"].as_str().unwrap().starts_with("www.example.com A"));
+    assert!(up["edit"]["changed"]
+        .as_str()
+        .unwrap()
+        .starts_with("www.example.com A"));
     assert_eq!(up["edit"]["by"], "alice");
 
     let after = step(results, "after_revoke");
@@ -228,7 +250,10 @@ async fn typescript_sdk_end_to_end() {
     assert!(challenge["scope"].as_str().unwrap().contains("dns:edit"));
     // After revocation the refresh token is dead too: the SDK can only ask
     // the user again.
-    assert_eq!(step(&results, "after_revoke")["reauthorization_asked"], true);
+    assert_eq!(
+        step(&results, "after_revoke")["reauthorization_asked"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -241,5 +266,8 @@ async fn python_sdk_end_to_end() {
     let up = step(&results, "step_up");
     let http = up["http"].as_array().unwrap();
     assert_eq!(http[0]["status"], 403, "{up}");
-    assert!(http[0]["www"].as_str().unwrap().contains("insufficient_scope"));
+    assert!(http[0]["www"]
+        .as_str()
+        .unwrap()
+        .contains("insufficient_scope"));
 }
