@@ -86,6 +86,12 @@ async fn an_agent_registers_itself_and_signs_a_user_in() {
         "the policy's scopes"
     );
     assert!(info.get("x_unknown").is_none());
+    // A narrower `scope` is accepted but caps nothing: the client can
+    // step up later to any scope the policy allows (MCP 2025-11-25).
+    let narrow = PUBLIC_AGENT.replacen('{', r#"{"scope":"profile:read","#, 1);
+    let r = e.register(&post_json(&narrow)).await;
+    assert_eq!(r.status, 201, "{}", body(&r));
+    assert_eq!(body(&r)["scope"], "dns:read profile:read");
     assert!(info["registration_access_token"]
         .as_str()
         .unwrap()

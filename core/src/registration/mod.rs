@@ -81,8 +81,15 @@ pub struct RegistrationConfig {
 }
 
 impl RegistrationConfig {
-    /// The scopes a client asking for `requested` gets: all allowed ones
-    /// when it names none; refused when it names one beyond them.
+    /// The scopes a client asking for `requested` may use: all allowed
+    /// ones, whatever it names among them; refused when it names one
+    /// beyond them.
+    ///
+    /// The client's `scope` is not a cap: anyone can register again with a
+    /// wider one, so it would bound nothing, and it would break step-up
+    /// (MCP 2025-11-25): an MCP client registers with the scopes of its
+    /// first challenge and later re-authorizes for more. The policy is the
+    /// bound, and the user approves each scope on the consent page.
     fn scopes_for(&self, requested: Option<&str>) -> Result<ScopeSet, Error> {
         scopes_within(&self.allowed_scopes, requested)
     }
@@ -104,23 +111,24 @@ impl RegistrationConfig {
 }
 
 /// The scopes an unvetted client (self-registered, or described by its
-/// metadata document) gets when its metadata says `requested`: all of
-/// `allowed` when it names none; refused when it names one beyond them.
+/// metadata document) may use when its metadata says `requested`: all of
+/// `allowed`, whatever it names among them; refused when it names one
+/// beyond them (see [`RegistrationConfig::scopes_for`] for why the named
+/// ones are no cap).
 pub(crate) fn scopes_within(
     allowed: &ScopeSet,
     requested: Option<&str>,
 ) -> Result<ScopeSet, Error> {
-    let Some(s) = requested else {
-        return Ok(allowed.clone());
-    };
-    let want = ScopeSet::parse(s)
-        .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
-    if !want.is_subset(allowed) {
-        return Err(Error::InvalidClientMetadata(
-            "scope asks for more than this server grants to clients nobody vetted".into(),
-        ));
+    if let Some(s) = requested {
+        let want = ScopeSet::parse(s)
+            .map_err(|_| Error::InvalidClientMetadata("scope is malformed".into()))?;
+        if !want.is_subset(allowed) {
+            return Err(Error::InvalidClientMetadata(
+                "scope asks for more than this server grants to clients nobody vetted".into(),
+            ));
+        }
     }
-    Ok(want)
+    Ok(allowed.clone())
 }
 
 fn json(status: u16, body: &impl serde::Serialize) -> HttpResponse {

@@ -50,6 +50,17 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Token and code lifetimes, and the refresh grace period.
     pub lifetimes: Lifetimes,
+    /// Open dynamic client registration (RFC 7591 §3): anyone may register
+    /// a client, as MCP clients meeting this server for the first time do
+    /// (`--open-registration`, `LATCHKEY_OPEN_REGISTRATION=1`). Off by
+    /// default: an open endpoint lets anyone create clients, bounded only
+    /// by the quota.
+    pub open_registration: bool,
+    /// Resources (RFC 8707) besides the demo API that self-registered
+    /// clients may get tokens for, e.g. an MCP server's URL
+    /// (`--protected-resource URL`, repeatable; `LATCHKEY_PROTECTED_RESOURCES`,
+    /// space-separated). Needs [`Config::open_registration`].
+    pub protected_resources: Vec<String>,
 }
 
 /// Lifetimes in seconds, each a flag and an environment variable.
@@ -110,6 +121,8 @@ impl std::fmt::Debug for Config {
             .field("clients_file", &self.clients_file)
             .field("demo_clients", &self.demo_clients)
             .field("trust_domain_claims", &self.trust_domain_claims)
+            .field("open_registration", &self.open_registration)
+            .field("protected_resources", &self.protected_resources)
             .field(
                 "database_url",
                 &self.database_url.as_ref().map(|_| "<redacted>"),
@@ -135,6 +148,8 @@ impl Config {
             trust_domain_claims: false,
             database_url: None,
             lifetimes: Lifetimes::default(),
+            open_registration: false,
+            protected_resources: Vec::new(),
         }
     }
 
@@ -142,6 +157,19 @@ impl Config {
     #[must_use]
     pub fn resource(&self) -> String {
         format!("{}/api", self.issuer)
+    }
+
+    /// The resources self-registered clients may get tokens for: the demo
+    /// API, then each `--protected-resource`.
+    #[must_use]
+    pub fn registration_resources(&self) -> Vec<String> {
+        let mut r = vec![self.resource()];
+        for extra in &self.protected_resources {
+            if !r.contains(extra) {
+                r.push(extra.clone());
+            }
+        }
+        r
     }
 }
 
@@ -179,6 +207,11 @@ Options (each also read from the environment variable shown):
   --access-token-ttl SECS  access token lifetime [LATCHKEY_ACCESS_TOKEN_TTL, default 900]
   --refresh-token-ttl SECS refresh token lifetime, renewed on rotation
                            [LATCHKEY_REFRESH_TOKEN_TTL, default 2592000]
+  --open-registration      let anyone register a client (RFC 7591), as MCP clients do
+                           [LATCHKEY_OPEN_REGISTRATION=1, default off]
+  --protected-resource URL a resource (e.g. an MCP server's URL) self-registered clients
+                           may get tokens for, besides the demo API; repeatable; needs
+                           --open-registration [LATCHKEY_PROTECTED_RESOURCES, space-separated]
   -h, --help               this text
 ";
 
@@ -209,6 +242,11 @@ where
     let yes = |v: String| matches!(v.as_str(), "1" | "true" | "yes");
     c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS").is_some_and(yes);
     c.demo_clients = !env("LATCHKEY_NO_DEMO_CLIENTS").is_some_and(yes);
+    c.open_registration = env("LATCHKEY_OPEN_REGISTRATION").is_some_and(yes);
+    let mut resources: Vec<String> = env("LATCHKEY_PROTECTED_RESOURCES")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut resources_from_flags = false;
 
     let mut grace = env("LATCHKEY_REFRESH_GRACE");
     let mut code_ttl = env("LATCHKEY_CODE_TTL");
@@ -239,6 +277,15 @@ where
             "--bob-password" => c.bob_password = value()?,
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
             "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
+            "--open-registration" if inline.is_none() => c.open_registration = true,
+            "--protected-resource" => {
+                // Flags replace the environment's list rather than add to it.
+                if !resources_from_flags {
+                    resources.clear();
+                    resources_from_flags = true;
+                }
+                resources.push(value()?);
+            }
             "--refresh-grace" => grace = Some(value()?),
             "--code-ttl" => code_ttl = Some(value()?),
             "--access-token-ttl" => access_ttl = Some(value()?),
@@ -268,6 +315,15 @@ where
     if let Some(v) = refresh_ttl {
         c.lifetimes.refresh_token_ttl = seconds("--refresh-token-ttl", &v, 1, YEAR)?;
     }
+    for r in &resources {
+        latchkey::redirect::validate_resource(r).map_err(|_| {
+            format!("--protected-resource: {r:?} must be an absolute URL without a fragment")
+        })?;
+    }
+    if !resources.is_empty() && !c.open_registration {
+        return Err("--protected-resource only applies with --open-registration".into());
+    }
+    c.protected_resources = resources;
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
         return Err("demo passwords must not be empty".into());
     }
@@ -360,6 +416,13 @@ pub fn banner(config: &Config, addr: std::net::SocketAddr, storage: &str) {
     }
     if let Some(f) = &config.clients_file {
         eprintln!("  clients file  {}", f.display());
+    }
+    if config.open_registration {
+        eprintln!(
+            "  registration  open at {}/oauth/register, for {}",
+            config.issuer,
+            config.registration_resources().join(", ")
+        );
     }
 }
 
@@ -467,6 +530,49 @@ mod tests {
         let mut e = latchkey::EngineConfig::new("https://a.example", demo_scopes());
         c.lifetimes.apply(&mut e);
         assert_eq!((e.refresh_grace, e.code_ttl), (0, 120));
+    }
+
+    #[test]
+    fn registration_is_off_unless_asked_and_resources_need_it() {
+        let none = |_: &str| None;
+        let serve = |a: &[&str], env: &dyn Fn(&str) -> Option<String>| match parse(args(a), env) {
+            Ok(Command::Serve(c)) => Ok(c),
+            Ok(Command::Help) => panic!("expected serve"),
+            Err(e) => Err(e),
+        };
+        let c = serve(&[], &none).unwrap();
+        assert!(!c.open_registration);
+        assert!(c.protected_resources.is_empty());
+        let mcp = "http://127.0.0.1:8090/mcp";
+        let c = serve(&["--open-registration", "--protected-resource", mcp], &none).unwrap();
+        assert!(c.open_registration);
+        assert_eq!(
+            c.registration_resources(),
+            vec!["http://127.0.0.1:8080/api".to_owned(), mcp.to_owned()]
+        );
+        let e = serve(&["--protected-resource", mcp], &none).unwrap_err();
+        assert!(e.contains("--open-registration"), "{e}");
+        let e = serve(
+            &["--open-registration", "--protected-resource", "mcp"],
+            &none,
+        )
+        .unwrap_err();
+        assert!(e.contains("absolute URL"), "{e}");
+        let env = |k: &str| match k {
+            "LATCHKEY_OPEN_REGISTRATION" => Some("1".to_owned()),
+            "LATCHKEY_PROTECTED_RESOURCES" => {
+                Some("https://a.example/mcp https://b.example/mcp".into())
+            }
+            _ => None,
+        };
+        let c = serve(&[], &env).unwrap();
+        assert_eq!(c.protected_resources.len(), 2);
+        let c = serve(&["--protected-resource", mcp], &env).unwrap();
+        assert_eq!(
+            c.protected_resources,
+            vec![mcp.to_owned()],
+            "flags replace the env list"
+        );
     }
 
     #[test]

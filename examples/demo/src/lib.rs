@@ -31,6 +31,7 @@ use latchkey::keys::KeyDir;
 use latchkey::maintenance::{Maintenance, MaintenanceConfig, MaintenanceHandle};
 use latchkey::metadata::ProtectedResourceMetadata;
 use latchkey::model::GrantType;
+use latchkey::registration::RegistrationConfig;
 use latchkey::storage::Storage;
 use latchkey::ui::{AccountPages, NavLink, Strings, Theme, Ui, UiPages};
 use latchkey::web::routes::Route;
@@ -123,6 +124,22 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
     config.lifetimes.apply(&mut engine_config);
     // Command-line tools sign in through the code-entry page at /device.
     engine_config.grant_types.push(GrantType::DeviceCode);
+    // A request without `scope` gets the least one (RFC 6749 §3.3 lets the
+    // server pick a default); MCP clients omit it when the resource names
+    // none, and the MCP conformance suite's code-grant scenario does too.
+    engine_config.default_scopes =
+        Some(latchkey::ScopeSet::parse(ME_SCOPE).map_err(|e| format!("default scope: {e}"))?);
+    if config.open_registration {
+        // Agents (MCP clients) register themselves for any demo scope and
+        // for the resources this server issues tokens for; the quota and
+        // the lifetime of unused registrations are the library's defaults.
+        let scopes = latchkey::ScopeSet::from_tokens(demo_scopes().names())
+            .map_err(|e| format!("registration scopes: {e}"))?;
+        engine_config.registration = Some(RegistrationConfig::open(
+            scopes,
+            config.registration_resources(),
+        ));
+    }
     let engine = Engine::new(store.clone(), engine_config, keys);
     seed::seed(&engine, config).await?;
     let ui = Ui::new(
