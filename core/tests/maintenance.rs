@@ -403,3 +403,32 @@ async fn expired_browser_sessions_are_purged_too() {
         "the expired session is gone"
     );
 }
+
+/// With open registration, a self-registered client that nobody approved
+/// within the policy's `unused_ttl` is deleted by the purge task.
+#[tokio::test(start_paused = true)]
+async fn unused_registrations_are_purged() {
+    let h = common::harness_with_registration().await;
+    let req = latchkey::http::HttpRequest {
+        method: "POST".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}"#
+            .to_vec(),
+        ..Default::default()
+    };
+    let r = h.engine.register(&req).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json_body()["client_id"].as_str().unwrap().to_owned();
+    let handle = Maintenance::new(h.engine.clone(), config()).spawn();
+    let r = until(&handle, Duration::from_secs(1), |r| r.purge_runs >= 1).await;
+    assert_eq!(r.registrations_purged, 0, "still young");
+    assert!(h.engine.get_client(&id).await.is_ok());
+    h.clock.advance(86_401);
+    let r = until(&handle, Duration::from_secs(30), |r| {
+        r.registrations_purged >= 1
+    })
+    .await;
+    assert_eq!(r.registrations_purged, 1);
+    handle.shutdown().await;
+    assert!(h.engine.get_client(&id).await.is_err(), "deleted");
+}

@@ -16,6 +16,10 @@ pub struct MaintenanceReport {
     pub purged: PurgeReport,
     /// Expired browser sessions removed ([`super::Maintenance::sessions`]).
     pub sessions_purged: u64,
+    /// Self-registered clients nobody approved within the registration
+    /// policy's `unused_ttl`, deleted
+    /// ([`crate::Engine::purge_unused_registrations`]).
+    pub registrations_purged: u64,
     /// Event batches a consumer callback accepted and that were then
     /// acknowledged.
     pub batches_acked: u64,
@@ -39,6 +43,7 @@ pub(super) struct Counters {
     purge_runs: AtomicU64,
     purged: Mutex<PurgeReport>,
     sessions_purged: AtomicU64,
+    registrations_purged: AtomicU64,
     batches_acked: AtomicU64,
     events_acked: AtomicU64,
     callback_failures: AtomicU64,
@@ -63,6 +68,10 @@ impl Counters {
 
     pub(super) fn sessions_purged(&self, n: u64) {
         bump(&self.sessions_purged, n);
+    }
+
+    pub(super) fn registrations_purged(&self, n: u64) {
+        bump(&self.registrations_purged, n);
     }
 
     pub(super) fn purge_run(&self) {
@@ -98,6 +107,7 @@ impl Counters {
             purge_runs: get(&self.purge_runs),
             purged: *self.purged.lock().unwrap_or_else(|e| e.into_inner()),
             sessions_purged: get(&self.sessions_purged),
+            registrations_purged: get(&self.registrations_purged),
             batches_acked: get(&self.batches_acked),
             events_acked: get(&self.events_acked),
             callback_failures: get(&self.callback_failures),

@@ -125,6 +125,18 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
                             Err(e) => self.counters.storage_failed(describe("session purge", &e)),
                         }
                     }
+                    if self.engine.config().registration.is_some() {
+                        let purged = self
+                            .engine
+                            .purge_unused_registrations(self.config.purge_batch)
+                            .await;
+                        match purged {
+                            Ok(n) => self.counters.registrations_purged(n),
+                            Err(e) => self
+                                .counters
+                                .storage_failed(describe("registration purge", &e)),
+                        }
+                    }
                     self.counters.purge_run();
                     self.config.purge_interval
                 }
