@@ -185,6 +185,8 @@ impl HttpResponse {
                 ("Content-Type".into(), "application/json".into()),
                 ("Cache-Control".into(), "no-store".into()),
                 ("Pragma".into(), "no-cache".into()),
+                // A JSON answer is never to be sniffed into a page.
+                ("X-Content-Type-Options".into(), "nosniff".into()),
             ],
             body,
         }

@@ -72,7 +72,12 @@ pub fn authorization_server_metadata(
 pub fn metadata_response(value: &serde_json::Value) -> HttpResponse {
     HttpResponse {
         status: 200,
-        headers: vec![("Content-Type".into(), "application/json".into())],
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            // Clients may keep it a while, and pick up changes soon after.
+            ("Cache-Control".into(), "public, max-age=300".into()),
+            ("X-Content-Type-Options".into(), "nosniff".into()),
+        ],
         body: serde_json::to_vec(value).unwrap_or_default(),
     }
 }

@@ -219,3 +219,9 @@ async fn rate_limits_hold_per_client_and_address() {
     let h = harness().await;
     suite::rate_limits_hold_per_client_and_address(&in_process(app(&h)).await, &h).await;
 }
+
+#[actix_web::test]
+async fn cors_for_browser_clients_and_never_for_pages() {
+    let h = harness().await;
+    suite::cors_for_browser_clients_and_never_for_pages(&in_process(app(&h)).await).await;
+}

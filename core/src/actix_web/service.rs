@@ -11,7 +11,7 @@ use crate::metadata::ProtectedResourceMetadata;
 use crate::storage::Storage;
 use crate::web::flow::{BrowserFlow, Pages, PlainPages};
 use crate::web::routes::{routes, Route};
-use crate::web::{RateGuard, Sessions, SignIn};
+use crate::web::{Cors, RateGuard, Sessions, SignIn};
 
 /// The OAuth endpoints as actix-web resources. Register it at the app root
 /// (`App::new().service(oauth)`, or `cfg.service(oauth)` in a `configure`
@@ -43,6 +43,7 @@ pub struct OAuthService<S: ?Sized, H> {
     pages: Arc<dyn Pages>,
     extra: Vec<Route>,
     rate: Option<RateGuard>,
+    cors: Cors,
 }
 
 // By hand: a derive would ask `S: Clone` and `H: Clone`, and neither is
@@ -57,6 +58,7 @@ impl<S: ?Sized, H> Clone for OAuthService<S, H> {
             pages: self.pages.clone(),
             extra: self.extra.clone(),
             rate: self.rate.clone(),
+            cors: self.cors.clone(),
         }
     }
 }
@@ -99,6 +101,7 @@ where
             pages: Arc::new(PlainPages),
             extra: Vec::new(),
             rate: Some(RateGuard::default()),
+            cors: Cors::default(),
         }
     }
 
@@ -129,6 +132,15 @@ where
     #[must_use]
     pub fn rate_limits(mut self, guard: Option<RateGuard>) -> Self {
         self.rate = guard;
+        self
+    }
+
+    /// Which origins browser-based clients may call the metadata, token,
+    /// revocation and registration endpoints from ([`Cors`]; default any,
+    /// without credentials). Pages never answer cross-origin.
+    #[must_use]
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
         self
     }
 

@@ -12,7 +12,7 @@ use crate::metadata::ProtectedResourceMetadata;
 use crate::storage::Storage;
 use crate::web::flow::{BrowserFlow, Pages, PlainPages};
 use crate::web::routes::{routes, Route};
-use crate::web::{RateGuard, Sessions, SignIn};
+use crate::web::{Cors, RateGuard, Sessions, SignIn};
 
 /// Builds the OAuth router. Routes follow the engine's configured endpoint
 /// URLs (so they always match the published metadata); mount the router
@@ -39,6 +39,7 @@ pub struct OAuthRouter<S: ?Sized, H> {
     pages: Arc<dyn Pages>,
     extra: Vec<Route>,
     rate: Option<RateGuard>,
+    cors: Cors,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for OAuthRouter<S, H> {
@@ -81,6 +82,7 @@ where
             pages: Arc::new(PlainPages),
             extra: Vec::new(),
             rate: Some(RateGuard::default()),
+            cors: Cors::default(),
         }
     }
 
@@ -111,6 +113,15 @@ where
     #[must_use]
     pub fn rate_limits(mut self, guard: Option<RateGuard>) -> Self {
         self.rate = guard;
+        self
+    }
+
+    /// Which origins browser-based clients may call the metadata, token,
+    /// revocation and registration endpoints from ([`Cors`]; default any,
+    /// without credentials). Pages never answer cross-origin.
+    #[must_use]
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
         self
     }
 

@@ -106,6 +106,7 @@ pub struct BrowserFlow<S: ?Sized, H> {
     consent_path: String,
     device: device::DeviceEntry,
     rate: Option<crate::web::limits::RateGuard>,
+    cors: crate::web::Cors,
 }
 
 impl<S: ?Sized, H> std::fmt::Debug for BrowserFlow<S, H> {
@@ -137,7 +138,22 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             sign_in,
             pages,
             rate: Some(crate::web::limits::RateGuard::default()),
+            cors: crate::web::Cors::default(),
         }
+    }
+
+    /// Answers cross-origin requests to the metadata, token, revocation
+    /// and registration endpoints as `cors` says (default: any origin).
+    #[must_use]
+    pub fn with_cors(mut self, cors: crate::web::Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// The CORS policy.
+    #[must_use]
+    pub fn cors(&self) -> &crate::web::Cors {
+        &self.cors
     }
 
     /// Rate limits the routes with `guard`, or not at all with `None`

@@ -39,6 +39,7 @@
 
 mod bearer;
 mod cookie;
+mod cors;
 mod csrf;
 pub mod flow;
 pub mod handler;
@@ -53,6 +54,7 @@ mod sign_in;
 mod store;
 
 pub use bearer::BearerGuard;
+pub use cors::Cors;
 pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 pub use csrf::{ct_eq, CsrfToken};
 pub use handler::{Handler, Page};

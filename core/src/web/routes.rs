@@ -11,6 +11,7 @@ use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata
 use crate::storage::Storage;
 use crate::web::flow::BrowserFlow;
 use crate::web::handler::{Handler, Page};
+use crate::web::cors;
 use crate::web::limits::Refusal;
 use crate::web::SignIn;
 
@@ -150,18 +151,35 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
     /// Answers `req` for `endpoint`. Every method reaches here, so a wrong
     /// one gets the engine's JSON 405 with `Allow`.
     pub async fn serve(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
-        let Some(rate) = self.rate_limits() else {
-            return self.dispatch(endpoint, req).await;
-        };
-        let now = self.engine().now();
-        match rate
-            .serve(endpoint, req, now, || self.dispatch(endpoint, req))
-            .await
-        {
-            Ok(answer) => answer,
-            Err(Refusal::Page(e)) => with_retry_after(self.show(&e), &e),
-            Err(Refusal::Json(e)) => HttpResponse::error(&e),
+        let cors = cors::methods(endpoint);
+        if let Some(answer) = cors.and_then(|m| self.cors().preflight(req, m)) {
+            return answer;
         }
+        let mut answer = match self.rate_limits() {
+            None => self.dispatch(endpoint, req).await,
+            Some(rate) => {
+                let now = self.engine().now();
+                match rate
+                    .serve(endpoint, req, now, || self.dispatch(endpoint, req))
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(Refusal::Page(e)) => with_retry_after(self.show(&e), &e),
+                    Err(Refusal::Json(e)) => HttpResponse::error(&e),
+                }
+            }
+        };
+        if cors.is_some() {
+            self.cors().decorate(req, &mut answer);
+        }
+        if self.engine().config().issuer.starts_with("https://") {
+            // RFC 6797: browsers that saw https here never try http again.
+            answer.headers.push((
+                "Strict-Transport-Security".into(),
+                "max-age=31536000".into(),
+            ));
+        }
+        answer
     }
 
     async fn dispatch(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {

@@ -830,3 +830,72 @@ pub async fn rate_limits_hold_per_client_and_address(t: &impl Transport, h: &Har
         .starts_with("text/html"));
     assert!(page.header("retry-after").is_some());
 }
+
+/// Browser-based clients (single-page apps, browser-hosted MCP clients):
+/// the metadata, token, revocation and registration endpoints answer CORS
+/// (preflight included) without credentials; the authorization endpoint
+/// and consent never do. JSON is never sniffed; metadata may be cached.
+pub async fn cors_for_browser_clients_and_never_for_pages(t: &impl Transport) {
+    let preflight = |path: &'static str| async move {
+        t.send(
+            "OPTIONS",
+            path,
+            &[
+                ("origin".into(), "https://spa.example".into()),
+                ("access-control-request-method".into(), "POST".into()),
+                (
+                    "access-control-request-headers".into(),
+                    "authorization, content-type".into(),
+                ),
+            ],
+            Vec::new(),
+        )
+        .await
+    };
+    let p = preflight("/oauth/token").await;
+    assert_eq!(p.status, 204, "{p:?}");
+    assert_eq!(p.header("access-control-allow-origin"), Some("*"));
+    assert!(p.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert!(p
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("Authorization"));
+    assert!(p.header("access-control-allow-credentials").is_none());
+    for page in ["/oauth/authorize", "/oauth/consent"] {
+        let p = preflight(page).await;
+        assert!(p.header("access-control-allow-origin").is_none(), "{page}: {p:?}");
+    }
+    let origin = [("origin".to_owned(), "https://spa.example".to_owned())];
+    let form = [(
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let token = t
+        .send(
+            "POST",
+            "/oauth/token",
+            &[origin[0].clone(), form[0].clone()],
+            b"grant_type=authorization_code&code=x&client_id=nobody".to_vec(),
+        )
+        .await;
+    assert_eq!(token.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(token.header("x-content-type-options"), Some("nosniff"));
+    let meta = t
+        .send(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            &origin,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(meta.header("access-control-allow-origin"), Some("*"));
+    assert!(meta.header("cache-control").unwrap().contains("max-age="));
+    let page = t
+        .send("GET", "/oauth/authorize?client_id=x", &origin, Vec::new())
+        .await;
+    assert!(page.header("access-control-allow-origin").is_none());
+    assert!(
+        page.header("strict-transport-security").is_some(),
+        "HSTS on every answer of an https issuer"
+    );
+}
