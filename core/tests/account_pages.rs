@@ -120,6 +120,15 @@ async fn sign_in_checks_credentials_csrf_and_next() {
     ];
     let r = b.send(HttpRequest::form_post(&form), "/login").await;
     assert_eq!(r.status, 403);
+    let csrf = b.csrf().await;
+    let form = [
+        ("username", "alice"),
+        ("password", "alice-pw"),
+        ("csrf", csrf.as_str()),
+    ];
+    let cross = HttpRequest::form_post(&form).with_header("Origin", "https://evil.example");
+    let r = b.send(cross, "/login").await;
+    assert_eq!(r.status, 403, "a login form posted from another site");
 
     let r = b.sign_in("alice", "alice-pw", "//evil.example/").await;
     assert_eq!(r.status, 303);

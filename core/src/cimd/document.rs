@@ -142,7 +142,10 @@ mod tests {
             c.grant_types,
             vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
         );
-        assert_eq!(c.scopes.to_string(), "profile:read");
+        // Its `scope` is checked against the policy but caps nothing: the
+        // client may step up to any allowed scope later (the user still
+        // approves each).
+        assert_eq!(c.scopes.to_string(), "dns:read profile:read");
         let all = check(&format!(
             r#"{{"client_id":"{URL}","redirect_uris":["https://agent.example/cb"],"token_endpoint_auth_method":"none"}}"#
         ))

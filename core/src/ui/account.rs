@@ -224,6 +224,11 @@ where
         })
     }
 
+    /// A form post from a page of this server's origin ([`crate::web::same_origin`]).
+    fn same_origin(&self, req: &HttpRequest) -> bool {
+        crate::web::same_origin(req, &self.engine.config().issuer)
+    }
+
     fn broken(&self, e: impl std::fmt::Display, s: Option<&Session>) -> HttpResponse {
         self.error(500, "Something went wrong", &e.to_string(), s)
     }
@@ -258,7 +263,7 @@ where
         let form = req
             .form_body()
             .map_err(|e| self.error(e.status(), "Bad request", &e.description(), Some(&s)))?;
-        if !s.csrf_ok(form.single("csrf").ok().flatten()) {
+        if !s.csrf_ok(form.single("csrf").ok().flatten()) || !self.same_origin(req) {
             let msg = "The form was not sent from this site's current page. \
                        Go back, reload and try again.";
             return Err(self.error(403, "Form expired", msg, Some(&s)));
@@ -297,7 +302,7 @@ where
                 return redirect(after_sign_in(next, &self.paths.home));
             }
             (None, 200)
-        } else if !session.csrf_ok(form.single("csrf").ok().flatten()) {
+        } else if !session.csrf_ok(form.single("csrf").ok().flatten()) || !self.same_origin(req) {
             (Some("Your sign-in form expired. Please try again."), 403)
         } else if let Some(user) = self.users.check(username, field("password")).await {
             return self

@@ -59,7 +59,10 @@ impl Cors {
             for (k, v) in [
                 ("Access-Control-Allow-Origin", origin.as_str()),
                 ("Access-Control-Allow-Methods", methods),
-                ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+                (
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type",
+                ),
                 ("Access-Control-Max-Age", "600"),
             ] {
                 headers.push((k.to_owned(), v.to_owned()));

@@ -57,3 +57,81 @@ mod tests {
         assert_eq!(format!("{t:?}"), "CsrfToken(<redacted>)");
     }
 }
+
+/// Whether a state-changing form post comes from a page of `issuer`'s own
+/// origin, by its `Origin` header, or failing that its `Referer` (a
+/// second line behind the CSRF token, which one page could leak to
+/// another). A request with neither passes (some privacy settings strip
+/// both); `Origin: null` (a sandboxed or opaque origin) does not.
+#[must_use]
+pub fn same_origin(req: &crate::http::HttpRequest, issuer: &str) -> bool {
+    let (own, _) = crate::metadata::split_origin(issuer);
+    let origin_of = |url: &str| {
+        let (o, _) = crate::metadata::split_origin(url);
+        o.to_ascii_lowercase()
+    };
+    let own = origin_of(own);
+    match req.header("origin") {
+        Ok(Some(o)) => return o.eq_ignore_ascii_case(&own),
+        Ok(None) => {}
+        Err(_) => return false,
+    }
+    match req.header("referer") {
+        Ok(Some(r)) => origin_of(r) == own,
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::same_origin;
+    use crate::http::HttpRequest;
+
+    #[test]
+    fn origin_then_referer_decide() {
+        let issuer = "https://auth.example/tenant";
+        let post = |h: &[(&str, &str)]| {
+            let mut r = HttpRequest::form_post(&[]);
+            for (k, v) in h {
+                r = r.with_header(k, v);
+            }
+            r
+        };
+        assert!(same_origin(&post(&[]), issuer), "neither header");
+        assert!(same_origin(
+            &post(&[("Origin", "https://auth.example")]),
+            issuer
+        ));
+        assert!(same_origin(
+            &post(&[("Origin", "HTTPS://Auth.Example")]),
+            issuer
+        ));
+        for bad in [
+            "https://evil.example",
+            "null",
+            "http://auth.example",
+            "https://auth.example:444",
+        ] {
+            assert!(!same_origin(&post(&[("Origin", bad)]), issuer), "{bad}");
+        }
+        assert!(same_origin(
+            &post(&[("Referer", "https://auth.example/oauth/consent?challenge=x")]),
+            issuer
+        ));
+        assert!(!same_origin(
+            &post(&[("Referer", "https://evil.example/auth.example")]),
+            issuer
+        ));
+        assert!(
+            !same_origin(
+                &post(&[
+                    ("Origin", "https://auth.example"),
+                    ("Origin", "https://evil.example")
+                ]),
+                issuer
+            ),
+            "two Origin headers"
+        );
+    }
+}

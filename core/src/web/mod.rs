@@ -54,9 +54,9 @@ mod sign_in;
 mod store;
 
 pub use bearer::BearerGuard;
-pub use cors::Cors;
 pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
-pub use csrf::{ct_eq, CsrfToken};
+pub use cors::Cors;
+pub use csrf::{ct_eq, same_origin, CsrfToken};
 pub use handler::{Handler, Page};
 pub use limits::RateGuard;
 pub use memory::{MemorySessionStore, DEFAULT_MAX_ANONYMOUS, DEFAULT_MAX_SIGNED_IN};

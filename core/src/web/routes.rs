@@ -9,9 +9,9 @@ use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::metadata::{metadata_response, split_origin, ProtectedResourceMetadata};
 use crate::storage::Storage;
+use crate::web::cors;
 use crate::web::flow::BrowserFlow;
 use crate::web::handler::{Handler, Page};
-use crate::web::cors;
 use crate::web::limits::Refusal;
 use crate::web::SignIn;
 

@@ -362,6 +362,29 @@ pub async fn consent_without_or_with_a_wrong_csrf_token_is_refused(
         assert_eq!(a.status, 403, "csrf {csrf:?}: {a:?}");
         assert!(a.header("location").is_none());
     }
+    // The right token from a page of another origin is refused too.
+    let csrf = page.hidden("csrf");
+    let form = [
+        ("challenge", challenge.as_str()),
+        ("decision", "allow"),
+        ("csrf", csrf.as_str()),
+    ];
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("referer", "https://evil.example/page"),
+    ] {
+        let ct = ("content-type", "application/x-www-form-urlencoded");
+        let a = b
+            .send(
+                "POST",
+                "/oauth/consent",
+                &[ct, (header, value)],
+                encode_form(&form).into_bytes(),
+            )
+            .await;
+        assert_eq!(a.status, 403, "{header}: {value}: {a:?}");
+    }
     // The refusals consumed nothing: the real form still works.
     let a = b
         .post(
@@ -855,7 +878,10 @@ pub async fn cors_for_browser_clients_and_never_for_pages(t: &impl Transport) {
     let p = preflight("/oauth/token").await;
     assert_eq!(p.status, 204, "{p:?}");
     assert_eq!(p.header("access-control-allow-origin"), Some("*"));
-    assert!(p.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert!(p
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
     assert!(p
         .header("access-control-allow-headers")
         .unwrap()
@@ -863,7 +889,10 @@ pub async fn cors_for_browser_clients_and_never_for_pages(t: &impl Transport) {
     assert!(p.header("access-control-allow-credentials").is_none());
     for page in ["/oauth/authorize", "/oauth/consent"] {
         let p = preflight(page).await;
-        assert!(p.header("access-control-allow-origin").is_none(), "{page}: {p:?}");
+        assert!(
+            p.header("access-control-allow-origin").is_none(),
+            "{page}: {p:?}"
+        );
     }
     let origin = [("origin".to_owned(), "https://spa.example".to_owned())];
     let form = [(
