@@ -234,3 +234,30 @@ async fn another_users_grant_is_not_found_and_sign_out_ends_the_session() {
     let r = m.send(HttpRequest::new("GET"), "/account/apps").await;
     assert_eq!(r.status, 303, "signed out");
 }
+
+/// Password guessing: after 10 failures for one username the right
+/// password is refused too (429, `Retry-After`, one message whether or not
+/// the user exists); other usernames still sign in.
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_username() {
+    let h = harness().await;
+    let mut b = browser(&h);
+    for _ in 0..10 {
+        assert_eq!(b.sign_in("alice", "guess", "/").await.status, 401);
+    }
+    let r = b.sign_in("alice", "alice-pw", "/").await;
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    let page = body(&r);
+    assert!(page.contains("Too many failed sign-in attempts"), "{page}");
+    for _ in 0..10 {
+        assert_eq!(b.sign_in("nobody", "guess", "/").await.status, 401);
+    }
+    let r = b.sign_in("nobody", "guess", "/").await;
+    assert!(
+        body(&r).contains("Too many failed"),
+        "same for unknown names"
+    );
+    let r = b.sign_in("mallory", "mallory-pw", "/").await;
+    assert_eq!(r.status, 303, "another user still signs in");
+}

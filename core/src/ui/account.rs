@@ -13,6 +13,7 @@ use crate::authorize::Principal;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::http::{encode_component, HttpRequest, HttpResponse, Params};
+use crate::limits::{key as limit_key, MemoryRateLimiter, RateLimiter, Rule, Verdict};
 use crate::manage_error::ManageError;
 use crate::storage::Storage;
 use crate::web::page::{redirect, with_cookie};
@@ -86,6 +87,82 @@ pub struct AccountPages<S: ?Sized, U> {
     paths: AccountPaths,
     links: Vec<NavLink>,
     date: fn(Timestamp) -> String,
+    throttle: SignInThrottle,
+}
+
+/// How failed sign-ins are throttled: per username (whether or not such a
+/// user exists, so a refusal tells nothing) and per source address. Once
+/// over either, every attempt is refused until the window ends, right
+/// password or not: guessing costs the guesser, not the account's owner
+/// at another address (whose own failures count against their address
+/// only up to the per-username rule).
+#[derive(Clone)]
+pub struct SignInThrottle {
+    /// Where the counts live (shared between instances with
+    /// `latchkey::limits::RedisRateLimiter`).
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Failed attempts per username: 10 in 15 minutes by default.
+    pub per_username: Rule,
+    /// Failed attempts per source address: 50 in 15 minutes by default.
+    pub per_address: Rule,
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        SignInThrottle {
+            limiter: Arc::new(MemoryRateLimiter::default()),
+            per_username: Rule::per(10, 900),
+            per_address: Rule::per(50, 900),
+        }
+    }
+}
+
+impl std::fmt::Debug for SignInThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInThrottle")
+            .field("per_username", &self.per_username)
+            .field("per_address", &self.per_address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignInThrottle {
+    fn keys(req: &HttpRequest, username: &str) -> [([u8; 16], bool); 2] {
+        let addr = req.peer.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        // Usernames compare as people type them.
+        let user = username.trim().to_lowercase();
+        [
+            (limit_key(&["sign-in", "user", &user]), true),
+            (limit_key(&["sign-in", "addr", &addr]), false),
+        ]
+    }
+
+    fn rule(&self, per_user: bool) -> Rule {
+        if per_user {
+            self.per_username
+        } else {
+            self.per_address
+        }
+    }
+
+    /// Seconds to wait when `req` may not try `username` now. A limiter
+    /// that fails lets the attempt through.
+    async fn refused(&self, req: &HttpRequest, username: &str, now: Timestamp) -> Option<u64> {
+        for (k, per_user) in Self::keys(req, username) {
+            if let Ok(Verdict::Deny { retry_after }) =
+                self.limiter.check(&k, self.rule(per_user), now).await
+            {
+                return Some(retry_after);
+            }
+        }
+        None
+    }
+
+    async fn failed(&self, req: &HttpRequest, username: &str, now: Timestamp) {
+        for (k, per_user) in Self::keys(req, username) {
+            let _ = self.limiter.hit(&k, self.rule(per_user), now).await;
+        }
+    }
 }
 
 impl<S: ?Sized, U> std::fmt::Debug for AccountPages<S, U> {
@@ -130,7 +207,16 @@ where
             ui,
             paths,
             date: format_utc,
+            throttle: SignInThrottle::default(),
         }
+    }
+
+    /// Throttles failed sign-ins with `throttle` instead of the default
+    /// (in memory, 10 per username and 50 per address in 15 minutes).
+    #[must_use]
+    pub fn sign_in_throttle(mut self, throttle: SignInThrottle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Serves the pages at `paths` (the nav's first link follows).
@@ -304,6 +390,15 @@ where
             (None, 200)
         } else if !session.csrf_ok(form.single("csrf").ok().flatten()) || !self.same_origin(req) {
             (Some("Your sign-in form expired. Please try again."), 403)
+        } else if let Some(wait) = self
+            .throttle
+            .refused(req, username, self.engine.now())
+            .await
+        {
+            let mut page = self.sign_in_page(&session, next, username, TOO_MANY, 429);
+            page.headers
+                .push(("Retry-After".into(), wait.max(1).to_string()));
+            return with_cookie(page, cookie);
         } else if let Some(user) = self.users.check(username, field("password")).await {
             return self
                 .sessions
@@ -311,17 +406,31 @@ where
                 .await
                 .unwrap_or_else(|e| self.broken(e, None));
         } else {
+            let now = self.engine.now();
+            self.throttle.failed(req, username, now).await;
             (Some("Invalid username or password."), 401)
         };
+        let page = self.sign_in_page(&session, next, username, error.unwrap_or_default(), status);
+        with_cookie(page, cookie)
+    }
+
+    fn sign_in_page(
+        &self,
+        session: &Session,
+        next: Option<&str>,
+        username: &str,
+        error: &str,
+        status: u16,
+    ) -> HttpResponse {
         let page = SignInPage {
             csrf: session.csrf.expose(),
             action: &self.paths.sign_in,
             next,
             app_name: None,
             username,
-            error,
+            error: (!error.is_empty()).then_some(error),
         };
-        with_cookie(self.ui.sign_in(status, &page), cookie)
+        self.ui.sign_in(status, &page)
     }
 
     /// `POST`: ends the session, then the sign-in page.
@@ -427,6 +536,9 @@ where
         self.error(status, "That did not work", &msg, Some(s))
     }
 }
+
+/// What a throttled sign-in says: the same whether or not the user exists.
+const TOO_MANY: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
 
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse> + Send>>;
 
