@@ -19,6 +19,7 @@ pub(crate) struct Presented {
 }
 
 fn invalid_client(basic: bool, why: &'static str) -> Error {
+    crate::observe::signal(crate::observe::Signal::ClientAuthFailed, None);
     Error::InvalidClient {
         basic_attempted: basic,
         description: why.into(),

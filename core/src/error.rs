@@ -237,7 +237,10 @@ impl std::error::Error for Error {
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Unavailable(c) => Error::TemporarilyUnavailable(c),
+            StorageError::Unavailable(c) => {
+                crate::observe::signal(crate::observe::Signal::StorageUnavailable, None);
+                Error::TemporarilyUnavailable(c)
+            }
             other => Error::ServerError(Box::new(other)),
         }
     }

@@ -116,6 +116,7 @@ pub mod maintenance;
 pub mod manage_error;
 pub mod metadata;
 pub mod model;
+pub mod observe;
 pub mod pkce;
 pub mod redirect;
 pub mod registration;

@@ -1340,3 +1340,37 @@ async fn failed_client_authentication_is_rate_limited() {
         "another client is not refused for this one's failures"
     );
 }
+
+/// `/metrics` (Prometheus' text format) counts the OAuth routes by
+/// endpoint and outcome, and the security signals.
+#[tokio::test]
+async fn metrics_are_exported_for_prometheus() {
+    let server = Server::start().await;
+    let r = plain_http()
+        .post(server.url("/oauth/introspect"))
+        .basic_auth(WEB_ID, Some("wrong"))
+        .form(&[("token", "lk_at_nothing")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = plain_http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for want in [
+        "latchkey_requests_total{endpoint=\"introspect\",status=\"401\",error=\"invalid_client\"}",
+        "latchkey_client_auth_failures_total",
+        "latchkey_request_duration_seconds",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    assert!(!text.contains("lk_at_"), "no token in the metrics");
+}

@@ -300,6 +300,15 @@ impl<S: Storage + ?Sized> Engine<S> {
             client_id: client_id.to_owned(),
             reason,
         });
+        match reason {
+            RevocationReason::CodeReplay => {
+                crate::observe::signal(crate::observe::Signal::CodeReplay, Some(client_id));
+            }
+            RevocationReason::RefreshReuse => {
+                crate::observe::signal(crate::observe::Signal::RefreshReuse, Some(client_id));
+            }
+            _ => {}
+        }
         let rev = Revocation {
             at: self.now(),
             reason,

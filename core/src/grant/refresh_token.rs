@@ -160,6 +160,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                     .map_err(|e| Error::internal(format!("successor unreadable: {e}")))?;
                 let successor: SealedSuccessor =
                     serde_json::from_slice(&plain).map_err(Error::internal)?;
+                crate::observe::signal(crate::observe::Signal::RefreshCoalesced, Some(&client.id));
                 Ok(Attempt::Done(successor.response(now)))
             }
             RefreshDecision::Reuse => {

@@ -46,6 +46,27 @@ pub enum Endpoint {
     DeviceVerification,
 }
 
+impl Endpoint {
+    /// A short name, for spans and metric labels.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Authorize => "authorize",
+            Endpoint::Token => "token",
+            Endpoint::Introspect => "introspect",
+            Endpoint::Revoke => "revoke",
+            Endpoint::Consent => "consent",
+            Endpoint::ServerMetadata => "server_metadata",
+            Endpoint::ResourceMetadata(_) => "resource_metadata",
+            Endpoint::Register => "register",
+            Endpoint::RegistrationClient => "registration_client",
+            Endpoint::Page(_) => "page",
+            Endpoint::DeviceAuthorization => "device_authorization",
+            Endpoint::DeviceVerification => "device_verification",
+        }
+    }
+}
+
 /// A path and what it serves.
 #[derive(Clone, Debug)]
 pub struct Route {
@@ -151,6 +172,38 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
     /// Answers `req` for `endpoint`. Every method reaches here, so a wrong
     /// one gets the engine's JSON 405 with `Allow`.
     pub async fn serve(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
+        let name = endpoint.name();
+        let span = tracing::info_span!(
+            "latchkey.request",
+            endpoint = name,
+            method = %req.method,
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let answer =
+            tracing::Instrument::instrument(self.serve_inner(endpoint, req), span.clone()).await;
+        let error = crate::observe::error_code(&answer);
+        span.record("status", answer.status);
+        if !error.is_empty() {
+            span.record("error", error);
+        }
+        metrics::counter!(
+            "latchkey_requests_total",
+            "endpoint" => name,
+            "status" => answer.status.to_string(),
+            "error" => error,
+        )
+        .increment(1);
+        metrics::histogram!("latchkey_request_duration_seconds", "endpoint" => name)
+            .record(started.elapsed().as_secs_f64());
+        if answer.status == 429 {
+            metrics::counter!("latchkey_rate_limited_total", "endpoint" => name).increment(1);
+        }
+        answer
+    }
+
+    async fn serve_inner(&self, endpoint: &Endpoint, req: &HttpRequest) -> HttpResponse {
         let cors = cors::methods(endpoint);
         if let Some(answer) = cors.and_then(|m| self.cors().preflight(req, m)) {
             return answer;

@@ -214,13 +214,48 @@ pub(crate) fn page_route(
     })
 }
 
+/// The process's Prometheus recorder, installed once (tests run several
+/// servers in one process; they share it).
+fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (by the host) keeps its place;
+        // this page then shows what this one saw: nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// `GET /metrics`: the library's counters and histograms in Prometheus'
+/// text format (`latchkey::observe` lists them). Open in this demo; a real
+/// host serves it to its scraper only.
+async fn metrics_page(_: Arc<App>, _: HttpRequest) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        headers: vec![(
+            "Content-Type".into(),
+            "text/plain; version=0.0.4; charset=utf-8".into(),
+        )],
+        body: prometheus().render().into_bytes(),
+    }
+}
+
 /// The demo's pages, to mount with the OAuth routes: home, the account
-/// pages, the developer console and the demo client.
+/// pages, the developer console, the demo client and `/metrics`.
 #[must_use]
 pub fn routes(app: &Arc<App>) -> Vec<Route> {
-    let mut r = vec![page_route(app, "GET", "/", |app, req| {
-        Box::pin(console::home(app, req))
-    })];
+    prometheus();
+    let mut r = vec![
+        page_route(app, "GET", "/", |app, req| {
+            Box::pin(console::home(app, req))
+        }),
+        page_route(app, "GET", "/metrics", |app, req| {
+            Box::pin(metrics_page(app, req))
+        }),
+    ];
     r.extend(app.account.routes());
     r.extend(console::routes(app));
     r.extend(demo::routes(app));
@@ -303,6 +338,15 @@ where
             return ExitCode::from(2);
         }
     };
+    // The library's spans and signals (`LATCHKEY_LOG=debug` for more).
+    let level = std::env::var("LATCHKEY_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
     let run = async {
         // The key directory is the data directory: creating it (mode 0700)
         // comes first, as the redb file lives there too.
