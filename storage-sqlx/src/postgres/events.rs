@@ -110,7 +110,7 @@ pub(super) async fn sequence(pool: &PgPool) -> Result<u64, DbError> {
     if !pending {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::tx::begin(pool, None).await?;
     sqlx::query("SELECT last_seq FROM lk_event_counter WHERE id = 1 FOR UPDATE")
         .execute(&mut *tx)
         .await?;
