@@ -1,6 +1,7 @@
 //! The outbox on PostgreSQL: commit-ordered sequence numbers, at-least-once
-//! delivery through a consumer that is killed and restarted, and shared
-//! work through `claim_events`.
+//! delivery through a consumer that is killed and restarted (also at the
+//! worst moment, inside its `BEGIN`), and shared work through
+//! `claim_events`.
 #![cfg(feature = "postgres")]
 
 mod common;
@@ -301,36 +302,6 @@ async fn claim_events_shares_work_and_survives_a_dead_member() {
     assert_eq!(r.events as usize, total, "completed events are purged");
 }
 
-/// Polls `fut` (without letting the runtime poll it) until backend `pid`,
-/// watched from `observer`, is idle inside a transaction whose last
-/// statement was `BEGIN`, then drops it there: the `BEGIN` ran but the
-/// future never read its answer. Returns false if `fut` finished (or got
-/// past that point within one poll) first.
-async fn cancel_after_begin<F: std::future::Future>(
-    fut: F,
-    observer: &sqlx::PgPool,
-    pid: i32,
-) -> bool {
-    use std::task::Poll;
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        let ready = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
-        if ready {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (state, query): (Option<String>, Option<String>) =
-            sqlx::query_as("SELECT state, query FROM pg_stat_activity WHERE pid = $1")
-                .bind(pid)
-                .fetch_one(observer)
-                .await
-                .expect("observe");
-        if state.as_deref() == Some("idle in transaction") {
-            return query.as_deref() == Some("BEGIN");
-        }
-    }
-}
-
 /// A consumer cancelled while its poll starts the numbering transaction
 /// (the `BEGIN` ran, its answer was never read) must not leave that
 /// transaction open on a pooled connection: a later write through the same
@@ -371,7 +342,13 @@ async fn a_poll_cancelled_in_begin_leaves_no_open_transaction() {
             .fetch_one(one.pool())
             .await
             .expect("pid");
-        if cancel_after_begin(one.poll_events("other", 10), other.pool(), pid).await {
+        // Cancelled when the server ran its BEGIN but the poll has not
+        // read the answer.
+        let in_begin =
+            "SELECT coalesce(bool_or(state = 'idle in transaction' AND query = 'BEGIN'), \
+                        false) FROM pg_stat_activity WHERE pid = $1";
+        if common::pg::cancel_when(one.poll_events("other", 10), other.pool(), pid, in_begin).await
+        {
             break;
         }
     }
