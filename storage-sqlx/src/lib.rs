@@ -137,6 +137,8 @@ mod codec;
 mod error;
 pub mod migrate;
 mod send_check;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod tx;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;

@@ -1,6 +1,7 @@
 //! The PostgreSQL migration runner: idempotent, refuses edited history,
 //! and a schema change stuck behind a long transaction gives up on its
-//! lock and retries instead of queueing token traffic behind it.
+//! lock and retries instead of queueing token traffic behind it; a
+//! cancelled run does not leave its lock behind.
 #![cfg(feature = "postgres")]
 
 mod common;
@@ -95,4 +96,42 @@ async fn blocked_schema_change_backs_off_instead_of_blocking_traffic() {
         worst < Duration::from_millis(100),
         "a read waited {worst:?} behind the schema change"
     );
+}
+
+/// `migrate` cancelled while it holds the session-level advisory lock (a
+/// task abort, a start-up timeout) must not hand that connection back to
+/// the pool still holding the lock: every other instance's `migrate` would
+/// wait for it as long as the connection lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_migrate_leaves_no_lock_behind() {
+    let (name, url) = common::pg::create_db().await;
+    let _drop = common::pg::DropDb(name);
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    let one = latchkey_sqlx::PgStore::connect_with(
+        latchkey_sqlx::PgStore::pool_options()
+            .max_connections(1)
+            .test_before_acquire(false),
+        opts,
+    )
+    .await
+    .expect("connect");
+    let other = latchkey_sqlx::PgStore::connect(&url)
+        .await
+        .expect("connect");
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(one.pool())
+        .await
+        .expect("pid");
+    let locked = "SELECT EXISTS (SELECT 1 FROM pg_locks \
+                  WHERE locktype = 'advisory' AND pid = $1 AND granted)";
+    assert!(
+        common::pg::cancel_when(one.migrate(), other.pool(), pid, locked).await,
+        "migrate finished before it was seen holding the lock"
+    );
+    let report = tokio::time::timeout(Duration::from_secs(10), other.migrate())
+        .await
+        .expect("another instance's migrate is not kept waiting")
+        .expect("migrate");
+    assert!(!report.applied.is_empty());
+    assert!(one.migrate().await.expect("again").applied.is_empty());
 }

@@ -1,6 +1,7 @@
 //! The outbox on PostgreSQL: commit-ordered sequence numbers, at-least-once
-//! delivery through a consumer that is killed and restarted, and shared
-//! work through `claim_events`.
+//! delivery through a consumer that is killed and restarted (also at the
+//! worst moment, inside its `BEGIN`), and shared work through
+//! `claim_events`.
 #![cfg(feature = "postgres")]
 
 mod common;
@@ -299,4 +300,83 @@ async fn claim_events_shares_work_and_survives_a_dead_member() {
     );
     let r = pg.purge_expired(T0, 10_000).await.expect("purge");
     assert_eq!(r.events as usize, total, "completed events are purged");
+}
+
+/// A consumer cancelled while its poll starts the numbering transaction
+/// (the `BEGIN` ran, its answer was never read) must not leave that
+/// transaction open on a pooled connection: a later write through the same
+/// pool would run inside it, stay invisible although it returned, and be
+/// numbered after writes committed later (the `grant 76 out of order`
+/// failure of `ten_thousand_revocations_survive_a_killed_consumer`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_cancelled_in_begin_leaves_no_open_transaction() {
+    let (name, url) = common::pg::create_db().await;
+    let _drop = common::pg::DropDb(name);
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    // One connection, so the cancelled poll's connection is the one reused,
+    // and no liveness ping on acquire, so each step is one round trip.
+    let one = PgStore::connect_with(
+        PgStore::pool_options()
+            .max_connections(1)
+            .test_before_acquire(false),
+        opts.clone(),
+    )
+    .await
+    .expect("connect");
+    one.migrate().await.expect("migrate");
+    let other = PgStore::connect(&url).await.expect("connect");
+    let created = |c: &latchkey::model::ClientRecord| NewEvent {
+        at: T0,
+        kind: EventKind::ClientCreated {
+            client_id: c.id.clone(),
+        },
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts <= 20, "never caught the poll inside BEGIN");
+        // A pending event, so the poll goes on to number it.
+        let c = client("acme");
+        one.insert_client(&c, &[created(&c)]).await.expect("insert");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(one.pool())
+            .await
+            .expect("pid");
+        // Cancelled when the server ran its BEGIN but the poll has not
+        // read the answer.
+        let in_begin =
+            "SELECT coalesce(bool_or(state = 'idle in transaction' AND query = 'BEGIN'), \
+                        false) FROM pg_stat_activity WHERE pid = $1";
+        if common::pg::cancel_when(one.poll_events("other", 10), other.pool(), pid, in_begin).await
+        {
+            break;
+        }
+    }
+    // A write through the same pool returns, then a later one through
+    // another pool: both must be committed, and numbered in that order.
+    let first = client("acme");
+    one.insert_client(&first, &[created(&first)])
+        .await
+        .expect("insert");
+    let second = client("acme");
+    other
+        .insert_client(&second, &[created(&second)])
+        .await
+        .expect("insert");
+    assert!(
+        other.get_client(&first.id).await.expect("get").is_some(),
+        "a write that returned is committed"
+    );
+    let order: Vec<String> = other
+        .poll_events("order", 100)
+        .await
+        .expect("poll")
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ClientCreated { client_id } => Some(client_id),
+            _ => None,
+        })
+        .filter(|id| *id == first.id || *id == second.id)
+        .collect();
+    assert_eq!(order, vec![first.id, second.id], "numbered in commit order");
 }

@@ -53,14 +53,38 @@ where
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
 {
     let all = plan(DB::migrations(), opts)?;
-    let mut conn = pool.acquire().await.map_err(|e| into_storage(e.into()))?;
-    DB::lock(&mut conn).await.map_err(into_storage)?;
-    let result = apply_all::<DB>(&mut conn, &all, opts).await;
-    if DB::unlock(&mut conn).await.is_err() {
-        // Do not hand a connection that may still hold the lock back.
-        conn.close_on_drop();
+    let mut lease = Lease(Some(
+        pool.acquire().await.map_err(|e| into_storage(e.into()))?,
+    ));
+    let conn = lease.0.as_mut().expect("leased");
+    DB::lock(conn).await.map_err(into_storage)?;
+    let result = apply_all::<DB>(conn, &all, opts).await;
+    if DB::unlock(conn).await.is_ok() {
+        lease.release();
     }
     result.map_err(into_storage)
+}
+
+/// The migration connection: closed when dropped, unless released. If the
+/// caller of [`run`] is cancelled half-way (or unlocking failed), the
+/// connection may still hold the session lock, or a transaction (see
+/// `crate::tx`); back in the pool, it would keep other instances' migrations
+/// waiting, so it is closed instead, which ends both on the server.
+struct Lease<DB: Database>(Option<sqlx::pool::PoolConnection<DB>>);
+
+impl<DB: Database> Lease<DB> {
+    /// Hands the connection back to the pool.
+    fn release(mut self) {
+        self.0.take();
+    }
+}
+
+impl<DB: Database> Drop for Lease<DB> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 async fn apply_all<DB>(

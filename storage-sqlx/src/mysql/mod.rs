@@ -72,7 +72,7 @@ impl Dialect for MySql {
          ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))";
 
     async fn begin_write(pool: &MySqlPool) -> Result<Transaction<'static, MySql>, DbError> {
-        Ok(pool.begin().await?)
+        Ok(crate::tx::begin(pool, None).await?)
     }
 
     /// `LAST_INSERT_ID(expr)` hands the new value back in the same round

@@ -35,7 +35,7 @@ pub(super) async fn purge_once(
         .execute(pool)
         .await?
         .rows_affected();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::tx::begin(pool, None).await?;
     // The ids go into `IN (?, …)` lists; MySQL allows 65,535 placeholders
     // a statement, so a family batch is capped ("up to limit" allows it;
     // callers drain until a call reports nothing).

@@ -72,7 +72,7 @@ impl PgStore {
         r: Revocation,
         events: &[NewEvent],
     ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::tx::begin(&self.pool, None).await?;
         // Families first, then the client's grants: the same lock order as
         // rotation (family, then grant), so the two cannot deadlock.
         sqlx::query(

@@ -17,7 +17,7 @@ impl PgStore {
         client_id: &str,
         now: Timestamp,
     ) -> Result<DevicePoll, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::tx::begin(&self.pool, None).await?;
         // The row lock orders concurrent polls: each one reads the poll
         // time the previous one wrote, so only the first gets through.
         let row = sqlx::query(concat!(

@@ -56,6 +56,14 @@
 //! of two such transactions may interleave: no reader can tell that from a
 //! commit order.
 //!
+//! Both rest on a store call being committed when it returns. A pooled
+//! connection left inside a transaction breaks that: an autocommit append
+//! run on it commits later, with whatever ends that transaction, and is
+//! numbered after events committed in between. sqlx 0.8.6 leaves one behind
+//! when a `begin` is cancelled during its `BEGIN` round trip (a consumer
+//! task aborted inside [`sequence`] did it), so every transaction here is
+//! started through `crate::tx::begin`, which cannot be cancelled half-way.
+//!
 //! Writers never touch the counter, so the only waits left on it are
 //! numberers (readers) waiting for one another, each for one short
 //! statement and its commit.
@@ -110,7 +118,7 @@ pub(super) async fn sequence(pool: &PgPool) -> Result<u64, DbError> {
     if !pending {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::tx::begin(pool, None).await?;
     sqlx::query("SELECT last_seq FROM lk_event_counter WHERE id = 1 FOR UPDATE")
         .execute(&mut *tx)
         .await?;

@@ -17,7 +17,7 @@ impl PgStore {
     /// each merges into what the previous one committed.
     async fn approve_once(&self, a: &Approval) -> Result<ApproveOutcome, DbError> {
         let code = &a.code;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::tx::begin(&self.pool, None).await?;
         let client = sqlx::query("SELECT id FROM lk_clients WHERE id = $1 FOR SHARE")
             .bind(&code.client_id)
             .fetch_optional(&mut *tx)
@@ -112,7 +112,7 @@ impl PgStore {
                 "UPDATE lk_families SET revoked_at = $2, revoked_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL",
             )
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::tx::begin(&self.pool, None).await?;
         // Lock order family -> grant, as in rotation; see delete_client.
         sqlx::query(lock).bind(key).fetch_all(&mut *tx).await?;
         let deleted = sqlx::query(delete)

@@ -83,6 +83,12 @@ impl PgStore {
     }
 
     /// A store over an existing pool.
+    ///
+    /// The store starts its transactions so that a cancelled call cannot
+    /// leak one; if other code shares the pool, it must too: with sqlx 0.8.6 a
+    /// `pool.begin()` dropped during its `BEGIN` round trip returns its
+    /// connection to the pool inside a transaction, and store writes that
+    /// later run on it are not committed when they return.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
         PgStore { pool }

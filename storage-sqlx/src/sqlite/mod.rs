@@ -52,7 +52,7 @@ impl Dialect for Sqlite {
     /// `BEGIN IMMEDIATE` takes the write lock up front, so two writers
     /// never deadlock upgrading a read lock.
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, DbError> {
-        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(crate::tx::begin(pool, Some("BEGIN IMMEDIATE")).await?)
     }
 
     async fn take_seqs(conn: &mut SqliteConnection, n: i64) -> Result<i64, DbError> {

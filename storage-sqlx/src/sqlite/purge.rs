@@ -14,7 +14,7 @@ pub(super) async fn purge_once(
     now: Timestamp,
     n: i64,
 ) -> Result<PurgeReport, DbError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::tx::begin(pool, Some("BEGIN IMMEDIATE")).await?;
     let del = |sql: &'static str| sqlx::query(sql).bind(ts(now)).bind(n);
     let challenges = del("DELETE FROM lk_challenges WHERE hash IN (SELECT hash FROM lk_challenges WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)")
         .execute(&mut *tx).await?.rows_affected();
@@ -56,7 +56,7 @@ pub(super) async fn purge_sessions(
     created_before: Timestamp,
     n: i64,
 ) -> Result<u64, DbError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::tx::begin(pool, Some("BEGIN IMMEDIATE")).await?;
     let idle = sqlx::query(
         "DELETE FROM lk_browser_sessions WHERE session_key IN (SELECT session_key \
          FROM lk_browser_sessions WHERE last_seen < ? ORDER BY last_seen LIMIT ?)",

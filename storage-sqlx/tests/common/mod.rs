@@ -149,6 +149,37 @@ pub mod pg {
         });
     }
 
+    /// Polls `fut` by hand (the runtime never polls it on its own) until
+    /// `probe`, a query on `observer` taking backend `pid` as `$1` and
+    /// returning a bool, holds; then drops `fut` right there, as a task
+    /// abort would. Returns false if `fut` finished first (for example when
+    /// it got past the probed state within one poll).
+    pub async fn cancel_when<F: std::future::Future>(
+        fut: F,
+        observer: &sqlx::PgPool,
+        pid: i32,
+        probe: &str,
+    ) -> bool {
+        use std::task::Poll;
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            let ready =
+                std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
+            if ready {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let holds: bool = sqlx::query_scalar(probe)
+                .bind(pid)
+                .fetch_one(observer)
+                .await
+                .expect("probe");
+            if holds {
+                return true;
+            }
+        }
+    }
+
     /// A migrated store on a fresh database, dropped with the store.
     pub async fn fresh() -> Arc<Guarded<PgStore>> {
         let (name, url) = create_db().await;
