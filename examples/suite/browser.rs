@@ -90,7 +90,11 @@ async fn wait_for_url(c: &Client, prefix: &str) -> Result<String, String> {
             return Ok(url.to_string());
         }
         if Instant::now() > deadline {
-            return Err(format!("never reached {prefix}; at {url}"));
+            let page = match c.find(Locator::Css("main")).await {
+                Ok(m) => m.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            return Err(format!("never reached {prefix}; at {url}: {page}"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

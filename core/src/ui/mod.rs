@@ -5,7 +5,7 @@
 //!
 //! Each page is a plain function from data to an [`HttpResponse`] carrying
 //! the headers every page needs (no caching, no framing, a CSP that allows
-//! no script and only the built-in stylesheet by its hash, no referrer,
+//! no script and only the built-in stylesheet by its hash, no referrer to other origins,
 //! no sniffing). Hosts theme them ([`Theme`]), translate them
 //! ([`Strings`]), or replace any page with their own and keep the rest.
 //!
@@ -121,7 +121,11 @@ impl Ui {
             ("Cache-Control", "no-store"),
             ("X-Frame-Options", "DENY"),
             ("Content-Security-Policy", self.csp.as_str()),
-            ("Referrer-Policy", "no-referrer"),
+            // Not `no-referrer`: with it browsers send `Origin: null` on the
+            // page's own form posts, which the same-origin check refuses.
+            // Other origins still get no referrer (the URL may carry a
+            // challenge).
+            ("Referrer-Policy", "same-origin"),
             ("X-Content-Type-Options", "nosniff"),
         ]
         .into_iter()

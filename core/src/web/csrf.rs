@@ -63,6 +63,10 @@ mod tests {
 /// second line behind the CSRF token, which one page could leak to
 /// another). A request with neither passes (some privacy settings strip
 /// both); `Origin: null` (a sandboxed or opaque origin) does not.
+///
+/// Browsers also send `Origin: null` for a form on a page served with
+/// `Referrer-Policy: no-referrer`: pages whose forms post here must use
+/// `same-origin` (as the library's pages do).
 #[must_use]
 pub fn same_origin(req: &crate::http::HttpRequest, issuer: &str) -> bool {
     let (own, _) = crate::metadata::split_origin(issuer);

@@ -35,7 +35,7 @@ pub fn escape(s: &str) -> String {
 
 /// The headers every HTML page gets: anti-framing (`X-Frame-Options: DENY`
 /// and CSP `frame-ancestors 'none'`), `no-store` (pages carry CSRF tokens),
-/// `no-referrer` (URLs carry consent challenges) and `nosniff`.
+/// `same-origin` referrers (URLs carry consent challenges; other origins get none) and `nosniff`.
 #[must_use]
 pub fn security_headers() -> Vec<(String, String)> {
     [
@@ -43,7 +43,8 @@ pub fn security_headers() -> Vec<(String, String)> {
         ("Cache-Control", "no-store"),
         ("X-Frame-Options", "DENY"),
         ("Content-Security-Policy", CSP),
-        ("Referrer-Policy", "no-referrer"),
+        // `same-origin`, not `no-referrer`: see `crate::ui::Ui::headers`.
+        ("Referrer-Policy", "same-origin"),
         ("X-Content-Type-Options", "nosniff"),
     ]
     .into_iter()

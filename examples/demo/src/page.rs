@@ -69,7 +69,7 @@ pub fn page(ui: &Ui, status: u16, title: &str, nav: Option<&Nav>, body: &str) ->
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"referrer\" content=\"same-origin\">\
          <title>{title} · {product}</title><style>{css}</style><style>{EXTRA_CSS}</style></head>\
          <body><header class=\"top\"><span class=\"brand\"><bdi>{product}</bdi></span>{nav}</header>\
          <main id=\"main\" class=\"wide\"><h1>{title}</h1>\n{body}\n</main></body></html>\n",
