@@ -101,6 +101,7 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod introspect;
+pub mod jwt;
 pub mod keys;
 #[cfg(feature = "tokio")]
 pub mod maintenance;

@@ -42,6 +42,9 @@ pub enum Endpoint {
     DeviceAuthorization,
     /// The device verification page (RFC 8628 §3.3): code entry.
     DeviceVerification,
+    /// The JWK Set of the access-token signing keys (RFC 8414 §2
+    /// `jwks_uri`, RFC 7517 §5), cacheable.
+    Jwks,
 }
 
 /// A path and what it serves.
@@ -125,6 +128,9 @@ where
             Endpoint::DeviceVerification,
         ));
     }
+    if config.jwt.is_some() {
+        out.push(route(path_of(&e.jwks), Endpoint::Jwks));
+    }
     let single = resources.len() == 1;
     for m in resources {
         let (_, path) = split_origin(&m.resource);
@@ -165,6 +171,10 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Endpoint::Page(page) => page.0.handle(req.clone()).await,
             Endpoint::DeviceAuthorization => self.engine().device_authorization(req).await,
             Endpoint::DeviceVerification => self.device(req).await,
+            Endpoint::Jwks => match get_only(req) {
+                Some(r) => r,
+                None => self.engine().jwks_response().await,
+            },
             Endpoint::RegistrationClient => {
                 let last = req.path.rsplit('/').next().unwrap_or_default();
                 match crate::http::decode_component(last) {
