@@ -208,3 +208,10 @@ async fn device_flow_through_code_entry_sign_in_and_consent() {
     let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
     suite::device_flow(&in_process(app(&h)).await, &h, &tv.client.id).await;
 }
+
+#[actix_web::test]
+async fn jwt_access_tokens_and_the_jwks() {
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::Es256).await;
+    suite::jwt_flow(&in_process(app(&h)).await, &h).await;
+}

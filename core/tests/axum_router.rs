@@ -180,3 +180,10 @@ async fn device_flow_through_code_entry_sign_in_and_consent() {
     let (h, tv) = common::harness_with_device_on(Arc::new(latchkey::MemoryStore::new())).await;
     suite::device_flow(&InProcess(app(&h)), &h, &tv.client.id).await;
 }
+
+#[tokio::test]
+async fn jwt_access_tokens_and_the_jwks() {
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::EdDsa).await;
+    suite::jwt_flow(&InProcess(app(&h)), &h).await;
+}

@@ -145,3 +145,6 @@ impl JwtConfig {
             .saturating_add(self.leeway)
     }
 }
+
+#[cfg(test)]
+mod tests;
