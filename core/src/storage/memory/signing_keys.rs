@@ -21,7 +21,9 @@ impl SigningKeyStore for MemoryStore {
     }
 
     async fn list_signing_keys(&self) -> StorageResult<Vec<SigningKeyRecord>> {
-        Ok(self.lock()?.signing_keys.clone())
+        let mut keys = self.lock()?.signing_keys.clone();
+        keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(keys)
     }
 
     async fn promote_signing_key(
