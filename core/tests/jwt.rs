@@ -169,6 +169,12 @@ async fn jwks_publishes_public_keys_only_with_a_cache_lifetime() {
     }
 }
 
+/// The state of every stored key, by kid.
+async fn states(store: &MemoryStore) -> std::collections::BTreeMap<String, SigningKeyState> {
+    let keys = store.list_signing_keys().await.unwrap();
+    keys.into_iter().map(|k| (k.kid, k.state)).collect()
+}
+
 /// A JWT of `h` with its header replaced, keeping the signature.
 fn with_header(token: &str, header: serde_json::Value) -> String {
     let (_, rest) = token.split_once('.').unwrap();
@@ -287,7 +293,8 @@ async fn revocation_shows_in_introspection_but_not_in_local_checks() {
 #[tokio::test]
 async fn rotation_publishes_first_promotes_later_and_retires_after_the_last_token() {
     let (h, store) = jwt_harness_and_store(SigningAlgorithm::EdDsa).await;
-    let kids = |doc: serde_json::Value| -> Vec<String> {
+    // As a set: keys made in the same second are listed by kid.
+    let kids = |doc: serde_json::Value| -> std::collections::BTreeSet<String> {
         doc["keys"]
             .as_array()
             .unwrap()
@@ -295,16 +302,21 @@ async fn rotation_publishes_first_promotes_later_and_retires_after_the_last_toke
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect()
     };
+    let set = |k: &[&String]| {
+        k.iter()
+            .map(|s| (*s).clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     let t0 = Timestamp(1_800_000_000);
     // The first token request makes the first key, active at once.
     let (old_token, _) = h.tokens("profile:read").await;
     let a = part(&old_token, 0)["kid"].as_str().unwrap().to_owned();
-    assert_eq!(kids(h.engine.jwks().await.unwrap()), [a.clone()]);
+    assert_eq!(kids(h.engine.jwks().await.unwrap()), set(&[&a]));
 
     // Step 1: publish B; A still signs.
     let r = h.engine.rotate_signing_key(t0).await.unwrap();
     let b = r.published.clone().unwrap();
-    assert_eq!(kids(h.engine.jwks().await.unwrap()), [a.clone(), b.clone()]);
+    assert_eq!(kids(h.engine.jwks().await.unwrap()), set(&[&a, &b]));
     let (t, _) = h.tokens("profile:read").await;
     assert_eq!(part(&t, 0)["kid"], a.as_str());
 
@@ -324,14 +336,9 @@ async fn rotation_publishes_first_promotes_later_and_retires_after_the_last_toke
     let (t, _) = h.tokens("profile:read").await;
     assert_eq!(part(&t, 0)["kid"], b.as_str());
     assert!(check(&h, &last_by_a, Audience::Resource(API)).await.is_ok());
-    let states: Vec<_> = store
-        .list_signing_keys()
-        .await
-        .unwrap()
-        .iter()
-        .map(|k| k.state)
-        .collect();
-    assert_eq!(states, [SigningKeyState::Retiring, SigningKeyState::Active]);
+    let states = states(&store).await;
+    assert_eq!(states[&a], SigningKeyState::Retiring);
+    assert_eq!(states[&b], SigningKeyState::Active);
 
     // A stays published for max lifetime + refresh + leeway (990 s).
     h.clock.set(t0.plus(660 + 989));
@@ -352,13 +359,14 @@ async fn rotation_publishes_first_promotes_later_and_retires_after_the_last_toke
         .unwrap();
     assert_eq!(r.retired, [a.clone()]);
     assert_eq!(r.waiting_until, Some(t0.plus(660 + 989 + 660)));
-    assert_eq!(kids(h.engine.jwks().await.unwrap()), [b.clone(), c]);
+    assert_eq!(kids(h.engine.jwks().await.unwrap()), set(&[&b, &c]));
     // A rotated-out key verifies nothing, and its private half is gone.
     assert!(matches!(
         check(&h, &last_by_a, Audience::Resource(API)).await,
         Err(BearerError::InvalidToken)
     ));
-    let retired = &store.list_signing_keys().await.unwrap()[0];
+    let keys = store.list_signing_keys().await.unwrap();
+    let retired = keys.iter().find(|k| k.kid == a).unwrap();
     assert_eq!(
         (retired.state, retired.sealed_private.is_empty()),
         (SigningKeyState::Retired, true)
@@ -465,12 +473,31 @@ async fn the_maintenance_task_rotates_on_its_schedule() {
     }
     let report = handle.shutdown().await;
     assert_eq!(report.key_rotation_steps, 2, "{report:?}");
-    let states: Vec<_> = store
-        .list_signing_keys()
+    let mut states: Vec<_> = states(&store)
         .await
-        .unwrap()
-        .iter()
-        .map(|k| k.state)
+        .into_values()
+        .map(|s| s.as_str())
         .collect();
-    assert_eq!(states, [SigningKeyState::Active, SigningKeyState::Pending]);
+    states.sort_unstable();
+    assert_eq!(states, ["active", "pending"]);
+}
+
+#[tokio::test]
+async fn with_jwts_off_a_jwt_is_an_unknown_token_and_storage_is_not_asked() {
+    // A store whose signing-key calls all fail: they must not be made.
+    let store = Arc::new(Faulty::default());
+    let h = harness_on(store.clone()).await;
+    let (opaque, _) = h.tokens("profile:read").await;
+    let jwt_store = Arc::new(MemoryStore::new());
+    let other = harness_with_jwt_on(jwt_store, SigningAlgorithm::EdDsa).await;
+    let (jwt, _) = other.tokens("profile:read").await;
+    store.set(2);
+    let r = h
+        .engine
+        .verify_bearer(&bearer(&jwt), Audience::AnyResource, &[])
+        .await;
+    assert!(matches!(r, Err(BearerError::InvalidToken)), "{r:?}");
+    store.set(0);
+    assert_eq!(h.introspect(&jwt).await["active"], false);
+    assert!(check(&h, &opaque, Audience::Resource(API)).await.is_ok());
 }

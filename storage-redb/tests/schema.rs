@@ -482,20 +482,21 @@ async fn devices_work(store: &RedbStore) {
     assert_eq!(purged.devices, 1);
 }
 
-/// The 3 -> 4 upgrade on a file of the current layout with the version-4
-/// tables removed: what was stored is kept, device authorizations work.
-#[tokio::test]
-async fn downgraded_version_3_file_is_upgraded() {
+/// Writes a client into a file of the current layout, turns the file back
+/// into what version `old` wrote with `downgrade` (whose `added` tables
+/// then are gone), and checks that opening upgrades it: what was stored is
+/// kept and every later table works.
+async fn downgraded_file_is_upgraded_from(old: u64, downgrade: fn(&Path), added: &[&str]) {
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("down3.redb");
+    let path = dir.path().join(format!("down{old}.redb"));
     let client = latchkey::conformance::sample_client("acme");
     {
         let store = RedbStore::open(&path).expect("open");
         store.insert_client(&client, &[]).await.expect("client");
     }
-    downgrade_to_v3(&path);
-    assert_eq!(stored_version(&path), Some(3));
-    assert!(V4_TABLES
+    downgrade(&path);
+    assert_eq!(stored_version(&path), Some(old));
+    assert!(added
         .iter()
         .all(|t| !table_names_on_disk(&path).contains(&(*t).to_owned())));
     drop(RedbStore::open(&path).expect("open upgrades"));
@@ -509,6 +510,18 @@ async fn downgraded_version_3_file_is_upgraded() {
     sessions_work(&store).await;
     devices_work(&store).await;
     signing_keys_work(&store).await;
+}
+
+/// The 3 -> 4 -> 5 upgrade: device authorizations and signing keys work.
+#[tokio::test]
+async fn downgraded_version_3_file_is_upgraded() {
+    downgraded_file_is_upgraded_from(3, downgrade_to_v3, &V4_TABLES).await;
+}
+
+/// The 4 -> 5 upgrade: signing keys work.
+#[tokio::test]
+async fn downgraded_version_4_file_is_upgraded() {
+    downgraded_file_is_upgraded_from(4, downgrade_to_v4, &[V5_TABLE]).await;
 }
 
 /// A signing key round trip on `store`: the version-5 table exists and
@@ -529,32 +542,6 @@ async fn signing_keys_work(store: &RedbStore) {
     };
     store.insert_signing_key(&key).await.expect("insert");
     assert_eq!(store.list_signing_keys().await.expect("list"), vec![key]);
-}
-
-/// The 4 -> 5 upgrade on a file of the current layout with the version-5
-/// table removed: what was stored is kept, signing keys work.
-#[tokio::test]
-async fn downgraded_version_4_file_is_upgraded() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("down4.redb");
-    let client = latchkey::conformance::sample_client("acme");
-    {
-        let store = RedbStore::open(&path).expect("open");
-        store.insert_client(&client, &[]).await.expect("client");
-    }
-    downgrade_to_v4(&path);
-    assert_eq!(stored_version(&path), Some(4));
-    assert!(!table_names_on_disk(&path).contains(&V5_TABLE.to_owned()));
-    drop(RedbStore::open(&path).expect("open upgrades"));
-    assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
-    assert_eq!(table_names_on_disk(&path), current_table_names());
-    let store = RedbStore::open(&path).expect("reopen");
-    assert_eq!(
-        store.get_client(&client.id).await.expect("get"),
-        Some(client)
-    );
-    devices_work(&store).await;
-    signing_keys_work(&store).await;
 }
 
 /// A browser session round trip on `store`: the version-3 tables exist

@@ -171,9 +171,19 @@ impl<S: Storage + ?Sized> Engine<S> {
         })
     }
 
-    /// The keys, reloaded when older than [`JwtConfig::key_refresh`].
+    /// The keys, reloaded when older than [`JwtConfig::key_refresh`]. With
+    /// JWTs off there are none, and storage is not asked (a store without
+    /// [`crate::storage::SigningKeyStore`] then serves opaque tokens only).
     pub(crate) async fn key_set(&self) -> Result<Arc<KeySet>, Error> {
         let now = self.now();
+        if self.config.jwt.is_none() {
+            return Ok(Arc::new(KeySet {
+                loaded_at: now,
+                published: Vec::new(),
+                verifying: Vec::new(),
+                active: None,
+            }));
+        }
         match self.signing.fresh(now, self.jwt_settings().key_refresh) {
             Some(set) => Ok(set),
             None => self.load_keys(now).await,

@@ -293,6 +293,24 @@ pub async fn decide(b: &mut Browser<'_, impl Transport>, page: &Answer, decision
     .await
 }
 
+/// The app's token request for `code`, authenticated with its secret.
+pub async fn redeem(client: &mut Browser<'_, impl Transport>, h: &Harness, code: &str) -> Answer {
+    let form = encode_form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]);
+    let auth = h.app_auth();
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", auth.as_str()),
+    ];
+    client
+        .send("POST", "/oauth/token", &headers, form.into_bytes())
+        .await
+}
+
 pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let mut b = Browser::new(transport);
     let page = to_consent(&mut b, h).await;
@@ -311,24 +329,7 @@ pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let code = query_param(to, "code").unwrap();
 
     let mut client = Browser::new(transport);
-    let form = encode_form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ]);
-    let auth = h.app_auth();
-    let t = client
-        .send(
-            "POST",
-            "/oauth/token",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("authorization", &auth),
-            ],
-            form.into_bytes(),
-        )
-        .await;
+    let t = redeem(&mut client, h, &code).await;
     assert_eq!(t.status, 200, "{}", t.body);
     let at = t.json()["access_token"].as_str().unwrap().to_owned();
     assert!(h.active(&at).await);
@@ -779,20 +780,12 @@ pub async fn jwt_flow(t: &impl Transport, h: &Harness) {
     let mut b = Browser::new(t);
     let page = to_consent(&mut b, h).await;
     let code = query_param(decide(&mut b, &page, "allow").await.location(), "code").unwrap();
-    let form = encode_form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ]);
+    let tok = redeem(&mut client, h, &code).await;
     let auth = h.app_auth();
     let headers = [
         ("content-type", "application/x-www-form-urlencoded"),
         ("authorization", auth.as_str()),
     ];
-    let tok = client
-        .send("POST", "/oauth/token", &headers, form.into_bytes())
-        .await;
     assert_eq!(tok.status, 200, "{}", tok.body);
     let at = tok.json()["access_token"].as_str().unwrap().to_owned();
     let header: serde_json::Value = serde_json::from_slice(
