@@ -357,7 +357,7 @@ async fn rotation_publishes_first_promotes_later_and_retires_after_the_last_toke
         .rotate_signing_key(t0.plus(660 + 990))
         .await
         .unwrap();
-    assert_eq!(r.retired, [a.clone()]);
+    assert_eq!(r.retired, std::slice::from_ref(&a));
     assert_eq!(r.waiting_until, Some(t0.plus(660 + 989 + 660)));
     assert_eq!(kids(h.engine.jwks().await.unwrap()), set(&[&b, &c]));
     // A rotated-out key verifies nothing, and its private half is gone.

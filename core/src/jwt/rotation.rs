@@ -86,7 +86,10 @@ mod tests {
         use SigningKeyState::*;
         assert_eq!(next_step(&[], Timestamp(0)), Step::Bootstrap);
         let a = key("a", Active, 0, 0);
-        assert_eq!(next_step(&[a.clone()], Timestamp(5)), Step::Publish);
+        assert_eq!(
+            next_step(std::slice::from_ref(&a), Timestamp(5)),
+            Step::Publish
+        );
         let p = key("p", Pending, 10, 100);
         let both = [a.clone(), p];
         assert_eq!(next_step(&both, Timestamp(99)), Step::Wait(Timestamp(100)));
