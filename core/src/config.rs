@@ -25,6 +25,10 @@ pub struct Endpoints {
     /// The page where the user enters a user code (RFC 8628 §3.2
     /// `verification_uri`), served by [`crate::web::flow::BrowserFlow`].
     pub device_verification: String,
+    /// The JWK Set of the access-token signing keys (RFC 8414 §2
+    /// `jwks_uri`); advertised and served only when
+    /// [`EngineConfig::jwt`] is set.
+    pub jwks: String,
 }
 
 /// Everything the engine needs to know that is not in storage.
@@ -84,6 +88,9 @@ pub struct EngineConfig {
     /// document): `https` URL client ids resolved through the host's
     /// fetcher ([`crate::cimd`]); `None` (the default) turns them off.
     pub client_id_metadata_documents: Option<crate::cimd::MetadataDocumentConfig>,
+    /// JWT access tokens (RFC 9068) for the resources it names; `None`
+    /// (the default) issues opaque tokens only. See [`crate::jwt`].
+    pub jwt: Option<crate::jwt::JwtConfig>,
 }
 
 /// When the token endpoint hands out a refresh token (to a client whose
@@ -124,6 +131,7 @@ impl EngineConfig {
                 registration: format!("{base}/oauth/register"),
                 device_authorization: format!("{base}/oauth/device_authorization"),
                 device_verification: format!("{base}/device"),
+                jwks: format!("{base}/oauth/jwks"),
             },
             scopes,
             default_scopes: None,
@@ -147,6 +155,7 @@ impl EngineConfig {
             device_code_ttl: 600,
             device_poll_interval: 5,
             client_id_metadata_documents: None,
+            jwt: None,
         }
     }
 }

@@ -17,6 +17,7 @@
 
 mod device;
 mod engine;
+mod signing_keys;
 
 use std::sync::Arc;
 
@@ -27,6 +28,11 @@ pub use device::{
 };
 pub use engine::{
     engine_concurrent_authorizations_all_succeed, engine_strict_refresh_has_one_winner,
+};
+pub use signing_keys::{
+    signing_key_insert_races_have_one_winner, signing_key_promotion_is_compare_and_swap,
+    signing_key_promotion_races_have_one_winner, signing_key_retire_erases_private_half,
+    signing_keys_insert_list_and_slots,
 };
 
 use crate::clock::Timestamp;
@@ -87,7 +93,12 @@ macro_rules! conformance_tests {
             device_deny_is_once,
             device_approval_is_redeemed_once,
             device_challenge_round_trips,
-            device_purge_removes_only_expired
+            device_purge_removes_only_expired,
+            signing_keys_insert_list_and_slots,
+            signing_key_promotion_is_compare_and_swap,
+            signing_key_promotion_races_have_one_winner,
+            signing_key_insert_races_have_one_winner,
+            signing_key_retire_erases_private_half
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

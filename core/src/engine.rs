@@ -25,6 +25,8 @@ pub struct Engine<S: ?Sized> {
     pub(crate) keys: Arc<Keyring>,
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) grants: Arc<GrantRegistry<S>>,
+    /// The signing keys of JWT access tokens, as last loaded.
+    pub(crate) signing: Arc<crate::jwt::KeyCache>,
 }
 
 impl<S: ?Sized> Clone for Engine<S> {
@@ -36,6 +38,7 @@ impl<S: ?Sized> Clone for Engine<S> {
             keys: self.keys.clone(),
             config: self.config.clone(),
             grants: self.grants.clone(),
+            signing: self.signing.clone(),
         }
     }
 }
@@ -60,6 +63,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             entropy: Arc::new(SystemEntropy::new()),
             keys: Arc::new(keys),
             grants: Arc::new(GrantRegistry::builtin(&config.grant_types)),
+            signing: Arc::default(),
             config: Arc::new(config),
         }
     }

@@ -3,13 +3,14 @@
 
 use serde::Serialize;
 
+use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Params};
 use crate::model::ClientRecord;
 use crate::scope::ScopeSet;
 use crate::storage::Storage;
-use crate::token::{Secret, TokenKind};
+use crate::token::{Secret, TokenHash, TokenKind};
 
 /// What an active token is (RFC 7662 §2.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -121,28 +122,46 @@ impl BearerError {
 }
 
 impl<S: Storage + ?Sized> Engine<S> {
-    /// Looks up a token of either kind; `None` unless it is active now.
+    /// The info of the access token stored under `hash`; `None` unless it
+    /// is active at `now`.
+    async fn access_info(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TokenInfo>, Error> {
+        let Some(v) = self.store.find_access_token(hash).await? else {
+            return Ok(None);
+        };
+        let t = v.token;
+        if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(TokenInfo {
+            active: true,
+            scope: t.scopes.to_string(),
+            client_id: t.client_id,
+            sub: t.subject,
+            exp: t.expires_at.0,
+            iat: t.issued_at.0,
+            aud: t.resources,
+            iss: self.config.issuer.clone(),
+            token_type: Some("Bearer".into()),
+        }))
+    }
+
+    /// Looks up a token of either kind; `None` unless it is active now. A
+    /// JWT access token is looked up by its `jti` once its signature
+    /// verifies, so revocation shows here although local checks miss it.
     async fn active_info(&self, token: &str) -> Result<Option<TokenInfo>, Error> {
         let now = self.now();
         if let Some(hash) = self.keys.hash(TokenKind::AccessToken, token) {
-            let Some(v) = self.store.find_access_token(&hash).await? else {
-                return Ok(None);
+            return self.access_info(&hash, now).await;
+        }
+        if crate::jwt::looks_like_jwt(token) {
+            return match self.verified_jwt(token).await? {
+                Some(v) => self.access_info(&v.hash, now).await,
+                None => Ok(None),
             };
-            let t = v.token;
-            if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
-                return Ok(None);
-            }
-            return Ok(Some(TokenInfo {
-                active: true,
-                scope: t.scopes.to_string(),
-                client_id: t.client_id,
-                sub: t.subject,
-                exp: t.expires_at.0,
-                iat: t.issued_at.0,
-                aud: t.resources,
-                iss: self.config.issuer.clone(),
-                token_type: Some("Bearer".into()),
-            }));
         }
         if let Some(hash) = self.keys.hash(TokenKind::RefreshToken, token) {
             let Some((f, generation)) = self.store.find_refresh_token(&hash).await? else {
@@ -203,6 +222,10 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// malformed request, not a choice), no `access_token` in the URL, an
     /// active access token for `audience`, and every scope in `required`.
     ///
+    /// A JWT access token (RFC 9068) is verified locally, without reading
+    /// its record: it is trusted until it expires even if revoked
+    /// meanwhile (see [`crate::jwt`]). An opaque token is looked up.
+    ///
     /// # Errors
     /// The [`BearerError`] to answer with.
     pub async fn verify_bearer(
@@ -225,14 +248,25 @@ impl<S: Storage + ?Sized> Engine<S> {
         let Some(token) = crate::http::bearer_token(h) else {
             return Err(BearerError::InvalidRequest);
         };
-        if self.keys.hash(TokenKind::AccessToken, token).is_none() {
-            return Err(BearerError::InvalidToken);
-        }
-        let info = self
-            .active_info(token)
-            .await
-            .map_err(BearerError::Unavailable)?
-            .ok_or(BearerError::InvalidToken)?;
+        let info = if crate::jwt::looks_like_jwt(token) {
+            // Local verification: no record is read (see `crate::jwt`).
+            let resource = match audience {
+                Audience::Resource(r) => Some(r),
+                Audience::AnyResource => None,
+            };
+            self.jwt_info(token, resource)
+                .await
+                .map_err(BearerError::Unavailable)?
+                .ok_or(BearerError::InvalidToken)?
+        } else {
+            if self.keys.hash(TokenKind::AccessToken, token).is_none() {
+                return Err(BearerError::InvalidToken);
+            }
+            self.active_info(token)
+                .await
+                .map_err(BearerError::Unavailable)?
+                .ok_or(BearerError::InvalidToken)?
+        };
         // Audience restriction (RFC 9700 §2.3, RFC 8707): a token without
         // this resource among its audiences is not for this server.
         if let Audience::Resource(r) = audience {

@@ -61,6 +61,34 @@
 //! as `client_id`, fetched through the host's fetcher; the `cimd-fetch`
 //! feature brings an SSRF-guarded one).
 //!
+//! # JWT access tokens (RFC 9068)
+//!
+//! Off by default: set [`EngineConfig::jwt`] to a [`jwt::JwtConfig`]
+//! (EdDSA or ES256; [`jwt::JwtResources`] names the resources whose tokens
+//! are JWTs). The metadata then advertises `jwks_uri`
+//! ([`config::Endpoints::jwks`]) and the route table serves the JWK Set
+//! there with `Cache-Control: max-age` ([`jwt::JwtConfig::jwks_max_age`]).
+//!
+//! - Signing keys live in storage ([`storage::SigningKeyStore`]), sealed
+//!   under the server [`Keyring`], so every instance signs with and
+//!   publishes the same keys. The first token request makes the first key.
+//! - Rotate with [`Engine::rotate_signing_key`] on a schedule (or
+//!   `MaintenanceConfig::signing_key_rotation` with the `tokio` feature):
+//!   a new key is published a JWKS cache lifetime before it signs, and the
+//!   old one stays published until every token it signed has expired.
+//! - [`Engine::verify_bearer`] and [`web::BearerGuard`] verify JWTs
+//!   locally and trust them until they expire, even if revoked meanwhile:
+//!   keep JWT lifetimes short ([`jwt::JwtConfig::max_lifetime`]).
+//!   Introspection reads the stored record and reports revocation.
+//!
+//! ```
+//! # use latchkey::{EngineConfig, ScopeRegistry};
+//! let mut config = EngineConfig::new("https://auth.example", ScopeRegistry::new());
+//! let mut jwt = latchkey::jwt::JwtConfig::default();
+//! jwt.resources = latchkey::jwt::JwtResources::Only(vec!["https://api.example/".into()]);
+//! config.jwt = Some(jwt);
+//! ```
+//!
 //! # Non-features
 //!
 //! No implicit grant, no password grant, no `plain` PKCE, no credentials in
@@ -109,6 +137,7 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod introspect;
+pub mod jwt;
 pub mod keys;
 pub mod limits;
 #[cfg(feature = "tokio")]

@@ -56,6 +56,10 @@ pub fn authorization_server_metadata(
     if config.registration.is_some() {
         m["registration_endpoint"] = config.endpoints.registration.clone().into();
     }
+    if config.jwt.is_some() {
+        // RFC 8414 §2: where resource servers find the signing keys.
+        m["jwks_uri"] = config.endpoints.jwks.clone().into();
+    }
     if device {
         // RFC 8628 §4.
         m["device_authorization_endpoint"] = config.endpoints.device_authorization.clone().into();

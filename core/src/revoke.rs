@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::model::{EventKind, RevocationReason};
 use crate::storage::Storage;
-use crate::token::TokenKind;
+use crate::token::{TokenHash, TokenKind};
 
 impl<S: Storage + ?Sized> Engine<S> {
     /// The revocation endpoint. Revoking a refresh token revokes its whole
@@ -21,8 +21,6 @@ impl<S: Storage + ?Sized> Engine<S> {
             let token = params.required("token")?;
             // token_type_hint is only a hint (RFC 7009 §2.1): the prefix says
             // what a token is, so it is not needed.
-            let not_yours =
-                || Error::UnauthorizedClient("token was issued to another client".into());
             if let Some(hash) = self.keys.hash(TokenKind::RefreshToken, token) {
                 if let Some((f, _)) = self.store.find_refresh_token(&hash).await? {
                     if f.client_id != client.id {
@@ -37,17 +35,12 @@ impl<S: Storage + ?Sized> Engine<S> {
                     .await?;
                 }
             } else if let Some(hash) = self.keys.hash(TokenKind::AccessToken, token) {
-                if let Some(v) = self.store.find_access_token(&hash).await? {
-                    if v.token.client_id != client.id {
-                        return Err(not_yours());
-                    }
-                    let ev = self.event(EventKind::AccessTokenRevoked {
-                        client_id: v.token.client_id.clone(),
-                        subject: v.token.subject.clone(),
-                    });
-                    self.store
-                        .revoke_access_token(&hash, self.now(), &[ev])
-                        .await?;
+                self.revoke_access(&hash, &client.id).await?;
+            } else if crate::jwt::looks_like_jwt(token) {
+                // A JWT of this server (expired or not) names its record
+                // by `jti`; anything else is an unknown token.
+                if let Some(v) = self.verified_jwt(token).await? {
+                    self.revoke_access(&v.hash, &client.id).await?;
                 }
             }
             Ok(())
@@ -62,4 +55,28 @@ impl<S: Storage + ?Sized> Engine<S> {
             Err(e) => HttpResponse::error(&e),
         }
     }
+}
+
+impl<S: Storage + ?Sized> Engine<S> {
+    /// Revokes the access token stored under `hash` if `client_id` holds
+    /// it; unknown tokens are left alone (RFC 7009 §2.2).
+    async fn revoke_access(&self, hash: &TokenHash, client_id: &str) -> Result<(), Error> {
+        if let Some(v) = self.store.find_access_token(hash).await? {
+            if v.token.client_id != client_id {
+                return Err(not_yours());
+            }
+            let ev = self.event(EventKind::AccessTokenRevoked {
+                client_id: v.token.client_id.clone(),
+                subject: v.token.subject.clone(),
+            });
+            self.store
+                .revoke_access_token(hash, self.now(), &[ev])
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn not_yours() -> Error {
+    Error::UnauthorizedClient("token was issued to another client".into())
 }

@@ -37,6 +37,10 @@ pub enum TokenKind {
     RegistrationAccessToken,
     /// Device code (RFC 8628 §3.2).
     DeviceCode,
+    /// The `jti` of a JWT access token (RFC 9068 §2.2). Not a credential
+    /// (the JWT is): it only names the stored record, which is keyed by its
+    /// hash like every other token.
+    JwtId,
 }
 
 impl TokenKind {
@@ -51,6 +55,7 @@ impl TokenKind {
             TokenKind::ClientSecret => "lk_cs_",
             TokenKind::RegistrationAccessToken => "lk_ra_",
             TokenKind::DeviceCode => "lk_dc_",
+            TokenKind::JwtId => "lk_ji_",
         }
     }
 }
@@ -311,6 +316,75 @@ impl Keyring {
     }
 }
 
+impl Keyring {
+    /// Encrypts data kept at rest (signing keys) with AES-256-GCM under a
+    /// key derived by HKDF-SHA256 from the current server key, binding
+    /// `aad` (the record's name) so a sealed blob cannot be moved to
+    /// another record. Returns the id of the server key used, which
+    /// [`Keyring::open_at_rest`] needs, and `nonce || ciphertext || tag`.
+    ///
+    /// # Errors
+    /// When randomness fails.
+    pub fn seal_at_rest(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        entropy: &dyn Entropy,
+    ) -> Result<(u8, Vec<u8>), SealError> {
+        let server = self.current();
+        let key = Self::at_rest_key(server)?;
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        entropy.fill(&mut nonce).map_err(|_| SealError)?;
+        let mut buf = plaintext.to_vec();
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(aad),
+            &mut buf,
+        )
+        .map_err(|_| SealError)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok((server.id, out))
+    }
+
+    /// Opens what [`Keyring::seal_at_rest`] produced under server key
+    /// `key_id` with the same `aad`.
+    ///
+    /// # Errors
+    /// When the server key is no longer in the ring, the `aad` differs or
+    /// the data was altered.
+    pub fn open_at_rest(
+        &self,
+        key_id: u8,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < aead::NONCE_LEN {
+            return Err(SealError);
+        }
+        let key = Self::at_rest_key(self.by_id(key_id).ok_or(SealError)?)?;
+        let (nonce, ct) = sealed.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
+        let mut buf = ct.to_vec();
+        let plain = key
+            .open_in_place(nonce, aead::Aad::from(aad), &mut buf)
+            .map_err(|_| SealError)?;
+        Ok(plain.to_vec())
+    }
+
+    fn at_rest_key(server: &ServerKey) -> Result<aead::LessSafeKey, SealError> {
+        // The server secret is the HKDF salt (as for successors); a fixed
+        // input and its own info label keep this key apart from every
+        // other key derived from the same secret.
+        let prk = server.salt.extract(b"latchkey at-rest");
+        let info = [b"latchkey at-rest aes-256-gcm v1".as_slice()];
+        let okm = prk
+            .expand(&info, &aead::AES_256_GCM)
+            .map_err(|_| SealError)?;
+        Ok(aead::LessSafeKey::new(aead::UnboundKey::from(okm)))
+    }
+}
+
 /// Sealing or opening failed.
 #[derive(Debug, thiserror::Error)]
 #[error("sealed data could not be produced or opened")]
@@ -368,6 +442,19 @@ mod tests {
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(k.open(TokenKind::RefreshToken, &a, &tampered).is_err());
+    }
+
+    #[test]
+    fn at_rest_seal_binds_aad_and_server_key() {
+        let e = SeededEntropy::new(4);
+        let k = ring();
+        let (id, sealed) = k.seal_at_rest(b"kid-1", b"private", &e).unwrap();
+        assert_eq!(id, 1);
+        assert_eq!(k.open_at_rest(1, b"kid-1", &sealed).unwrap(), b"private");
+        assert!(k.open_at_rest(1, b"kid-2", &sealed).is_err());
+        assert!(k.open_at_rest(2, b"kid-1", &sealed).is_err());
+        let other = Keyring::new(&[(1, [8u8; 32])]).unwrap();
+        assert!(other.open_at_rest(1, b"kid-1", &sealed).is_err());
     }
 
     proptest! {

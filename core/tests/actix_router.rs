@@ -225,3 +225,10 @@ async fn cors_for_browser_clients_and_never_for_pages() {
     let h = harness().await;
     suite::cors_for_browser_clients_and_never_for_pages(&in_process(app(&h)).await).await;
 }
+
+#[actix_web::test]
+async fn jwt_access_tokens_and_the_jwks() {
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::Es256).await;
+    suite::jwt_flow(&in_process(app(&h)).await, &h).await;
+}

@@ -255,3 +255,10 @@ async fn no_secret_reaches_the_logs() {
         assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn jwt_access_tokens_and_the_jwks() {
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::EdDsa).await;
+    suite::jwt_flow(&InProcess(app(&h)), &h).await;
+}

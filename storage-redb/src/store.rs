@@ -39,7 +39,7 @@ impl fmt::Debug for RedbStore {
 impl RedbStore {
     /// Opens the store in the file at `path`, creating the file and its
     /// tables if it does not exist, and upgrading a file written by an
-    /// older version of this crate (schema 1, 2 or 3) in place, in one
+    /// older version of this crate (schema 1 to 4) in place, in one
     /// transaction.
     ///
     /// This blocks on file I/O (and on crash recovery, if the last process
@@ -197,8 +197,8 @@ fn init_schema(db: &Database) -> Result<(), OpenError> {
             if found < 2 {
                 upgrade_from_v1(txn)?;
             }
-            // Versions 3 and 4 only add tables. Any table a later version
-            // added is created here, empty.
+            // Versions 3, 4 and 5 only add tables. Any table a later
+            // version added is created here, empty.
             create_all(txn)
         }),
         Some(found) => Err(OpenError::UnsupportedSchema { found }),

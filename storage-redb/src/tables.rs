@@ -23,6 +23,9 @@
 //!   `latchkey::storage::DeviceStore` (RFC 8628). Again only new tables:
 //!   the upgrade from 3 creates them, empty, and older files get every
 //!   step in one transaction.
+//! - 5: adds [`SIGNING_KEYS`], for `latchkey::storage::SigningKeyStore`
+//!   (JWT access tokens). Only a new table: the upgrade from 4 creates it,
+//!   empty, and older files get every step in one transaction.
 //!
 //! Keys are [`latchkey::token::TokenHash`] bytes or ids, never a clear
 //! credential. Values are JSON records (see [`crate::codec`]) unless noted.
@@ -36,7 +39,7 @@ use crate::error::Failure;
 
 /// The layout version this build writes and reads. Older versions it can
 /// upgrade on open: 1, 2 and 3.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Unversioned on purpose: `schema_version` → `u64`, readable by every
 /// version of this crate.
@@ -140,6 +143,12 @@ pub(crate) const DEVICE_BY_USER_CODE: TableDefinition<&[u8; 32], &[u8; 32]> =
 pub(crate) const DEVICE_EXPIRY: TableDefinition<&[u8], ()> =
     TableDefinition::new("v4/device_expiry");
 
+/// `kid` → access-token signing key (public key, sealed private key,
+/// rotation state). A handful of rows: the at-most-one active and pending
+/// rule is checked by reading them all inside the write transaction.
+pub(crate) const SIGNING_KEYS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("v5/signing_keys");
+
 /// Names of every data table of this version, for checks and tests.
 pub(crate) fn versioned_table_names() -> Vec<&'static str> {
     vec![
@@ -171,6 +180,7 @@ pub(crate) fn versioned_table_names() -> Vec<&'static str> {
         DEVICES.name(),
         DEVICE_BY_USER_CODE.name(),
         DEVICE_EXPIRY.name(),
+        SIGNING_KEYS.name(),
     ]
 }
 
@@ -205,6 +215,7 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), Failure> {
     txn.open_table(DEVICES)?;
     txn.open_table(DEVICE_BY_USER_CODE)?;
     txn.open_table(DEVICE_EXPIRY)?;
+    txn.open_table(SIGNING_KEYS)?;
     Ok(())
 }
 

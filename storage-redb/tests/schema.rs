@@ -242,11 +242,32 @@ fn drop_v4_tables(txn: &redb::WriteTransaction) {
     assert!(txn.delete_table(expiry).expect("drop"));
 }
 
+/// The table version 5 added (access-token signing keys).
+const V5_TABLE: &str = "v5/signing_keys";
+
+fn drop_v5_tables(txn: &redb::WriteTransaction) {
+    let keys: TableDefinition<&str, &[u8]> = TableDefinition::new(V5_TABLE);
+    assert!(txn.delete_table(keys).expect("drop"));
+}
+
+/// Turns a file of the current version back into what version 4 wrote.
+fn downgrade_to_v4(path: &Path) {
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("write");
+    drop_v5_tables(&txn);
+    txn.open_table(meta())
+        .expect("meta table")
+        .insert("schema_version", 4)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
 /// Turns a file of the current version back into what version 3 wrote.
 fn downgrade_to_v3(path: &Path) {
     let db = redb::Database::open(path).expect("raw open");
     let txn = db.begin_write().expect("write");
     drop_v4_tables(&txn);
+    drop_v5_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 3)
@@ -285,6 +306,7 @@ fn downgrade_to_v2(path: &Path) {
     let txn = db.begin_write().expect("write");
     drop_v3_tables(&txn);
     drop_v4_tables(&txn);
+    drop_v5_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 2)
@@ -310,6 +332,7 @@ fn downgrade_to_v1(path: &Path) {
     assert!(txn.delete_table(def).expect("drop"));
     drop_v3_tables(&txn);
     drop_v4_tables(&txn);
+    drop_v5_tables(&txn);
     txn.open_table(meta())
         .expect("meta table")
         .insert("schema_version", 1)
@@ -355,13 +378,14 @@ async fn version_1_file_is_upgraded_in_place() {
     assert!(!before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
     assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(!before.contains(&V5_TABLE.to_owned()));
 
     let store = RedbStore::open(&path).expect("open upgrades");
     drop(store);
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     assert_eq!(
-        SCHEMA_VERSION, 4,
-        "this test knows the upgrades 1 -> 2 -> 3 -> 4, in one open"
+        SCHEMA_VERSION, 5,
+        "this test knows the upgrades 1 -> 2 -> 3 -> 4 -> 5, in one open"
     );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
@@ -422,6 +446,7 @@ async fn version_1_file_is_upgraded_in_place() {
     // Version 3's session tables are there and work.
     sessions_work(&store).await;
     devices_work(&store).await;
+    signing_keys_work(&store).await;
 }
 
 /// A device authorization round trip on `store`: the version-4 tables
@@ -457,20 +482,21 @@ async fn devices_work(store: &RedbStore) {
     assert_eq!(purged.devices, 1);
 }
 
-/// The 3 -> 4 upgrade on a file of the current layout with the version-4
-/// tables removed: what was stored is kept, device authorizations work.
-#[tokio::test]
-async fn downgraded_version_3_file_is_upgraded() {
+/// Writes a client into a file of the current layout, turns the file back
+/// into what version `old` wrote with `downgrade` (whose `added` tables
+/// then are gone), and checks that opening upgrades it: what was stored is
+/// kept and every later table works.
+async fn downgraded_file_is_upgraded_from(old: u64, downgrade: fn(&Path), added: &[&str]) {
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("down3.redb");
+    let path = dir.path().join(format!("down{old}.redb"));
     let client = latchkey::conformance::sample_client("acme");
     {
         let store = RedbStore::open(&path).expect("open");
         store.insert_client(&client, &[]).await.expect("client");
     }
-    downgrade_to_v3(&path);
-    assert_eq!(stored_version(&path), Some(3));
-    assert!(V4_TABLES
+    downgrade(&path);
+    assert_eq!(stored_version(&path), Some(old));
+    assert!(added
         .iter()
         .all(|t| !table_names_on_disk(&path).contains(&(*t).to_owned())));
     drop(RedbStore::open(&path).expect("open upgrades"));
@@ -483,6 +509,39 @@ async fn downgraded_version_3_file_is_upgraded() {
     );
     sessions_work(&store).await;
     devices_work(&store).await;
+    signing_keys_work(&store).await;
+}
+
+/// The 3 -> 4 -> 5 upgrade: device authorizations and signing keys work.
+#[tokio::test]
+async fn downgraded_version_3_file_is_upgraded() {
+    downgraded_file_is_upgraded_from(3, downgrade_to_v3, &V4_TABLES).await;
+}
+
+/// The 4 -> 5 upgrade: signing keys work.
+#[tokio::test]
+async fn downgraded_version_4_file_is_upgraded() {
+    downgraded_file_is_upgraded_from(4, downgrade_to_v4, &[V5_TABLE]).await;
+}
+
+/// A signing key round trip on `store`: the version-5 table exists and
+/// is usable.
+async fn signing_keys_work(store: &RedbStore) {
+    use latchkey::jwt::{SigningAlgorithm, SigningKeyRecord, SigningKeyState};
+    use latchkey::storage::SigningKeyStore as _;
+    let key = SigningKeyRecord {
+        kid: "k1".into(),
+        algorithm: SigningAlgorithm::EdDsa,
+        public_key: vec![1; 32],
+        sealed_private: vec![2; 60],
+        sealed_with: 1,
+        created_at: T0,
+        activates_at: T0,
+        state: SigningKeyState::Active,
+        state_since: T0,
+    };
+    store.insert_signing_key(&key).await.expect("insert");
+    assert_eq!(store.list_signing_keys().await.expect("list"), vec![key]);
 }
 
 /// A browser session round trip on `store`: the version-3 tables exist
@@ -531,12 +590,13 @@ async fn version_2_file_is_upgraded_in_place() {
     assert!(before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
     assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(!before.contains(&V5_TABLE.to_owned()));
 
     drop(RedbStore::open(&path).expect("open upgrades"));
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     assert_eq!(
-        SCHEMA_VERSION, 4,
-        "this test knows the upgrades 2 -> 3 -> 4"
+        SCHEMA_VERSION, 5,
+        "this test knows the upgrades 2 -> 3 -> 4 -> 5"
     );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
@@ -567,6 +627,7 @@ async fn version_2_file_is_upgraded_in_place() {
     );
     sessions_work(&store).await;
     devices_work(&store).await;
+    signing_keys_work(&store).await;
 }
 
 /// The 2 -> 3 upgrade on a file of the current layout with the version-3
@@ -611,6 +672,7 @@ async fn downgraded_version_2_file_is_upgraded() {
     );
     sessions_work(&store).await;
     devices_work(&store).await;
+    signing_keys_work(&store).await;
 }
 
 /// The same upgrade on a file of the current layout with the version-2
@@ -688,4 +750,5 @@ fn failed_upgrade_leaves_the_version_1_file_untouched() {
     assert!(!before.contains(&V2_TABLE.to_owned()));
     assert!(V3_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
     assert!(V4_TABLES.iter().all(|t| !before.contains(&(*t).to_owned())));
+    assert!(!before.contains(&V5_TABLE.to_owned()));
 }

@@ -22,6 +22,8 @@ use crate::error::{corrupt, DbError};
 
 mod devices;
 pub(crate) use devices::{bind_device, device_cols, device_from, DEVICE_DENIED};
+mod signing_keys;
+pub(crate) use signing_keys::{bind_signing_key, signing_key_cols, signing_key_from};
 
 /// Typed column access, implemented for each dialect's row type so the
 /// decoders below are written once.

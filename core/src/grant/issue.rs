@@ -53,9 +53,16 @@ impl<S: Storage + ?Sized> Engine<S> {
             family_id,
             now,
         } = plan;
-        let (access, access_hash) = self.mint(TokenKind::AccessToken)?;
-        let access_exp = now.plus(self.access_ttl(client));
         let effective = self.config.scopes.expand(scopes);
+        let (access, access_hash, access_exp) = if self.issues_jwt(&resources) {
+            let ttl = self.access_ttl(client).min(self.jwt_max_lifetime());
+            let exp = now.plus(ttl);
+            let (jwt, hash) = self.mint_jwt(client, subject, &effective, &resources, now, exp)?;
+            (jwt, hash, exp)
+        } else {
+            let (token, hash) = self.mint(TokenKind::AccessToken)?;
+            (token, hash, now.plus(self.access_ttl(client)))
+        };
         let refresh = match family_id {
             Some(_) => {
                 let (token, hash) = self.mint(TokenKind::RefreshToken)?;

@@ -271,6 +271,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                 "client may not use this grant type".into(),
             ));
         }
+        // Every grant issues through one sync path; the keys it may sign
+        // with are loaded here.
+        self.prepare_signing().await?;
         handler.handle(self, &client, &params).await
     }
 

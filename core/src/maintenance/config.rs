@@ -35,6 +35,11 @@ pub struct MaintenanceConfig {
     /// An abandoned batch is not acknowledged and will be delivered again.
     /// Default 10 s.
     pub shutdown_grace: Duration,
+    /// Calls [`crate::Engine::rotate_signing_key`] this often when set
+    /// (default `None`: no rotation task). Each rotation takes two calls,
+    /// so keys change about every second interval; keep the interval at
+    /// least [`crate::jwt::JwtConfig::publish_lead`].
+    pub signing_key_rotation: Option<Duration>,
 }
 
 impl Default for MaintenanceConfig {
@@ -47,6 +52,7 @@ impl Default for MaintenanceConfig {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            signing_key_rotation: None,
         }
     }
 }

@@ -63,6 +63,7 @@
 mod backoff;
 mod config;
 mod report;
+mod rotation;
 mod worker;
 
 use std::future::Future;
@@ -189,6 +190,9 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
         let mut tasks = Vec::new();
         if self.purge {
             tasks.push(tokio::spawn(ctx().purge()));
+        }
+        if let Some(interval) = config.signing_key_rotation {
+            tasks.push(tokio::spawn(ctx().rotate_keys(interval)));
         }
         for (name, callback) in self.consumers {
             tasks.push(tokio::spawn(ctx().consume(name, callback)));

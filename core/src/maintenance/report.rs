@@ -33,6 +33,9 @@ pub struct MaintenanceReport {
     /// Steps still running when the shutdown grace period ended, dropped
     /// unfinished (an unacknowledged batch is delivered again next time).
     pub abandoned: u64,
+    /// Signing-key changes made by the rotation task (keys created,
+    /// promoted or retired).
+    pub key_rotation_steps: u64,
     /// The most recent failure, for logs.
     pub last_error: Option<String>,
 }
@@ -49,6 +52,7 @@ pub(super) struct Counters {
     callback_failures: AtomicU64,
     storage_failures: AtomicU64,
     abandoned: AtomicU64,
+    key_rotation_steps: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -93,6 +97,10 @@ impl Counters {
         self.last_error(what);
     }
 
+    pub(super) fn key_rotation_steps(&self, n: u64) {
+        bump(&self.key_rotation_steps, n);
+    }
+
     pub(super) fn abandoned(&self) {
         bump(&self.abandoned, 1);
     }
@@ -113,6 +121,7 @@ impl Counters {
             callback_failures: get(&self.callback_failures),
             storage_failures: get(&self.storage_failures),
             abandoned: get(&self.abandoned),
+            key_rotation_steps: get(&self.key_rotation_steps),
             last_error: self
                 .last_error
                 .lock()

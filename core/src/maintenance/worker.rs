@@ -39,7 +39,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// An error and its causes on one line, for the report.
-fn describe(what: &str, e: &(dyn StdError + 'static)) -> String {
+pub(super) fn describe(what: &str, e: &(dyn StdError + 'static)) -> String {
     let mut s = format!("{what}: {e}");
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -51,7 +51,7 @@ fn describe(what: &str, e: &(dyn StdError + 'static)) -> String {
 
 impl<S: Storage + ?Sized + 'static> Ctx<S> {
     /// The shutdown deadline, once shutdown was asked.
-    fn deadline(&self) -> Option<Instant> {
+    pub(super) fn deadline(&self) -> Option<Instant> {
         let d = *self.stop.borrow();
         // The handle always sends a deadline before it goes away; a closed
         // channel without one still means stop.
@@ -68,7 +68,7 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
 
     /// Runs one step to completion; once shutdown is asked, only until the
     /// deadline. `None` means the step was abandoned.
-    async fn step<F: Future>(&mut self, fut: F) -> Option<F::Output> {
+    pub(super) async fn step<F: Future>(&mut self, fut: F) -> Option<F::Output> {
         tokio::pin!(fut);
         if self.deadline().is_none() {
             tokio::select! {
@@ -85,7 +85,7 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
     }
 
     /// Sleeps for `d`, cut short by shutdown; `false` when shutting down.
-    async fn pause(&mut self, d: Duration) -> bool {
+    pub(super) async fn pause(&mut self, d: Duration) -> bool {
         if self.deadline().is_some() {
             return false;
         }

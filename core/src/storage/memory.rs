@@ -4,6 +4,8 @@
 //! held across an `.await`), not durable. Other backends are checked
 //! against the same `latchkey::conformance` (feature `conformance`) suite.
 
+mod signing_keys;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -50,6 +52,8 @@ struct State {
     /// User-code hash → device-code hash: the unique user-code index.
     device_by_user_code: HashMap<TokenHash, TokenHash>,
     device_expiry: BTreeSet<(Timestamp, TokenHash)>,
+    /// Access-token signing keys, oldest first.
+    signing_keys: Vec<crate::jwt::SigningKeyRecord>,
 }
 
 impl State {

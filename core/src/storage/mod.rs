@@ -16,6 +16,7 @@ use async_trait::async_trait;
 pub use memory::MemoryStore;
 
 use crate::clock::Timestamp;
+use crate::jwt::SigningKeyRecord;
 use crate::model::{
     AccessTokenRecord, AccessTokenView, ChallengeRecord, ClientRecord, CodeRecord, DeviceRecord,
     Event, FamilyRecord, GrantRecord, NewEvent, PreviousGeneration, RefreshGeneration, Revocation,
@@ -501,6 +502,59 @@ pub trait BrowserSessionStore: Send + Sync {
     ) -> StorageResult<u64>;
 }
 
+/// Access-token signing keys (RFC 9068, [`crate::jwt`]), shared by every
+/// instance on one database.
+///
+/// Invariant every method keeps: at most one key is
+/// [`Active`](crate::jwt::SigningKeyState::Active) and at most one is
+/// [`Pending`](crate::jwt::SigningKeyState::Pending) (backends hold it
+/// with a unique index on [`crate::jwt::SigningKeyState::slot`]), so instances racing to make or promote a
+/// key end up with one. States only move forward.
+///
+/// The methods have defaults that fail with [`StorageError::Backend`], so
+/// a store written before JWTs existed still compiles; such a store serves
+/// opaque tokens only.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Stores a new key in one atomic step. [`StorageError::Conflict`],
+    /// writing nothing, if its `kid` is taken or its state's slot
+    /// (pending or active) is already held.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StorageResult<()> {
+        let _ = key;
+        Err(no_signing_keys())
+    }
+
+    /// Every key, retired ones included, oldest first.
+    async fn list_signing_keys(&self) -> StorageResult<Vec<SigningKeyRecord>> {
+        Err(no_signing_keys())
+    }
+
+    /// Promotion, as one atomic step: if `next` is pending and `previous`
+    /// is the active key (or, when `previous` is `None`, no key is
+    /// active), marks `previous` retiring and `next` active, both since
+    /// `now`. Returns whether this call did; otherwise nothing changes.
+    async fn promote_signing_key(
+        &self,
+        next: &str,
+        previous: Option<&str>,
+        now: Timestamp,
+    ) -> StorageResult<bool> {
+        let _ = (next, previous, now);
+        Err(no_signing_keys())
+    }
+
+    /// Atomically marks a retiring key retired since `now` and erases its
+    /// sealed private key. Returns whether this call did.
+    async fn retire_signing_key(&self, kid: &str, now: Timestamp) -> StorageResult<bool> {
+        let _ = (kid, now);
+        Err(no_signing_keys())
+    }
+}
+
+fn no_signing_keys() -> StorageError {
+    StorageError::Backend("this store does not implement SigningKeyStore".into())
+}
+
 /// Every capability together; implemented for anything that has them all.
 ///
 /// Browser sessions are part of it so that any storage an
@@ -516,6 +570,7 @@ pub trait Storage:
     + PurgeStore
     + BrowserSessionStore
     + DeviceStore
+    + SigningKeyStore
 {
 }
 
@@ -529,5 +584,6 @@ impl<T> Storage for T where
         + PurgeStore
         + BrowserSessionStore
         + DeviceStore
+        + SigningKeyStore
 {
 }

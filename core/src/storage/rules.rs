@@ -240,3 +240,65 @@ pub fn merge_approval(existing: Option<&GrantRecord>, approval: &Approval) -> Ap
         events,
     }
 }
+
+/// Whether `key` may join `existing` signing keys: its `kid` is new and
+/// the slot of its state is free ([`crate::storage::SigningKeyStore`]).
+#[must_use]
+pub fn signing_key_insertable(
+    existing: &[crate::jwt::SigningKeyRecord],
+    key: &crate::jwt::SigningKeyRecord,
+) -> bool {
+    let slot = key.state.slot();
+    existing
+        .iter()
+        .all(|k| k.kid != key.kid && (slot.is_none() || k.state.slot() != slot))
+}
+
+/// The records a promotion writes, or `None` when the contract of
+/// [`crate::storage::SigningKeyStore::promote_signing_key`] refuses it:
+/// `next` must be pending, and `previous` the active key (or, when
+/// `None`, no key active).
+#[must_use]
+pub fn promote_signing_key(
+    keys: &[crate::jwt::SigningKeyRecord],
+    next: &str,
+    previous: Option<&str>,
+    now: Timestamp,
+) -> Option<Vec<crate::jwt::SigningKeyRecord>> {
+    use crate::jwt::SigningKeyState::{Active, Pending, Retiring};
+    let active = keys.iter().find(|k| k.state == Active);
+    if active.map(|k| k.kid.as_str()) != previous {
+        return None;
+    }
+    let mut n = keys
+        .iter()
+        .find(|k| k.kid == next && k.state == Pending)?
+        .clone();
+    n.state = Active;
+    n.state_since = now;
+    let mut out = vec![n];
+    if let Some(a) = active {
+        let mut a = a.clone();
+        a.state = Retiring;
+        a.state_since = now;
+        out.insert(0, a);
+    }
+    Some(out)
+}
+
+/// The retired form of `key`, or `None` unless it is retiring: no longer
+/// published, its sealed private key erased.
+#[must_use]
+pub fn retire_signing_key(
+    key: &crate::jwt::SigningKeyRecord,
+    now: Timestamp,
+) -> Option<crate::jwt::SigningKeyRecord> {
+    if key.state != crate::jwt::SigningKeyState::Retiring {
+        return None;
+    }
+    let mut k = key.clone();
+    k.state = crate::jwt::SigningKeyState::Retired;
+    k.state_since = now;
+    k.sealed_private.clear();
+    Some(k)
+}

@@ -1,6 +1,6 @@
 //! Cross-origin access for browser-based clients (the Fetch standard's
 //! CORS protocol): single-page apps and browser-hosted MCP clients read the
-//! metadata and call the token, revocation and registration endpoints
+//! metadata and the JWK Set and call the token, revocation and registration endpoints
 //! without credentials. Never the authorization endpoint, consent, code
 //! entry or any page: those are for top-level navigation only.
 
@@ -24,7 +24,9 @@ pub enum Cors {
 /// The methods `endpoint` serves cross-origin, if it does.
 pub(crate) fn methods(endpoint: &Endpoint) -> Option<&'static str> {
     match endpoint {
-        Endpoint::ServerMetadata | Endpoint::ResourceMetadata(_) => Some("GET, HEAD"),
+        Endpoint::ServerMetadata | Endpoint::ResourceMetadata(_) | Endpoint::Jwks => {
+            Some("GET, HEAD")
+        }
         Endpoint::Token | Endpoint::Revoke | Endpoint::Register => Some("POST"),
         Endpoint::RegistrationClient => Some("GET, PUT, DELETE"),
         _ => None,

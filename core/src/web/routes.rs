@@ -44,6 +44,9 @@ pub enum Endpoint {
     DeviceAuthorization,
     /// The device verification page (RFC 8628 §3.3): code entry.
     DeviceVerification,
+    /// The JWK Set of the access-token signing keys (RFC 8414 §2
+    /// `jwks_uri`, RFC 7517 §5), cacheable.
+    Jwks,
 }
 
 impl Endpoint {
@@ -63,6 +66,7 @@ impl Endpoint {
             Endpoint::Page(_) => "page",
             Endpoint::DeviceAuthorization => "device_authorization",
             Endpoint::DeviceVerification => "device_verification",
+            Endpoint::Jwks => "jwks",
         }
     }
 }
@@ -147,6 +151,9 @@ where
             flow.device_path().to_owned(),
             Endpoint::DeviceVerification,
         ));
+    }
+    if config.jwt.is_some() {
+        out.push(route(path_of(&e.jwks), Endpoint::Jwks));
     }
     let single = resources.len() == 1;
     for m in resources {
@@ -252,6 +259,10 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Endpoint::Page(page) => page.0.handle(req.clone()).await,
             Endpoint::DeviceAuthorization => self.engine().device_authorization(req).await,
             Endpoint::DeviceVerification => self.device(req).await,
+            Endpoint::Jwks => match get_only(req) {
+                Some(r) => r,
+                None => self.engine().jwks_response().await,
+            },
             Endpoint::RegistrationClient => {
                 let last = req.path.rsplit('/').next().unwrap_or_default();
                 match crate::http::decode_component(last) {

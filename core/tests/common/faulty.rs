@@ -103,3 +103,9 @@ delegate!(DeviceStore {
     fn poll_device(&self, h: &TokenHash, c: &str, now: Timestamp) -> StorageResult<DevicePoll>;
     fn deny_device(&self, h: &TokenHash) -> StorageResult<bool>;
 });
+delegate!(SigningKeyStore {
+    fn insert_signing_key(&self, k: &latchkey::jwt::SigningKeyRecord) -> StorageResult<()>;
+    fn list_signing_keys(&self) -> StorageResult<Vec<latchkey::jwt::SigningKeyRecord>>;
+    fn promote_signing_key(&self, n: &str, p: Option<&str>, now: Timestamp) -> StorageResult<bool>;
+    fn retire_signing_key(&self, k: &str, now: Timestamp) -> StorageResult<bool>;
+});

@@ -190,6 +190,41 @@ pub async fn harness_with_device_on<S: Storage + ?Sized>(
     (h, tv)
 }
 
+/// The harness's configuration with JWT access tokens (RFC 9068) signed
+/// with `alg` for the API.
+pub fn jwt_config(alg: latchkey::jwt::SigningAlgorithm) -> EngineConfig {
+    let mut config = EngineConfig::new(ISSUER, scopes());
+    let mut jwt = latchkey::jwt::JwtConfig::default();
+    jwt.algorithm = alg;
+    jwt.resources = latchkey::jwt::JwtResources::Only(vec![API.into()]);
+    config.jwt = Some(jwt);
+    config
+}
+
+/// An engine with [`jwt_config`] on `store`, on `clock`.
+pub fn jwt_engine<S: Storage + ?Sized>(
+    store: Arc<S>,
+    alg: latchkey::jwt::SigningAlgorithm,
+    clock: Arc<ManualClock>,
+) -> Engine<S> {
+    Engine::new(
+        store,
+        jwt_config(alg),
+        Keyring::new(&[(1, [42u8; 32])]).unwrap(),
+    )
+    .with_clock(clock)
+    .with_entropy(Arc::new(SeededEntropy::new(7)))
+}
+
+/// The harness on `store` with JWT access tokens for the API.
+pub async fn harness_with_jwt_on<S: Storage + ?Sized>(
+    store: Arc<S>,
+    alg: latchkey::jwt::SigningAlgorithm,
+) -> Harness<S> {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    harness_with(jwt_engine(store, alg, clock.clone()), clock).await
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }

@@ -297,6 +297,24 @@ pub async fn decide(b: &mut Browser<'_, impl Transport>, page: &Answer, decision
     .await
 }
 
+/// The app's token request for `code`, authenticated with its secret.
+pub async fn redeem(client: &mut Browser<'_, impl Transport>, h: &Harness, code: &str) -> Answer {
+    let form = encode_form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]);
+    let auth = h.app_auth();
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", auth.as_str()),
+    ];
+    client
+        .send("POST", "/oauth/token", &headers, form.into_bytes())
+        .await
+}
+
 pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let mut b = Browser::new(transport);
     let page = to_consent(&mut b, h).await;
@@ -315,24 +333,7 @@ pub async fn complete_code_flow(transport: &impl Transport, h: &Harness) {
     let code = query_param(to, "code").unwrap();
 
     let mut client = Browser::new(transport);
-    let form = encode_form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ]);
-    let auth = h.app_auth();
-    let t = client
-        .send(
-            "POST",
-            "/oauth/token",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("authorization", &auth),
-            ],
-            form.into_bytes(),
-        )
-        .await;
+    let t = redeem(&mut client, h, &code).await;
     assert_eq!(t.status, 200, "{}", t.body);
     let at = t.json()["access_token"].as_str().unwrap().to_owned();
     assert!(h.active(&at).await);
@@ -927,4 +928,64 @@ pub async fn cors_for_browser_clients_and_never_for_pages(t: &impl Transport) {
         page.header("strict-transport-security").is_some(),
         "HSTS on every answer of an https issuer"
     );
+}
+
+/// JWT access tokens (RFC 9068) through the routes: `jwks_uri` in the
+/// metadata and its cacheable JWK Set, a code flow that yields a JWT whose
+/// `kid` is published, the bearer guard accepting it locally, and
+/// introspection reporting it revoked after revocation. `h` must be a
+/// [`crate::common::harness_with_jwt_on`] harness.
+pub async fn jwt_flow(t: &impl Transport, h: &Harness) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    let mut client = Browser::new(t);
+    let m = client.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(m.json()["jwks_uri"], format!("{ISSUER}/oauth/jwks"));
+    assert_eq!(client.post("/oauth/jwks", &[]).await.status, 405);
+
+    let mut b = Browser::new(t);
+    let page = to_consent(&mut b, h).await;
+    let code = query_param(decide(&mut b, &page, "allow").await.location(), "code").unwrap();
+    let tok = redeem(&mut client, h, &code).await;
+    let auth = h.app_auth();
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", auth.as_str()),
+    ];
+    assert_eq!(tok.status, 200, "{}", tok.body);
+    let at = tok.json()["access_token"].as_str().unwrap().to_owned();
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(at.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+
+    let jwks = client.get("/oauth/jwks").await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=600"));
+    let keys = jwks.json()["keys"].as_array().unwrap().clone();
+    assert!(keys.iter().any(|k| k["kid"] == header["kid"]));
+    assert!(keys.iter().all(|k| k.get("d").is_none()));
+
+    let guard = latchkey::web::BearerGuard::new(&h.engine, API, &["profile:read"]);
+    let bearer = HttpRequest::get(&[]).with_header("Authorization", &format!("Bearer {at}"));
+    assert_eq!(guard.check(&bearer).await.unwrap().sub, "alice");
+
+    let token_form = encode_form(&[("token", &at)]).into_bytes();
+    let active = |a: Answer| a.json()["active"].as_bool();
+    let before = client
+        .send("POST", "/oauth/introspect", &headers, token_form.clone())
+        .await;
+    assert_eq!(active(before), Some(true));
+    let r = client
+        .send("POST", "/oauth/revoke", &headers, token_form.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = client
+        .send("POST", "/oauth/introspect", &headers, token_form)
+        .await;
+    assert_eq!(active(after), Some(false));
 }

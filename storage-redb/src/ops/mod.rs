@@ -11,4 +11,5 @@ mod events;
 mod grants;
 mod purge;
 mod sessions;
+mod signing_keys;
 mod tokens;

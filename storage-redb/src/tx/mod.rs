@@ -17,6 +17,7 @@ mod families;
 mod grants;
 mod purge;
 mod sessions;
+pub(crate) mod signing_keys;
 
 use redb::{Table, WriteTransaction};
 
@@ -27,7 +28,7 @@ use crate::tables::{
     CLIENTS, CLIENTS_BY_OWNER, CODES, CODE_EXPIRY, COUNTERS, CURSORS, DEVICES, DEVICE_BY_USER_CODE,
     DEVICE_EXPIRY, EVENTS, FAMILIES, FAMILIES_BY_CLIENT, FAMILIES_BY_GRANT, FAMILIES_BY_SUBJECT,
     FAMILY_EXPIRY, FAMILY_REFRESH, GRANTS, GRANTS_BY_CLIENT, GRANT_BY_PAIR, REFRESH_INDEX,
-    SESSION_AGE, SESSION_IDLE,
+    SESSION_AGE, SESSION_IDLE, SIGNING_KEYS,
 };
 
 type Records<'t, K> = Table<'t, K, &'static [u8]>;
@@ -65,6 +66,7 @@ pub(crate) struct Tx<'t> {
     devices: Records<'t, Hash>,
     device_by_user_code: Table<'t, Hash, Hash>,
     device_expiry: Expiry<'t>,
+    signing_keys: Records<'t, &'static str>,
     changed: bool,
     op: &'static str,
     hooks: &'t Hooks,
@@ -106,6 +108,7 @@ impl<'t> Tx<'t> {
             devices: txn.open_table(DEVICES)?,
             device_by_user_code: txn.open_table(DEVICE_BY_USER_CODE)?,
             device_expiry: txn.open_table(DEVICE_EXPIRY)?,
+            signing_keys: txn.open_table(SIGNING_KEYS)?,
             changed: false,
             op,
             hooks,

@@ -20,6 +20,7 @@ mod grants;
 mod migrate;
 mod purge;
 mod sessions;
+mod signing_keys;
 mod tokens;
 
 use std::time::Duration;

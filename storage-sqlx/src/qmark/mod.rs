@@ -23,6 +23,7 @@ mod events;
 mod grants;
 mod purge;
 mod sessions;
+mod signing_keys;
 mod tokens;
 
 use std::fmt;

@@ -232,3 +232,24 @@ impl<S: DeviceStore> DeviceStore for Guarded<S> {
         self.inner().deny_device(h).await
     }
 }
+
+#[async_trait]
+impl<S: latchkey::storage::SigningKeyStore> latchkey::storage::SigningKeyStore for Guarded<S> {
+    async fn insert_signing_key(&self, k: &latchkey::jwt::SigningKeyRecord) -> StorageResult<()> {
+        self.inner().insert_signing_key(k).await
+    }
+    async fn list_signing_keys(&self) -> StorageResult<Vec<latchkey::jwt::SigningKeyRecord>> {
+        self.inner().list_signing_keys().await
+    }
+    async fn promote_signing_key(
+        &self,
+        next: &str,
+        previous: Option<&str>,
+        now: Timestamp,
+    ) -> StorageResult<bool> {
+        self.inner().promote_signing_key(next, previous, now).await
+    }
+    async fn retire_signing_key(&self, kid: &str, now: Timestamp) -> StorageResult<bool> {
+        self.inner().retire_signing_key(kid, now).await
+    }
+}
