@@ -232,3 +232,16 @@ async fn jwt_access_tokens_and_the_jwks() {
     let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::Es256).await;
     suite::jwt_flow(&in_process(app(&h)).await, &h).await;
 }
+
+#[actix_web::test]
+async fn cors_allowlist_echoes_only_listed_origins() {
+    let h = harness().await;
+    let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer(ISSUER)));
+    let oauth = OAuthService::new(h.engine.clone(), sessions, TestUsers).cors(
+        latchkey::web::Cors::Origins(vec!["https://spa.example".into()]),
+    );
+    let configure = move |cfg: &mut web::ServiceConfig| {
+        cfg.service(oauth.clone());
+    };
+    suite::cors_allowlist_echoes_only_listed_origins(&in_process(configure).await).await;
+}

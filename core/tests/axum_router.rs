@@ -262,3 +262,15 @@ async fn jwt_access_tokens_and_the_jwks() {
     let h = common::harness_with_jwt_on(store, latchkey::jwt::SigningAlgorithm::EdDsa).await;
     suite::jwt_flow(&InProcess(app(&h)), &h).await;
 }
+
+#[tokio::test]
+async fn cors_allowlist_echoes_only_listed_origins() {
+    let h = harness().await;
+    let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer(ISSUER)));
+    let app = OAuthRouter::new(h.engine.clone(), sessions, TestUsers)
+        .cors(latchkey::web::Cors::Origins(vec![
+            "https://spa.example".into()
+        ]))
+        .into_router();
+    suite::cors_allowlist_echoes_only_listed_origins(&InProcess(app)).await;
+}

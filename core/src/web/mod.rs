@@ -45,6 +45,8 @@ pub mod flow;
 pub mod handler;
 mod limits;
 mod memory;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub(crate) mod mount;
 mod next;
 mod on_storage;
 pub mod page;

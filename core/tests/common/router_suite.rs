@@ -989,3 +989,31 @@ pub async fn jwt_flow(t: &impl Transport, h: &Harness) {
         .await;
     assert_eq!(active(after), Some(false));
 }
+
+/// With `Cors::Origins(["https://spa.example"])` configured: that origin is
+/// echoed (with `Vary: Origin`), any other gets no CORS headers.
+pub async fn cors_allowlist_echoes_only_listed_origins(t: &impl Transport) {
+    let preflight = |origin: &'static str| async move {
+        t.send(
+            "OPTIONS",
+            "/oauth/token",
+            &[
+                ("origin".into(), origin.into()),
+                ("access-control-request-method".into(), "POST".into()),
+            ],
+            Vec::new(),
+        )
+        .await
+    };
+    let ok = preflight("https://spa.example").await;
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://spa.example")
+    );
+    assert_eq!(ok.header("vary"), Some("Origin"));
+    let other = preflight("https://other.example").await;
+    assert!(
+        other.header("access-control-allow-origin").is_none(),
+        "{other:?}"
+    );
+}
