@@ -617,14 +617,17 @@ mod tests {
         assert_eq!((e.refresh_grace, e.code_ttl), (0, 120));
     }
 
+    /// The configuration `a` and `env` give, or the parse error.
+    fn serve(a: &[&str], env: &dyn Fn(&str) -> Option<String>) -> Result<Box<Config>, String> {
+        match parse(args(a), env)? {
+            Command::Serve(c) => Ok(c),
+            Command::Help => panic!("expected serve"),
+        }
+    }
+
     #[test]
     fn registration_is_off_unless_asked_and_resources_need_it() {
         let none = |_: &str| None;
-        let serve = |a: &[&str], env: &dyn Fn(&str) -> Option<String>| match parse(args(a), env) {
-            Ok(Command::Serve(c)) => Ok(c),
-            Ok(Command::Help) => panic!("expected serve"),
-            Err(e) => Err(e),
-        };
         let c = serve(&[], &none).unwrap();
         assert!(!c.open_registration);
         assert!(c.protected_resources.is_empty());
@@ -663,11 +666,6 @@ mod tests {
     #[test]
     fn metadata_documents_are_off_unless_asked_and_test_flags_need_them() {
         let none = |_: &str| None;
-        let serve = |a: &[&str], env: &dyn Fn(&str) -> Option<String>| match parse(args(a), env) {
-            Ok(Command::Serve(c)) => Ok(c),
-            Ok(Command::Help) => panic!("expected serve"),
-            Err(e) => Err(e),
-        };
         let c = serve(&[], &none).unwrap();
         assert!(!c.client_metadata_documents);
         assert!(!c.cimd_allow_loopback_for_tests);

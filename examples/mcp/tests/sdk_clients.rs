@@ -374,14 +374,7 @@ async fn document_stack(docs: &Documents, open_registration: bool) -> Stack {
         c.open_registration = open_registration;
     })
     .await;
-    let m: Value = common::plain_http()
-        .get(stack.auth.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = common::Discovered::fetch(&stack.auth).await.meta;
     assert_eq!(m["client_id_metadata_document_supported"], true, "{m}");
     assert_eq!(m.get("registration_endpoint").is_some(), open_registration);
     stack
@@ -399,21 +392,36 @@ fn check_fetched(docs: &Documents) {
     );
 }
 
+/// Runs `script` with a metadata document named `name` listing
+/// `redirect`, against a server with dynamic registration open or not;
+/// checks what every run must show and returns the script's results.
+async fn run_with_document(
+    program: &Path,
+    script: &str,
+    name: &str,
+    redirect: &str,
+    open_registration: bool,
+) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = script.replace(['.', '_'], "-") + ".json";
+    let docs = Documents::serve(dir.path(), &file, name, redirect).await;
+    let stack = document_stack(&docs, open_registration).await;
+    let onboarding = Onboarding::Document(&docs.url);
+    let results = drive(&stack, program, script, name, onboarding).await;
+    check_common(&stack, &results, onboarding);
+    check_fetched(&docs);
+    results
+}
+
 /// The TypeScript SDK with `clientMetadataUrl`, against a server that also
 /// offers dynamic registration: it prefers the document, as the MCP spec
 /// says clients should.
 #[tokio::test]
 async fn typescript_sdk_with_a_metadata_document() {
     let Some(node) = node() else { return };
-    let dir = tempfile::tempdir().unwrap();
     let name = "TS SDK document agent";
-    let docs = Documents::serve(dir.path(), "ts-client.json", name, TS_REDIRECT).await;
-    let stack = document_stack(&docs, true).await;
-    let onboarding = Onboarding::Document(&docs.url);
-    let results = drive(&stack, &node, "ts-client.mjs", name, onboarding).await;
-    check_common(&stack, &results, onboarding);
+    let results = run_with_document(&node, "ts-client.mjs", name, TS_REDIRECT, true).await;
     check_typescript(&results);
-    check_fetched(&docs);
 }
 
 /// The Python SDK with `client_metadata_url`, against a server without
@@ -421,13 +429,7 @@ async fn typescript_sdk_with_a_metadata_document() {
 #[tokio::test]
 async fn python_sdk_with_a_metadata_document() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
     let name = "Python SDK document agent";
-    let docs = Documents::serve(dir.path(), "py-client.json", name, PY_REDIRECT).await;
-    let stack = document_stack(&docs, false).await;
-    let onboarding = Onboarding::Document(&docs.url);
-    let results = drive(&stack, &python, "py_client.py", name, onboarding).await;
-    check_common(&stack, &results, onboarding);
+    let results = run_with_document(&python, "py_client.py", name, PY_REDIRECT, false).await;
     check_python(&results);
-    check_fetched(&docs);
 }
