@@ -57,10 +57,29 @@ pub struct Config {
     /// by the quota.
     pub open_registration: bool,
     /// Resources (RFC 8707) besides the demo API that self-registered
-    /// clients may get tokens for, e.g. an MCP server's URL
-    /// (`--protected-resource URL`, repeatable; `LATCHKEY_PROTECTED_RESOURCES`,
-    /// space-separated). Needs [`Config::open_registration`].
+    /// clients and metadata-document clients may get tokens for, e.g. an
+    /// MCP server's URL (`--protected-resource URL`, repeatable;
+    /// `LATCHKEY_PROTECTED_RESOURCES`, space-separated). Needs
+    /// [`Config::open_registration`] or [`Config::client_metadata_documents`].
     pub protected_resources: Vec<String>,
+    /// Accept Client ID Metadata Documents: a client whose `client_id` is an
+    /// `https` URL is described by the document there, fetched by the
+    /// SSRF-guarded `HttpsFetcher` (`--client-metadata-documents`,
+    /// `LATCHKEY_CLIENT_METADATA_DOCUMENTS=1`). Off by default.
+    pub client_metadata_documents: bool,
+    /// **Tests only.** Lets the document fetcher connect to loopback
+    /// addresses, so a test can serve documents on 127.0.0.1
+    /// (`--cimd-allow-loopback-for-tests`,
+    /// `LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS=1`). Needs
+    /// [`Config::client_metadata_documents`]. Never in a deployment: anyone
+    /// picking a client id could then make the server request its own
+    /// loopback services.
+    pub cimd_allow_loopback_for_tests: bool,
+    /// **Tests only.** A root certificate (PEM or DER file) the document
+    /// fetcher trusts besides the webpki roots, e.g. a test's self-signed
+    /// one (`--cimd-extra-root-cert FILE`, `LATCHKEY_CIMD_EXTRA_ROOT_CERT`).
+    /// Needs [`Config::client_metadata_documents`].
+    pub cimd_extra_root_cert: Option<PathBuf>,
 }
 
 /// Lifetimes in seconds, each a flag and an environment variable.
@@ -123,6 +142,12 @@ impl std::fmt::Debug for Config {
             .field("trust_domain_claims", &self.trust_domain_claims)
             .field("open_registration", &self.open_registration)
             .field("protected_resources", &self.protected_resources)
+            .field("client_metadata_documents", &self.client_metadata_documents)
+            .field(
+                "cimd_allow_loopback_for_tests",
+                &self.cimd_allow_loopback_for_tests,
+            )
+            .field("cimd_extra_root_cert", &self.cimd_extra_root_cert)
             .field(
                 "database_url",
                 &self.database_url.as_ref().map(|_| "<redacted>"),
@@ -150,6 +175,9 @@ impl Config {
             lifetimes: Lifetimes::default(),
             open_registration: false,
             protected_resources: Vec::new(),
+            client_metadata_documents: false,
+            cimd_allow_loopback_for_tests: false,
+            cimd_extra_root_cert: None,
         }
     }
 
@@ -159,8 +187,9 @@ impl Config {
         format!("{}/api", self.issuer)
     }
 
-    /// The resources self-registered clients may get tokens for: the demo
-    /// API, then each `--protected-resource`.
+    /// The resources clients that onboard themselves (dynamic registration,
+    /// metadata documents) may get tokens for: the demo API, then each
+    /// `--protected-resource`.
     #[must_use]
     pub fn registration_resources(&self) -> Vec<String> {
         let mut r = vec![self.resource()];
@@ -209,9 +238,23 @@ Options (each also read from the environment variable shown):
                            [LATCHKEY_REFRESH_TOKEN_TTL, default 2592000]
   --open-registration      let anyone register a client (RFC 7591), as MCP clients do
                            [LATCHKEY_OPEN_REGISTRATION=1, default off]
-  --protected-resource URL a resource (e.g. an MCP server's URL) self-registered clients
-                           may get tokens for, besides the demo API; repeatable; needs
-                           --open-registration [LATCHKEY_PROTECTED_RESOURCES, space-separated]
+  --protected-resource URL a resource (e.g. an MCP server's URL) self-registered and
+                           metadata-document clients may get tokens for, besides the demo
+                           API; repeatable; needs --open-registration or
+                           --client-metadata-documents [LATCHKEY_PROTECTED_RESOURCES,
+                           space-separated]
+  --client-metadata-documents
+                           accept https URLs as client ids, described by the Client ID
+                           Metadata Document there, as MCP clients do
+                           [LATCHKEY_CLIENT_METADATA_DOCUMENTS=1, default off]
+  --cimd-allow-loopback-for-tests
+                           TESTS ONLY: let the document fetcher connect to loopback
+                           addresses; needs --client-metadata-documents
+                           [LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS=1]
+  --cimd-extra-root-cert FILE
+                           TESTS ONLY: also trust this root certificate (PEM or DER) when
+                           fetching documents; needs --client-metadata-documents
+                           [LATCHKEY_CIMD_EXTRA_ROOT_CERT]
   -h, --help               this text
 ";
 
@@ -243,6 +286,10 @@ where
     c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS").is_some_and(yes);
     c.demo_clients = !env("LATCHKEY_NO_DEMO_CLIENTS").is_some_and(yes);
     c.open_registration = env("LATCHKEY_OPEN_REGISTRATION").is_some_and(yes);
+    c.client_metadata_documents = env("LATCHKEY_CLIENT_METADATA_DOCUMENTS").is_some_and(yes);
+    c.cimd_allow_loopback_for_tests =
+        env("LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS").is_some_and(yes);
+    c.cimd_extra_root_cert = env("LATCHKEY_CIMD_EXTRA_ROOT_CERT").map(PathBuf::from);
     let mut resources: Vec<String> = env("LATCHKEY_PROTECTED_RESOURCES")
         .map(|v| v.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
@@ -278,6 +325,13 @@ where
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
             "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
             "--open-registration" if inline.is_none() => c.open_registration = true,
+            "--client-metadata-documents" if inline.is_none() => {
+                c.client_metadata_documents = true;
+            }
+            "--cimd-allow-loopback-for-tests" if inline.is_none() => {
+                c.cimd_allow_loopback_for_tests = true;
+            }
+            "--cimd-extra-root-cert" => c.cimd_extra_root_cert = Some(value()?.into()),
             "--protected-resource" => {
                 // Flags replace the environment's list rather than add to it.
                 if !resources_from_flags {
@@ -320,8 +374,24 @@ where
             format!("--protected-resource: {r:?} must be an absolute URL without a fragment")
         })?;
     }
-    if !resources.is_empty() && !c.open_registration {
-        return Err("--protected-resource only applies with --open-registration".into());
+    if !resources.is_empty() && !c.open_registration && !c.client_metadata_documents {
+        return Err(
+            "--protected-resource only applies with --open-registration or --client-metadata-documents"
+                .into(),
+        );
+    }
+    if !c.client_metadata_documents {
+        if c.cimd_allow_loopback_for_tests {
+            return Err(
+                "--cimd-allow-loopback-for-tests only applies with --client-metadata-documents"
+                    .into(),
+            );
+        }
+        if c.cimd_extra_root_cert.is_some() {
+            return Err(
+                "--cimd-extra-root-cert only applies with --client-metadata-documents".into(),
+            );
+        }
     }
     c.protected_resources = resources;
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
@@ -423,6 +493,21 @@ pub fn banner(config: &Config, addr: std::net::SocketAddr, storage: &str) {
             config.issuer,
             config.registration_resources().join(", ")
         );
+    }
+    if config.client_metadata_documents {
+        eprintln!(
+            "  client ids    https URLs accepted (metadata documents), for {}",
+            config.registration_resources().join(", ")
+        );
+        if config.cimd_allow_loopback_for_tests {
+            eprintln!("  !!! TESTS ONLY: the document fetcher may connect to loopback addresses");
+        }
+        if let Some(f) = &config.cimd_extra_root_cert {
+            eprintln!(
+                "  !!! TESTS ONLY: the document fetcher also trusts {}",
+                f.display()
+            );
+        }
     }
 }
 
@@ -532,14 +617,17 @@ mod tests {
         assert_eq!((e.refresh_grace, e.code_ttl), (0, 120));
     }
 
+    /// The configuration `a` and `env` give, or the parse error.
+    fn serve(a: &[&str], env: &dyn Fn(&str) -> Option<String>) -> Result<Box<Config>, String> {
+        match parse(args(a), env)? {
+            Command::Serve(c) => Ok(c),
+            Command::Help => panic!("expected serve"),
+        }
+    }
+
     #[test]
     fn registration_is_off_unless_asked_and_resources_need_it() {
         let none = |_: &str| None;
-        let serve = |a: &[&str], env: &dyn Fn(&str) -> Option<String>| match parse(args(a), env) {
-            Ok(Command::Serve(c)) => Ok(c),
-            Ok(Command::Help) => panic!("expected serve"),
-            Err(e) => Err(e),
-        };
         let c = serve(&[], &none).unwrap();
         assert!(!c.open_registration);
         assert!(c.protected_resources.is_empty());
@@ -572,6 +660,58 @@ mod tests {
             c.protected_resources,
             vec![mcp.to_owned()],
             "flags replace the env list"
+        );
+    }
+
+    #[test]
+    fn metadata_documents_are_off_unless_asked_and_test_flags_need_them() {
+        let none = |_: &str| None;
+        let c = serve(&[], &none).unwrap();
+        assert!(!c.client_metadata_documents);
+        assert!(!c.cimd_allow_loopback_for_tests);
+        assert_eq!(c.cimd_extra_root_cert, None);
+        let mcp = "http://127.0.0.1:8090/mcp";
+        let c = serve(
+            &[
+                "--client-metadata-documents",
+                "--protected-resource",
+                mcp,
+                "--cimd-allow-loopback-for-tests",
+                "--cimd-extra-root-cert",
+                "/tmp/root.pem",
+            ],
+            &none,
+        )
+        .unwrap();
+        assert!(c.client_metadata_documents && !c.open_registration);
+        assert!(c.cimd_allow_loopback_for_tests);
+        assert_eq!(c.cimd_extra_root_cert, Some(PathBuf::from("/tmp/root.pem")));
+        assert_eq!(c.registration_resources().last().unwrap(), mcp);
+        for test_flag in [
+            &["--cimd-allow-loopback-for-tests"][..],
+            &["--cimd-extra-root-cert", "/tmp/root.pem"],
+            &["--open-registration", "--cimd-allow-loopback-for-tests"],
+        ] {
+            let e = serve(test_flag, &none).unwrap_err();
+            assert!(
+                e.contains("only applies with --client-metadata-documents"),
+                "{e}"
+            );
+        }
+        let env = |k: &str| match k {
+            "LATCHKEY_CLIENT_METADATA_DOCUMENTS" | "LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS" => {
+                Some("1".to_owned())
+            }
+            "LATCHKEY_CIMD_EXTRA_ROOT_CERT" => Some("/tmp/root.der".into()),
+            _ => None,
+        };
+        let c = serve(&[], &env).unwrap();
+        assert!(c.client_metadata_documents && c.cimd_allow_loopback_for_tests);
+        assert_eq!(c.cimd_extra_root_cert, Some(PathBuf::from("/tmp/root.der")));
+        let env = |k: &str| (k == "LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS").then(|| "1".into());
+        assert!(
+            serve(&[], &env).is_err(),
+            "the env var alone is refused too"
         );
     }
 

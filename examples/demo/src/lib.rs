@@ -25,6 +25,8 @@ use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use latchkey::cimd::{HttpsFetcher, MetadataDocumentConfig};
 use latchkey::http::{HttpRequest, HttpResponse};
 use latchkey::introspect::TokenInfo;
 use latchkey::keys::KeyDir;
@@ -140,6 +142,17 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
             config.registration_resources(),
         ));
     }
+    if config.client_metadata_documents {
+        // Agents (MCP clients) whose client id is the URL of their metadata
+        // document: the same scopes and resources as self-registered ones.
+        let scopes = latchkey::ScopeSet::from_tokens(demo_scopes().names())
+            .map_err(|e| format!("metadata document scopes: {e}"))?;
+        engine_config.client_id_metadata_documents = Some(MetadataDocumentConfig::new(
+            Arc::new(metadata_fetcher(config)?),
+            scopes,
+            config.registration_resources(),
+        ));
+    }
     let engine = Engine::new(store.clone(), engine_config, keys);
     seed::seed(&engine, config).await?;
     let ui = Ui::new(
@@ -187,6 +200,58 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         reveal: console::Reveal::default(),
         demo_flows: demo::Flows::default(),
     }))
+}
+
+/// The metadata document fetcher: the library's guarded one, plus the
+/// test-only loopback allowance and extra root certificate if asked.
+fn metadata_fetcher(config: &Config) -> Result<HttpsFetcher, String> {
+    let mut b = HttpsFetcher::builder();
+    if config.cimd_allow_loopback_for_tests {
+        b = b.allow_loopback_for_tests();
+    }
+    if let Some(path) = &config.cimd_extra_root_cert {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("--cimd-extra-root-cert {}: {e}", path.display()))?;
+        for der in certificates_der(&bytes)
+            .map_err(|e| format!("--cimd-extra-root-cert {}: {e}", path.display()))?
+        {
+            b = b.add_root_certificate_der(&der);
+        }
+    }
+    b.build()
+        .map_err(|e| format!("metadata document fetcher: {e}"))
+}
+
+/// The certificates in `bytes`: each `CERTIFICATE` block of a PEM file, or
+/// the whole of a DER one.
+fn certificates_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let Some(text) = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.trim_start().starts_with("-----BEGIN"))
+    else {
+        return Ok(vec![bytes.to_vec()]);
+    };
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let body = &rest[start + BEGIN.len()..];
+        let end = body
+            .find(END)
+            .ok_or("a PEM certificate block has no END line")?;
+        let b64: String = body[..end].split_whitespace().collect();
+        out.push(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| "a PEM certificate block is not valid base64")?,
+        );
+        rest = &body[end + END.len()..];
+    }
+    if out.is_empty() {
+        return Err("no CERTIFICATE block in the PEM file".into());
+    }
+    Ok(out)
 }
 
 type Pending = Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
@@ -371,5 +436,58 @@ where
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_certificates_are_read_from_pem_or_der() {
+        let der = [0x30, 0x03, 1, 2, 3];
+        assert_eq!(certificates_der(&der).unwrap(), vec![der.to_vec()]);
+        let pem = "\n-----BEGIN CERTIFICATE-----\nMAMB\nAgM=\n-----END CERTIFICATE-----\n\
+                   -----BEGIN CERTIFICATE-----\nMAMBAgM=\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            certificates_der(pem.as_bytes()).unwrap(),
+            vec![der.to_vec(), der.to_vec()]
+        );
+        for bad in [
+            "-----BEGIN CERTIFICATE-----\nMAMBAgM=\n",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+            "-----BEGIN PRIVATE KEY-----\nMAMBAgM=\n-----END PRIVATE KEY-----\n",
+        ] {
+            assert!(certificates_der(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_documents_are_advertised_only_when_turned_on() {
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-demo-cimd-{}-{}",
+            std::process::id(),
+            line!()
+        ));
+        let mut config = Config::defaults();
+        config.data_dir = dir.clone();
+        for on in [false, true] {
+            config.client_metadata_documents = on;
+            let store: Arc<dyn Storage> = Arc::new(latchkey::MemoryStore::new());
+            let app = prepare(&config, store).await.unwrap();
+            let m = app.engine.metadata();
+            assert_eq!(
+                m.get("client_id_metadata_document_supported"),
+                on.then_some(&serde_json::Value::Bool(true)),
+                "{m}"
+            );
+        }
+        config.cimd_extra_root_cert = Some(dir.join("missing.pem"));
+        let e = prepare(&config, Arc::new(latchkey::MemoryStore::new()))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.contains("--cimd-extra-root-cert"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

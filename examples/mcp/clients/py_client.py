@@ -1,10 +1,13 @@
 """An agent built on the official MCP Python SDK, meeting the MCP server for
-the first time: no client id, no token. Driven by
+the first time: no token, and either no client id (it registers itself) or,
+given CLIENT_METADATA_URL, the URL of its Client ID Metadata Document as its
+client id (the SDK's `client_metadata_url`, used when the authorization
+server says client_id_metadata_document_supported). Driven by
 examples/mcp/tests/sdk_clients.rs over the same line protocol as
 ts-client.mjs (AUTHORIZE / REVOKE / RESULT / DONE). Tokens are never
 printed.
 
-Usage: python py_client.py MCP_URL
+Usage: python py_client.py MCP_URL [CLIENT_METADATA_URL]
 """
 
 import asyncio
@@ -20,6 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata, OAuthToken
 
 MCP_URL = sys.argv[1]
+CLIENT_METADATA_URL = sys.argv[2] if len(sys.argv) > 2 else None
 
 
 def ask(tag, payload):
@@ -102,6 +106,7 @@ async def main():
         server_url=MCP_URL,
         client_metadata=OAuthClientMetadata(
             client_name="Python SDK test agent",
+            # Also in the metadata document the test serves.
             redirect_uris=["http://127.0.0.1:33419/callback"],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
@@ -110,6 +115,7 @@ async def main():
         storage=storage,
         redirect_handler=browser.redirect,
         callback_handler=browser.wait_for_callback,
+        client_metadata_url=CLIENT_METADATA_URL,
     )
     async with httpx2.AsyncClient(auth=provider, event_hooks={"response": [record]}) as http_client:
         async with Client(streamable_http_client(MCP_URL, http_client=http_client)) as client:
@@ -164,6 +170,8 @@ async def main():
         except Exception as e:  # noqa: BLE001 - any failure is the refusal, checked by the test
             after = {"refused": True, "error": repr(e)[:200]}
         report("after_revoke", reauthorization_asked=browser.reauthorization_asked, http=http[mark:], **after)
+    # Everything the SDK's HTTP client sent, from the start.
+    report("wire", http=http)
     print("DONE", flush=True)
 
 

@@ -1,5 +1,8 @@
 // An agent built on the official MCP TypeScript SDK, meeting the MCP server
-// for the first time: no client id, no token. Driven by
+// for the first time: no token, and either no client id (it registers
+// itself) or, given CLIENT_METADATA_URL, the URL of its Client ID Metadata
+// Document as its client id (the SDK's `clientMetadataUrl`, used when the
+// authorization server says client_id_metadata_document_supported). Driven by
 // examples/mcp/tests/sdk_clients.rs over a line protocol:
 //   out "AUTHORIZE <url>"  the user must approve; in: the callback URL
 //   out "REVOKE <client>"  the test revokes the app; in: "revoked"
@@ -8,7 +11,7 @@
 // Tokens are never printed: results say whether they are equal, not what
 // they are.
 //
-// Usage: node ts-client.mjs MCP_URL
+// Usage: node ts-client.mjs MCP_URL [CLIENT_METADATA_URL]
 import readline from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,6 +23,7 @@ import {
 } from '@modelcontextprotocol/sdk/client/auth.js';
 
 const mcpUrl = new URL(process.argv[2]);
+const clientMetadataUrl = process.argv[3];
 const input = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
 async function ask(tag, payload) {
@@ -43,7 +47,11 @@ async function recordingFetch(url, init) {
 // An in-memory OAuthClientProvider: what a real agent keeps in its
 // keychain. The "browser" is the test, reached through ask().
 class Provider {
+  // Also in the metadata document the test serves.
   redirectUrl = 'http://127.0.0.1:33418/callback';
+  // The SDK uses this URL as the client id instead of registering, when
+  // the authorization server supports metadata documents.
+  clientMetadataUrl = clientMetadataUrl;
   callback = undefined;
   reauthorizationAsked = false;
   revoked = false;
@@ -85,7 +93,8 @@ class Provider {
 const provider = new Provider();
 
 // Connects, running the SDK's whole OAuth flow on the first 401:
-// metadata discovery, registration, authorization, code exchange.
+// metadata discovery, registration (or the metadata document URL as the
+// client id), authorization, code exchange.
 async function connect() {
   const open = async () => {
     const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: recordingFetch });
@@ -173,5 +182,7 @@ try {
 }
 report('after_revoke', { ...after, reauthorization_asked: provider.reauthorizationAsked, http: http.slice(mark) });
 await client.close().catch(() => {});
+// Everything the SDK sent through the transport and auth(), from the start.
+report('wire', { http });
 console.log('DONE');
 process.exit(0);

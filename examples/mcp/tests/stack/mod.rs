@@ -1,11 +1,12 @@
 //! The whole stack in this process: the example authorization server
-//! (axum, open registration, the MCP server's URL as a protected resource)
-//! and the MCP server introspecting its tokens, each on its own ephemeral
-//! loopback port.
+//! (axum, open registration, the MCP server's URL as a protected resource;
+//! or as [`Stack::start_tuned`] says) and the MCP server introspecting its
+//! tokens, each on its own ephemeral loopback port.
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::time::Duration;
 
+use latchkey_demo::config::Config as AuthConfig;
 use latchkey_example_mcp::config::Config;
 use serde_json::{json, Value};
 
@@ -68,6 +69,16 @@ impl Stack {
 
     /// As [`Stack::start`], with the MCP server introspecting with `secret`.
     pub async fn start_with_secret(cache_ttl: Duration, secret: &str) -> Stack {
+        Self::start_tuned(cache_ttl, secret, |_| {}).await
+    }
+
+    /// As [`Stack::start_with_secret`], with `tune` adjusting the
+    /// authorization server's configuration last.
+    pub async fn start_tuned(
+        cache_ttl: Duration,
+        secret: &str,
+        tune: impl FnOnce(&mut AuthConfig),
+    ) -> Stack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mcp_base = format!("http://{addr}");
@@ -80,6 +91,7 @@ impl Stack {
             c.clients_file = Some(file);
             c.open_registration = true;
             c.protected_resources = vec![resource.clone()];
+            tune(c);
         })
         .await;
         let config = Config {
