@@ -205,9 +205,21 @@ fn is_json(content_type: &str) -> bool {
             .is_some_and(|sub| sub.ends_with("+json") && sub.len() > "+json".len())
 }
 
-#[async_trait]
-impl ClientMetadataFetcher for HttpsFetcher {
-    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError> {
+impl HttpsFetcher {
+    /// `GET url` under every rule of this fetcher (https only, checked
+    /// addresses, no redirect, status 200, the time limit) with `accept`,
+    /// refusing a `Content-Type` that `content_ok` rejects and bodies over
+    /// `max_bytes` (at most the fetcher's own limit). Returns the
+    /// `Cache-Control` values joined and the body. Other modules (domain
+    /// verification) fetch through this, so there is one guarded client.
+    pub(crate) async fn get_guarded(
+        &self,
+        url: &str,
+        accept: &'static str,
+        content_ok: fn(Option<&str>) -> bool,
+        max_bytes: usize,
+    ) -> Result<(String, Vec<u8>), FetchError> {
+        let max_bytes = max_bytes.min(self.max_bytes);
         let parsed = reqwest::Url::parse(url).map_err(|_| FetchError::NotHttps)?;
         if parsed.scheme() != "https" {
             return Err(FetchError::NotHttps);
@@ -223,7 +235,7 @@ impl ClientMetadataFetcher for HttpsFetcher {
         let mut resp = self
             .client
             .get(parsed)
-            .header(ACCEPT, "application/json")
+            .header(ACCEPT, accept)
             .send()
             .await
             .map_err(classify)?;
@@ -236,7 +248,7 @@ impl ClientMetadataFetcher for HttpsFetcher {
         }
         let headers = resp.headers();
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        if !content_type.is_some_and(is_json) {
+        if !content_ok(content_type) {
             return Err(FetchError::ContentType);
         }
         let cache_control: Vec<&str> = headers
@@ -244,21 +256,36 @@ impl ClientMetadataFetcher for HttpsFetcher {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        let max_age = cache_max_age(&cache_control.join(","));
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(FetchError::TooLarge(self.max_bytes));
+        let cache_control = cache_control.join(",");
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(FetchError::TooLarge(max_bytes));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge(self.max_bytes));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(FetchedDocument { body, max_age })
+        Ok((cache_control, body))
+    }
+}
+
+#[async_trait]
+impl ClientMetadataFetcher for HttpsFetcher {
+    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError> {
+        let (cache_control, body) = self
+            .get_guarded(
+                url,
+                "application/json",
+                |ct| ct.is_some_and(is_json),
+                self.max_bytes,
+            )
+            .await?;
+        Ok(FetchedDocument {
+            body,
+            max_age: cache_max_age(&cache_control),
+        })
     }
 }
 
