@@ -155,7 +155,11 @@ pub async fn clients_scan_all_in_pages<S: Storage + ?Sized>(store: Arc<S>) {
             assert!(page.iter().all(|c| c.id.as_str() > a.as_str()));
         }
         after = Some(last.id.clone());
-        seen.extend(page.into_iter().map(|c| c.id).filter(|i| i.starts_with(&prefix)));
+        seen.extend(
+            page.into_iter()
+                .map(|c| c.id)
+                .filter(|i| i.starts_with(&prefix)),
+        );
     }
     assert_eq!(seen, ids);
     assert!(store

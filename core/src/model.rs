@@ -318,7 +318,9 @@ impl ClientRecord {
         !verified.is_empty()
             && self.redirect_uris.iter().all(|u| {
                 let host = crate::redirect::redirect_host(u);
-                verified.iter().any(|d| crate::redirect::host_within(&host, d))
+                verified
+                    .iter()
+                    .any(|d| crate::redirect::host_within(&host, d))
             })
     }
 }

@@ -14,7 +14,9 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::{ResolveError, TokioResolver};
 
-use super::{check_domain_name, published_matches, DomainVerifier, Failure, Found, Method, VerifyError};
+use super::{
+    check_domain_name, published_matches, DomainVerifier, Failure, Found, Method, VerifyError,
+};
 
 /// The label the TXT record sits under: `_latchkey-challenge.<domain>`.
 pub const CHALLENGE_LABEL: &str = "_latchkey-challenge";
@@ -153,7 +155,12 @@ impl DomainVerifier for DnsTxtVerifier {
         // bytes) is one value, as SPF and DKIM read them (RFC 7208 §3.3).
         let values: Vec<Vec<u8>> = lookup
             .iter()
-            .map(|txt| txt.txt_data().iter().flat_map(|s| s.iter().copied()).collect())
+            .map(|txt| {
+                txt.txt_data()
+                    .iter()
+                    .flat_map(|s| s.iter().copied())
+                    .collect()
+            })
             .collect();
         if values.is_empty() {
             return Err(fail(Failure::NotPublished));

@@ -134,7 +134,8 @@ impl<S: Storage + ?Sized> Engine<S> {
         let checked = challenge.is_some();
         let (c, ()) = self
             .change_domain(id, &domain, |d, now| {
-                let pending = matches!(d.state, DomainState::Pending { expires_at } if expires_at > now);
+                let pending =
+                    matches!(d.state, DomainState::Pending { expires_at } if expires_at > now);
                 // A restart between the check and this write has a new
                 // challenge that nobody checked.
                 if !pending || challenge.is_some_and(|ch| ch != d.challenge) {
@@ -197,7 +198,9 @@ impl<S: Storage + ?Sized> Engine<S> {
             .check(&domain, &d.challenge)
             .await
             .map_err(DomainCheckError::NotProven)?;
-        Ok(self.confirm_pending(id, &domain, Some(&d.challenge)).await?)
+        Ok(self
+            .confirm_pending(id, &domain, Some(&d.challenge))
+            .await?)
     }
 
     /// Checks the verified (or lapsed) `domain` of client `id` again now,

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 
 use crate::cimd::{FetchError, HttpsFetcher};
 
-use super::{check_domain_name, published_matches, DomainVerifier, Failure, Found, Method, VerifyError};
+use super::{
+    check_domain_name, published_matches, DomainVerifier, Failure, Found, Method, VerifyError,
+};
 
 /// Where the file is served (RFC 8615 well-known URI).
 pub const WELL_KNOWN_PATH: &str = "/.well-known/latchkey-challenge";

@@ -49,4 +49,6 @@ pub use engine::{DomainCheckError, RecheckReport};
 pub use https::{WellKnownVerifier, WELL_KNOWN_PATH};
 pub use name::{check_domain_name, InvalidDomain};
 pub use schedule::{is_due, RecheckOutcome, RecheckPolicy};
-pub use verify::{published_matches, AnyOf, Attempt, DomainVerifier, Failure, Found, Method, VerifyError};
+pub use verify::{
+    published_matches, AnyOf, Attempt, DomainVerifier, Failure, Found, Method, VerifyError,
+};

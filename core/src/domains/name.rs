@@ -45,8 +45,14 @@ mod tests {
 
     #[test]
     fn host_names_pass_in_canonical_form() {
-        assert_eq!(check_domain_name("App.Example.COM.").unwrap(), "app.example.com");
-        assert_eq!(check_domain_name("xn--bcher-kva.example").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            check_domain_name("App.Example.COM.").unwrap(),
+            "app.example.com"
+        );
+        assert_eq!(
+            check_domain_name("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(check_domain_name("a-1.b2.io").unwrap(), "a-1.b2.io");
     }
 

@@ -209,10 +209,22 @@ mod tests {
     fn only_the_exact_value_matches() {
         let c = "latchkey-verification=abc";
         assert!(published_matches([c.as_bytes()], c));
-        assert!(published_matches(["other".as_bytes(), b"  latchkey-verification=abc\n"], c));
-        assert!(!published_matches(["latchkey-verification=abd".as_bytes()], c));
-        assert!(!published_matches(["latchkey-verification=abc2".as_bytes()], c));
-        assert!(!published_matches(["x latchkey-verification=abc".as_bytes()], c));
+        assert!(published_matches(
+            ["other".as_bytes(), b"  latchkey-verification=abc\n"],
+            c
+        ));
+        assert!(!published_matches(
+            ["latchkey-verification=abd".as_bytes()],
+            c
+        ));
+        assert!(!published_matches(
+            ["latchkey-verification=abc2".as_bytes()],
+            c
+        ));
+        assert!(!published_matches(
+            ["x latchkey-verification=abc".as_bytes()],
+            c
+        ));
         assert!(!published_matches(std::iter::empty(), c));
     }
 
@@ -223,8 +235,14 @@ mod tests {
         assert!(!dns(Failure::Timeout).is_definitive());
         let mixed = VerifyError {
             attempts: vec![
-                Attempt { method: Method::DnsTxt, failure: Failure::NoSuchDomain },
-                Attempt { method: Method::WellKnownFile, failure: Failure::Status(503) },
+                Attempt {
+                    method: Method::DnsTxt,
+                    failure: Failure::NoSuchDomain,
+                },
+                Attempt {
+                    method: Method::WellKnownFile,
+                    failure: Failure::Status(503),
+                },
             ],
         };
         assert!(!mixed.is_definitive());

@@ -35,6 +35,13 @@ pub struct MaintenanceConfig {
     /// An abandoned batch is not acknowledged and will be delivered again.
     /// Default 10 s.
     pub shutdown_grace: Duration,
+    /// Pause between runs of the domain re-check task (only with
+    /// [`super::Maintenance::domain_rechecks`]). Each run checks the
+    /// domains its [`crate::domains::RecheckPolicy`] says are due, so this
+    /// only bounds how late a due check may be. Default 10 minutes.
+    pub recheck_interval: Duration,
+    /// Clients read per page while looking for due domains. Default 200.
+    pub recheck_page: usize,
 }
 
 impl Default for MaintenanceConfig {
@@ -47,6 +54,8 @@ impl Default for MaintenanceConfig {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            recheck_interval: Duration::from_secs(600),
+            recheck_page: 200,
         }
     }
 }
