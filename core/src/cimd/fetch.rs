@@ -38,6 +38,7 @@ pub struct HttpsFetcherBuilder {
     max_bytes: usize,
     roots: Vec<Vec<u8>>,
     allow_loopback: bool,
+    fixed: Vec<(String, SocketAddr)>,
 }
 
 impl Default for HttpsFetcherBuilder {
@@ -47,6 +48,7 @@ impl Default for HttpsFetcherBuilder {
             max_bytes: MAX_DOCUMENT_BYTES,
             roots: vec![],
             allow_loopback: false,
+            fixed: vec![],
         }
     }
 }
@@ -87,6 +89,18 @@ impl HttpsFetcherBuilder {
         self
     }
 
+    /// **Tests only.** Answers `name` with `addr` instead of asking DNS,
+    /// so a test can serve a host name (such as a domain being verified,
+    /// always fetched on the default port) from a local server at any
+    /// port. The answer is still checked: without
+    /// [`HttpsFetcherBuilder::allow_loopback_for_tests`], a loopback
+    /// `addr` is refused like any internal address.
+    #[must_use]
+    pub fn resolve_for_tests(mut self, name: &str, addr: SocketAddr) -> Self {
+        self.fixed.push((name.to_owned(), addr));
+        self
+    }
+
     /// The fetcher.
     ///
     /// # Errors
@@ -104,6 +118,7 @@ impl HttpsFetcherBuilder {
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver {
                 allow_loopback: self.allow_loopback,
+                fixed: self.fixed.clone(),
             }));
         for der in &self.roots {
             b = b.add_root_certificate(reqwest::Certificate::from_der(der).map_err(setup)?);
@@ -149,19 +164,34 @@ enum Refusal {
 /// Resolves with the system resolver, then keeps only permitted addresses.
 struct GuardedResolver {
     allow_loopback: bool,
+    /// Test-only fixed answers ([`HttpsFetcherBuilder::resolve_for_tests`]),
+    /// checked like any other answer.
+    fixed: Vec<(String, SocketAddr)>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_loopback = self.allow_loopback;
+        let fixed: Vec<SocketAddr> = self
+            .fixed
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+            .map(|(_, a)| *a)
+            .collect();
         Box::pin(async move {
             // Boxed as the trait object directly: `classify` finds the
             // refusal by downcasting, which a box in a box would defeat.
             let refuse = |r: Refusal| -> Box<dyn std::error::Error + Send + Sync> { Box::new(r) };
-            let found = tokio::net::lookup_host((name.as_str(), 0))
-                .await
-                .map_err(|_| refuse(Refusal::Unresolved))?;
+            let found: Vec<SocketAddr> = if fixed.is_empty() {
+                tokio::net::lookup_host((name.as_str(), 0))
+                    .await
+                    .map_err(|_| refuse(Refusal::Unresolved))?
+                    .collect()
+            } else {
+                fixed
+            };
             let allowed: Vec<SocketAddr> = found
+                .into_iter()
                 .filter(|a| permitted(a.ip(), allow_loopback))
                 .collect();
             if allowed.is_empty() {
