@@ -22,7 +22,7 @@ use latchkey::model::{DomainState, EventKind, Visibility};
 use latchkey::AuthorizeOutcome;
 use tokio::net::{TcpListener, UdpSocket};
 
-use common::{alice, harness, BINDING, REDIRECT};
+use common::{alice, event_kinds, harness, Harness, BINDING, REDIRECT};
 
 /// What the zone says for a name.
 #[derive(Clone)]
@@ -235,18 +235,12 @@ async fn verify_domain_checks_then_confirms_and_a_miss_changes_nothing() {
     let c = h.engine.verify_domain(&id, DOMAIN, &v).await.unwrap();
     assert!(c.domains[0].is_verified());
     assert!(c.domains[0].checked_at.is_some());
-    let events: Vec<EventKind> = h
-        .engine
-        .poll_events("t", 100)
+    assert!(event_kinds(&h.engine, "t")
         .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert!(events.contains(&EventKind::DomainVerified {
-        client_id: id.clone(),
-        domain: DOMAIN.into()
-    }));
+        .contains(&EventKind::DomainVerified {
+            client_id: id.clone(),
+            domain: DOMAIN.into()
+        }));
     // Only a pending domain is verified this way.
     assert!(h.engine.verify_domain(&id, DOMAIN, &v).await.is_err());
 }
@@ -270,9 +264,23 @@ async fn an_expired_challenge_is_not_looked_up() {
     assert_eq!(c.domains[0].state, DomainState::Expired);
 }
 
+/// Starts verifying `DOMAIN` for the harness's app, publishes the
+/// challenge on `dns` and verifies it; returns the challenge.
+async fn verified(h: &Harness, dns: &DnsServer, v: &dyn DomainVerifier) -> String {
+    let id = &h.app.client.id;
+    let d = h
+        .engine
+        .start_domain_verification(id, DOMAIN)
+        .await
+        .unwrap();
+    dns.txt(DOMAIN, &[&[&d.challenge]]);
+    h.engine.verify_domain(id, DOMAIN, v).await.unwrap();
+    d.challenge
+}
+
 /// The consent prompt for the app, as a signed-in user of another account
 /// would get it.
-async fn prompt(h: &common::Harness) -> latchkey::ConsentPrompt {
+async fn prompt(h: &Harness) -> latchkey::ConsentPrompt {
     let req = h.authorize_request(
         &h.app.client.id,
         &[("redirect_uri", REDIRECT), ("scope", "profile:read")],
@@ -295,13 +303,7 @@ async fn rechecks_lapse_a_domain_whose_record_went_and_restore_it_when_back() {
         grace: 86_400,
     };
     let id = h.app.client.id.clone();
-    let d = h
-        .engine
-        .start_domain_verification(&id, DOMAIN)
-        .await
-        .unwrap();
-    dns.txt(DOMAIN, &[&[&d.challenge]]);
-    h.engine.verify_domain(&id, DOMAIN, &*v).await.unwrap();
+    let challenge = verified(&h, &dns, &*v).await;
     h.engine
         .update_client(
             &id,
@@ -344,21 +346,15 @@ async fn rechecks_lapse_a_domain_whose_record_went_and_restore_it_when_back() {
         "no longer offered as verified"
     );
     assert_eq!(p.lapsed_domains, vec![DOMAIN.to_owned()]);
-    let events: Vec<EventKind> = h
-        .engine
-        .poll_events("lapse", 1000)
+    assert!(event_kinds(&h.engine, "lapse")
         .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert!(events.contains(&EventKind::DomainLapsed {
-        client_id: id.clone(),
-        domain: DOMAIN.into()
-    }));
+        .contains(&EventKind::DomainLapsed {
+            client_id: id.clone(),
+            domain: DOMAIN.into()
+        }));
 
     // Published again: restored on the next due re-check.
-    dns.txt(DOMAIN, &[&[&d.challenge]]);
+    dns.txt(DOMAIN, &[&[&challenge]]);
     h.clock.advance(3_600);
     let o = h
         .engine
@@ -379,13 +375,7 @@ async fn no_answer_keeps_the_domain_within_the_grace_period() {
         grace: 7_200,
     };
     let id = h.app.client.id.clone();
-    let d = h
-        .engine
-        .start_domain_verification(&id, DOMAIN)
-        .await
-        .unwrap();
-    dns.txt(DOMAIN, &[&[&d.challenge]]);
-    h.engine.verify_domain(&id, DOMAIN, &v).await.unwrap();
+    verified(&h, &dns, &v).await;
     dns.set(&format!("_latchkey-challenge.{DOMAIN}"), Zone::Silent);
     h.clock.advance(3_600);
     let r = h.engine.recheck_due_domains(&v, &policy, 10).await.unwrap();
