@@ -47,6 +47,7 @@ fn main() -> std::io::Result<()> {
         client_name: name.into(),
         visibility: vis,
         verified_domains: domains,
+        lapsed_domains: vec![],
         redirect_uri: uri.into(),
         redirect_host: latchkey::redirect::redirect_host(uri),
         scopes: vec![

@@ -51,8 +51,13 @@ pub struct ConsentPrompt {
     pub client_name: String,
     /// Client visibility.
     pub visibility: Visibility,
-    /// Domains the client has proven it owns.
+    /// Domains the client has proven it owns, when they host every one of
+    /// its redirect URIs; empty otherwise, so the page does not present
+    /// the app as verified ([`ClientRecord::publisher_verified`]).
     pub verified_domains: Vec<String>,
+    /// Domains it had proven, whose proof a re-check no longer found
+    /// ([`crate::model::DomainState::Lapsed`]).
+    pub lapsed_domains: Vec<String>,
     /// Where the user will be sent.
     pub redirect_uri: String,
     /// Host of the redirect URI, to show prominently.
@@ -623,7 +628,12 @@ impl<S: Storage + ?Sized> Engine<S> {
             client_id: client.id.clone(),
             client_name: client.name.clone(),
             visibility: client.visibility,
-            verified_domains: client.verified_domains().map(str::to_owned).collect(),
+            verified_domains: if client.publisher_verified() {
+                client.verified_domains().map(str::to_owned).collect()
+            } else {
+                vec![]
+            },
+            lapsed_domains: client.lapsed_domains().map(str::to_owned).collect(),
             redirect_uri: p.redirect_uri.clone(),
             redirect_host: redirect_host(&p.redirect_uri),
             scopes,

@@ -111,21 +111,7 @@ fn meta(why: impl Into<String>) -> Error {
 }
 
 fn validate_domain(d: &str) -> Result<String, Error> {
-    let d = d.trim_end_matches('.').to_ascii_lowercase();
-    let ok = d.len() <= 253
-        && d.contains('.')
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if ok {
-        Ok(d)
-    } else {
-        Err(meta("domain must be a DNS name such as app.example.com"))
-    }
+    crate::domains::check_domain_name(d).map_err(|e| meta(e.to_string()))
 }
 
 /// Checks a client record against every rule: name, redirect URIs, grant
@@ -599,8 +585,9 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// Starts (or restarts) proof of ownership of `domain`: returns the value
     /// the developer publishes (DNS TXT `_latchkey-challenge.<domain>` or
-    /// `https://<domain>/.well-known/latchkey-challenge`). The host checks
-    /// it and calls [`Engine::confirm_domain`].
+    /// `https://<domain>/.well-known/latchkey-challenge`). The host then
+    /// calls [`Engine::verify_domain`] with a
+    /// [`DomainVerifier`](crate::domains::DomainVerifier), which checks it.
     ///
     /// # Errors
     /// Invalid domain, `NotFound`, storage failures.
@@ -633,6 +620,8 @@ impl<S: Storage + ?Sized> Engine<S> {
                             expires_at: now.plus(ttl),
                         },
                         started_at: now,
+                        checked_at: None,
+                        last_failure: None,
                     });
                     Ok(())
                 },
@@ -644,8 +633,10 @@ impl<S: Storage + ?Sized> Engine<S> {
             .ok_or_else(|| ManageError::Internal("domain vanished after update".into()))
     }
 
-    /// Marks `domain` verified after the host has seen the challenge
-    /// published. A challenge past its deadline becomes `expired` instead.
+    /// Marks `domain` verified on the host's word that the challenge is
+    /// published (an operator override; [`Engine::verify_domain`] checks
+    /// it instead). A challenge past its deadline becomes `expired`
+    /// instead. Writes `client_updated` and `domain_verified`.
     ///
     /// # Errors
     /// `invalid_client_metadata` when there is no pending, unexpired
@@ -655,26 +646,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         id: &str,
         domain: &str,
     ) -> Result<ClientRecord, ManageError> {
-        let domain = validate_domain(domain)?;
-        let now = self.now();
-        let expired = self.get_client(id).await?.domains.iter().any(|d| {
-            d.domain == domain
-                && matches!(d.state, DomainState::Pending { expires_at } if expires_at <= now)
-        });
-        if expired {
-            self.expire_domain_verification(id, &domain).await?;
-            return Err(bad("the domain challenge expired; start again"));
-        }
-        self.modify_client(id, |client_id| EventKind::ClientUpdated { client_id }, |c, now| {
-            let d = c
-                .domains
-                .iter_mut()
-                .find(|d| d.domain == domain && matches!(d.state, DomainState::Pending { expires_at } if expires_at > now))
-                .ok_or_else(|| meta("no pending verification for that domain"))?;
-            d.state = DomainState::Verified { at: now };
-            Ok(())
-        })
-        .await
+        self.confirm_pending(id, domain, None).await
     }
 
     /// Ends a domain's verification (pending or verified): it no longer

@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@cases $make;
             clients_insert_get_update_list,
+            clients_scan_all_in_pages,
             client_delete_cascades,
             challenge_is_taken_once,
             challenge_take_races_have_one_winner,
@@ -135,6 +136,49 @@ fn ev(kind: EventKind) -> NewEvent {
 
 fn revocation(reason: RevocationReason) -> Revocation {
     Revocation { at: T0, reason }
+}
+
+/// Every client, whatever its owner, is visited once by a paged scan in
+/// byte-wise id order (the store may hold other tests' clients too).
+pub async fn clients_scan_all_in_pages<S: Storage + ?Sized>(store: Arc<S>) {
+    let prefix = id("scan");
+    // Upper and lower case, and digits: byte order, not a collation.
+    let mut ids: Vec<String> = ["B", "a", "0", "Z", "b"]
+        .iter()
+        .map(|s| format!("{prefix}_{s}"))
+        .collect();
+    for (n, cid) in ids.iter().enumerate() {
+        let mut c = sample_client(&format!("owner-{n}"));
+        c.id.clone_from(cid);
+        store.insert_client(&c, &[]).await.expect("insert");
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_all_clients(after.as_deref(), 2)
+            .await
+            .expect("scan");
+        assert!(page.len() <= 2, "a page holds at most the limit");
+        let Some(last) = page.last() else { break };
+        if let Some(a) = &after {
+            assert!(page.iter().all(|c| c.id.as_str() > a.as_str()));
+        }
+        after = Some(last.id.clone());
+        seen.extend(
+            page.into_iter()
+                .map(|c| c.id)
+                .filter(|i| i.starts_with(&prefix)),
+        );
+    }
+    assert_eq!(seen, ids);
+    assert!(store
+        .list_all_clients(Some(&ids[4]), 10)
+        .await
+        .expect("scan")
+        .iter()
+        .all(|c| !c.id.starts_with(&prefix)));
 }
 
 /// A confidential client owned by `owner`.

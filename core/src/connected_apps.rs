@@ -45,6 +45,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                     .map_or_else(|| g.client_id.clone(), |c| c.name.clone()),
                 verified_domains: client
                     .as_ref()
+                    .filter(|c| c.publisher_verified())
                     .map(|c| c.verified_domains().map(str::to_owned).collect())
                     .unwrap_or_default(),
                 client_id: g.client_id,

@@ -108,6 +108,16 @@ pub enum DomainState {
     },
     /// The challenge ran out before confirmation.
     Expired,
+    /// Ownership was proven once, but a later re-check no longer found the
+    /// challenge published (or could not reach the domain for longer than
+    /// the re-check policy's grace period). It no longer counts; a re-check
+    /// that finds the challenge again makes it verified again.
+    Lapsed {
+        /// When ownership was first proven.
+        verified_at: Timestamp,
+        /// When the re-check found it gone.
+        at: Timestamp,
+    },
 }
 
 /// A domain a client claims, with its proof.
@@ -122,6 +132,28 @@ pub struct DomainVerification {
     pub state: DomainState,
     /// When the verification was started.
     pub started_at: Timestamp,
+    /// When the challenge was last seen published by a check (the first
+    /// verification or a re-check). Absent in records written before
+    /// re-checks existed, and for domains only ever confirmed by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
+    /// The last check that did not find the challenge, if it came after
+    /// the last one that did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<DomainCheckFailure>,
+}
+
+/// A check of a domain that did not find its challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainCheckFailure {
+    /// When.
+    pub at: Timestamp,
+    /// Why, per method, safe to show to the developer
+    /// (e.g. "DNS TXT: the domain does not exist (NXDOMAIN)").
+    pub reason: String,
+    /// Whether the answer said the challenge is absent (rather than the
+    /// check being unable to ask: a timeout, a network failure).
+    pub definitive: bool,
 }
 
 impl DomainVerification {
@@ -129,6 +161,12 @@ impl DomainVerification {
     #[must_use]
     pub fn is_verified(&self) -> bool {
         matches!(self.state, DomainState::Verified { .. })
+    }
+
+    /// Whether ownership was proven once and a re-check found it gone.
+    #[must_use]
+    pub fn is_lapsed(&self) -> bool {
+        matches!(self.state, DomainState::Lapsed { .. })
     }
 }
 
@@ -260,6 +298,30 @@ impl ClientRecord {
             .iter()
             .filter(|d| d.is_verified())
             .map(|d| d.domain.as_str())
+    }
+
+    /// Domains whose verification lapsed (see [`DomainState::Lapsed`]).
+    pub fn lapsed_domains(&self) -> impl Iterator<Item = &str> {
+        self.domains
+            .iter()
+            .filter(|d| d.is_lapsed())
+            .map(|d| d.domain.as_str())
+    }
+
+    /// Whether the client has a verified domain and every redirect URI is
+    /// on one: only then may a page present the app as published by the
+    /// owner of those domains. A public client loses this when a re-check
+    /// finds a domain's proof gone.
+    #[must_use]
+    pub fn publisher_verified(&self) -> bool {
+        let verified: Vec<&str> = self.verified_domains().collect();
+        !verified.is_empty()
+            && self.redirect_uris.iter().all(|u| {
+                let host = crate::redirect::redirect_host(u);
+                verified
+                    .iter()
+                    .any(|d| crate::redirect::host_within(&host, d))
+            })
     }
 }
 
@@ -614,6 +676,22 @@ pub enum EventKind {
         client_id: String,
         /// Subject of the token.
         subject: String,
+    },
+    /// A domain's ownership was proven (first time, or again after it
+    /// lapsed). Written together with `client_updated`.
+    DomainVerified {
+        /// Client.
+        client_id: String,
+        /// The domain.
+        domain: String,
+    },
+    /// A re-check no longer found a verified domain's proof: the domain no
+    /// longer counts. Written together with `client_updated`.
+    DomainLapsed {
+        /// Client.
+        client_id: String,
+        /// The domain.
+        domain: String,
     },
 }
 

@@ -2,82 +2,21 @@
 //! in process through `oneshot`, and over a real loopback socket. The
 //! scenarios are `common/router_suite.rs`, shared with actix-web.
 
+#[path = "common/axum_app.rs"]
+mod axum_app;
 mod common;
 #[path = "common/router_suite.rs"]
 mod suite;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::routing::any;
 use axum::Router;
 use latchkey::axum::OAuthRouter;
-use latchkey::http::HttpRequest;
-use latchkey::metadata::ProtectedResourceMetadata;
 use latchkey::web::{SessionConfig, Sessions};
-use tower::ServiceExt;
 
-use common::{harness, Harness, API, ISSUER};
-use suite::{login, Answer, Socket, TestUsers, Transport};
-
-fn app(h: &Harness) -> Router {
-    app_with(h, latchkey::web::flow::PlainPages)
-}
-
-fn app_with(h: &Harness, pages: impl latchkey::web::flow::Pages) -> Router {
-    let sessions = Arc::new(Sessions::in_memory(SessionConfig::for_issuer(ISSUER)));
-    let scopes = ["profile:read"];
-    let resource = ProtectedResourceMetadata::new(API, h.engine.config(), &scopes);
-    let s = sessions.clone();
-    OAuthRouter::new(h.engine.clone(), sessions, TestUsers)
-        .protected_resource(resource)
-        .pages(pages)
-        .into_router()
-        .route("/login", any(move |req: HttpRequest| login(s.clone(), req)))
-}
-
-/// The router called directly, through `oneshot`.
-struct InProcess(Router);
-
-impl Transport for InProcess {
-    async fn send(
-        &self,
-        method: &str,
-        uri: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> Answer {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            if k == suite::PEER {
-                // What `into_make_service_with_connect_info` would insert.
-                let addr = std::net::SocketAddr::new(v.parse().unwrap(), 40000);
-                req = req.extension(axum::extract::ConnectInfo(addr));
-                continue;
-            }
-            req = req.header(k, v);
-        }
-        let r = self
-            .0
-            .clone()
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
-        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
-        }
-    }
-}
+use axum_app::{app, app_with, InProcess};
+use common::{harness, ISSUER};
+use suite::{Socket, TestUsers};
 
 async fn serve(app: Router) -> Socket {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -197,63 +136,6 @@ async fn rate_limits_hold_per_client_and_address() {
 async fn cors_for_browser_clients_and_never_for_pages() {
     let h = harness().await;
     suite::cors_for_browser_clients_and_never_for_pages(&InProcess(app(&h))).await;
-}
-
-/// Everything logged during a whole flow (sign-in, consent, code exchange,
-/// introspection), at the most verbose level, with every span's fields:
-/// not one token, code, challenge, secret or verifier.
-#[tokio::test]
-async fn no_secret_reaches_the_logs() {
-    use std::sync::Mutex;
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-    let h = harness().await;
-    suite::complete_code_flow(&InProcess(app(&h)), &h).await;
-    // A failed client authentication and a wrong secret are logged too.
-    let wrong = common::basic(&h.app.client.id, "not-the-secret-at-all");
-    let r = h
-        .engine
-        .introspect(
-            &HttpRequest::form_post(&[("token", "lk_at_x")]).with_header("Authorization", &wrong),
-        )
-        .await;
-    assert_eq!(r.status, 401);
-    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("latchkey.request"),
-        "the spans were recorded:\n{logs}"
-    );
-    assert!(logs.contains("security signal"), "{logs}");
-    let secret = h.app.secret.as_ref().unwrap().expose().to_owned();
-    for needle in [
-        "lk_at_",
-        "lk_rt_",
-        "lk_ac_",
-        "lk_cc_",
-        "lk_cs_",
-        common::VERIFIER,
-        secret.as_str(),
-        "not-the-secret-at-all",
-    ] {
-        assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
-    }
 }
 
 #[tokio::test]

@@ -432,3 +432,48 @@ async fn unused_registrations_are_purged() {
     handle.shutdown().await;
     assert!(h.engine.get_client(&id).await.is_err(), "deleted");
 }
+
+/// Finds nothing anywhere: every proof is gone.
+struct NothingPublished;
+
+#[async_trait::async_trait]
+impl latchkey::domains::DomainVerifier for NothingPublished {
+    async fn check(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<latchkey::domains::Found, latchkey::domains::VerifyError> {
+        use latchkey::domains::{Failure, Method, VerifyError};
+        Err(VerifyError::one(Method::DnsTxt, Failure::NotPublished))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn domain_rechecks_run_on_their_interval_and_lapse_what_is_gone() {
+    let h = harness().await;
+    let id = h.app.client.id.clone();
+    h.engine
+        .start_domain_verification(&id, "app.example")
+        .await
+        .unwrap();
+    h.engine.confirm_domain(&id, "app.example").await.unwrap();
+    let policy = latchkey::domains::RecheckPolicy {
+        interval: 60,
+        grace: 600,
+    };
+    let mut c = config();
+    c.recheck_interval = Duration::from_secs(30);
+    let handle = Maintenance::new(h.engine.clone(), c)
+        .without_purge()
+        .domain_rechecks(Arc::new(NothingPublished), policy)
+        .spawn();
+    // Not due yet: runs check nothing.
+    let r = until(&handle, Duration::from_secs(120), |r| r.recheck_runs >= 2).await;
+    assert_eq!(r.domains_checked, 0);
+    h.clock.advance(60);
+    let r = until(&handle, Duration::from_secs(120), |r| r.domains_lapsed == 1).await;
+    assert_eq!(r.domains_checked, 1);
+    let client = h.engine.get_client(&id).await.unwrap();
+    assert!(client.domains[0].is_lapsed());
+    handle.shutdown().await;
+}

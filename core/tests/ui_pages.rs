@@ -26,6 +26,7 @@ fn prompt(name: &str, redirect: &str, visibility: Visibility, domains: &[&str]) 
         client_name: name.into(),
         visibility,
         verified_domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        lapsed_domains: vec![],
         redirect_uri: redirect.into(),
         redirect_host: latchkey::redirect::redirect_host(redirect),
         scopes: vec![
@@ -55,6 +56,20 @@ fn page<'a>(p: &'a ConsentPrompt, partial: bool) -> ConsentPage<'a> {
         partial_approval: partial,
         nav: None,
     }
+}
+
+#[test]
+fn consent_says_when_a_domain_proof_lapsed() {
+    let ui = Ui::default();
+    let mut p = prompt("Mail", "https://mail.example/cb", Visibility::Public, &[]);
+    p.lapsed_domains = vec!["mail.example".into()];
+    let body = html(&ui.consent(&page(&p, false)));
+    assert!(
+        body.contains("once proved it owns <b><bdi>mail.example</bdi></b>"),
+        "{body}"
+    );
+    assert!(body.contains("no longer published"));
+    assert!(!body.contains("Published by the owner of"));
 }
 
 #[test]

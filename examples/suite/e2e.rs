@@ -780,7 +780,11 @@ async fn console_page(browser: &reqwest::Client, server: &Server) -> String {
 
 #[tokio::test]
 async fn console_registers_rotates_verifies_and_deletes() {
-    let server = Server::start_with(|c| c.trust_domain_claims = true).await;
+    let server = Server::start_with(|c| {
+        c.trust_domain_claims = true;
+        c.operators = vec!["bob".into()];
+    })
+    .await;
     let browser = browser_http();
     sign_in(&browser, &server, "bob", "bob-pass").await;
 
@@ -865,16 +869,17 @@ async fn console_registers_rotates_verifies_and_deletes() {
     assert!(page.contains("<details class=\"confirm\">") && page.contains("Yes, delete"));
     assert!(page.contains("Yes, rotate"));
     assert!(page.contains("latchkey-verification="), "challenge shown");
+    assert!(page.contains("Check now") && page.contains("Confirm without checking (operator)"));
     let r = console_post(
         &browser,
         &server,
-        "/console/domain/confirm",
+        "/console/domain/trust",
         &[("client_id", &id), ("domain", "app.example.com")],
     )
     .await;
     assert_eq!(r.status(), 303);
     let page = console_page(&browser, &server).await;
-    assert!(page.contains("Domain verified") && page.contains("Make public"));
+    assert!(page.contains("Domain confirmed without checking") && page.contains("Make public"));
     let r = console_post(
         &browser,
         &server,
@@ -946,7 +951,13 @@ async fn console_registers_rotates_verifies_and_deletes() {
 
 #[tokio::test]
 async fn console_refuses_unchecked_domains_and_foreign_apps() {
-    let server = Server::start().await;
+    // Trusting claims is on, but alice is no operator: she only gets the
+    // real check.
+    let server = Server::start_with(|c| {
+        c.trust_domain_claims = true;
+        c.operators = vec!["bob".into()];
+    })
+    .await;
     let browser = browser_http();
     sign_in(&browser, &server, "alice", "alice-pass").await;
     let r = console_post(
@@ -958,16 +969,19 @@ async fn console_refuses_unchecked_domains_and_foreign_apps() {
     .await;
     assert_eq!(r.status(), 303);
     let page = console_page(&browser, &server).await;
-    assert!(page.contains("--trust-domain-claims"));
-    assert!(!page.contains("Confirm (trusted operator)"));
+    assert!(page.contains("Check now"));
+    assert!(!page.contains("Confirm without checking"));
     let r = console_post(
         &browser,
         &server,
-        "/console/domain/confirm",
+        "/console/domain/trust",
         &[("client_id", WEB_ID), ("domain", "web.example.com")],
     )
     .await;
     assert_eq!(r.status(), 403);
+    assert!(!console_page(&browser, &server)
+        .await
+        .contains("web.example.com</b> <span class=\"tag\">verified"));
 
     for path in ["/console/rotate", "/console/delete"] {
         let form = [("client_id", ACME_ID), ("confirm", "yes")];

@@ -38,6 +38,7 @@ pub struct HttpsFetcherBuilder {
     max_bytes: usize,
     roots: Vec<Vec<u8>>,
     allow_loopback: bool,
+    fixed: Vec<(String, SocketAddr)>,
 }
 
 impl Default for HttpsFetcherBuilder {
@@ -47,6 +48,7 @@ impl Default for HttpsFetcherBuilder {
             max_bytes: MAX_DOCUMENT_BYTES,
             roots: vec![],
             allow_loopback: false,
+            fixed: vec![],
         }
     }
 }
@@ -87,6 +89,18 @@ impl HttpsFetcherBuilder {
         self
     }
 
+    /// **Tests only.** Answers `name` with `addr` instead of asking DNS,
+    /// so a test can serve a host name (such as a domain being verified,
+    /// always fetched on the default port) from a local server at any
+    /// port. The answer is still checked: without
+    /// [`HttpsFetcherBuilder::allow_loopback_for_tests`], a loopback
+    /// `addr` is refused like any internal address.
+    #[must_use]
+    pub fn resolve_for_tests(mut self, name: &str, addr: SocketAddr) -> Self {
+        self.fixed.push((name.to_owned(), addr));
+        self
+    }
+
     /// The fetcher.
     ///
     /// # Errors
@@ -104,6 +118,7 @@ impl HttpsFetcherBuilder {
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver {
                 allow_loopback: self.allow_loopback,
+                fixed: self.fixed.clone(),
             }));
         for der in &self.roots {
             b = b.add_root_certificate(reqwest::Certificate::from_der(der).map_err(setup)?);
@@ -149,19 +164,34 @@ enum Refusal {
 /// Resolves with the system resolver, then keeps only permitted addresses.
 struct GuardedResolver {
     allow_loopback: bool,
+    /// Test-only fixed answers ([`HttpsFetcherBuilder::resolve_for_tests`]),
+    /// checked like any other answer.
+    fixed: Vec<(String, SocketAddr)>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_loopback = self.allow_loopback;
+        let fixed: Vec<SocketAddr> = self
+            .fixed
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+            .map(|(_, a)| *a)
+            .collect();
         Box::pin(async move {
             // Boxed as the trait object directly: `classify` finds the
             // refusal by downcasting, which a box in a box would defeat.
             let refuse = |r: Refusal| -> Box<dyn std::error::Error + Send + Sync> { Box::new(r) };
-            let found = tokio::net::lookup_host((name.as_str(), 0))
-                .await
-                .map_err(|_| refuse(Refusal::Unresolved))?;
+            let found: Vec<SocketAddr> = if fixed.is_empty() {
+                tokio::net::lookup_host((name.as_str(), 0))
+                    .await
+                    .map_err(|_| refuse(Refusal::Unresolved))?
+                    .collect()
+            } else {
+                fixed
+            };
             let allowed: Vec<SocketAddr> = found
+                .into_iter()
                 .filter(|a| permitted(a.ip(), allow_loopback))
                 .collect();
             if allowed.is_empty() {
@@ -205,9 +235,21 @@ fn is_json(content_type: &str) -> bool {
             .is_some_and(|sub| sub.ends_with("+json") && sub.len() > "+json".len())
 }
 
-#[async_trait]
-impl ClientMetadataFetcher for HttpsFetcher {
-    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError> {
+impl HttpsFetcher {
+    /// `GET url` under every rule of this fetcher (https only, checked
+    /// addresses, no redirect, status 200, the time limit) with `accept`,
+    /// refusing a `Content-Type` that `content_ok` rejects and bodies over
+    /// `max_bytes` (at most the fetcher's own limit). Returns the
+    /// `Cache-Control` values joined and the body. Other modules (domain
+    /// verification) fetch through this, so there is one guarded client.
+    pub(crate) async fn get_guarded(
+        &self,
+        url: &str,
+        accept: &'static str,
+        content_ok: fn(Option<&str>) -> bool,
+        max_bytes: usize,
+    ) -> Result<(String, Vec<u8>), FetchError> {
+        let max_bytes = max_bytes.min(self.max_bytes);
         let parsed = reqwest::Url::parse(url).map_err(|_| FetchError::NotHttps)?;
         if parsed.scheme() != "https" {
             return Err(FetchError::NotHttps);
@@ -223,7 +265,7 @@ impl ClientMetadataFetcher for HttpsFetcher {
         let mut resp = self
             .client
             .get(parsed)
-            .header(ACCEPT, "application/json")
+            .header(ACCEPT, accept)
             .send()
             .await
             .map_err(classify)?;
@@ -236,7 +278,7 @@ impl ClientMetadataFetcher for HttpsFetcher {
         }
         let headers = resp.headers();
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        if !content_type.is_some_and(is_json) {
+        if !content_ok(content_type) {
             return Err(FetchError::ContentType);
         }
         let cache_control: Vec<&str> = headers
@@ -244,21 +286,36 @@ impl ClientMetadataFetcher for HttpsFetcher {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        let max_age = cache_max_age(&cache_control.join(","));
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(FetchError::TooLarge(self.max_bytes));
+        let cache_control = cache_control.join(",");
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(FetchError::TooLarge(max_bytes));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge(self.max_bytes));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(FetchedDocument { body, max_age })
+        Ok((cache_control, body))
+    }
+}
+
+#[async_trait]
+impl ClientMetadataFetcher for HttpsFetcher {
+    async fn fetch(&self, url: &str) -> Result<FetchedDocument, FetchError> {
+        let (cache_control, body) = self
+            .get_guarded(
+                url,
+                "application/json",
+                |ct| ct.is_some_and(is_json),
+                self.max_bytes,
+            )
+            .await?;
+        Ok(FetchedDocument {
+            body,
+            max_age: cache_max_age(&cache_control),
+        })
     }
 }
 

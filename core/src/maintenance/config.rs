@@ -40,6 +40,13 @@ pub struct MaintenanceConfig {
     /// so keys change about every second interval; keep the interval at
     /// least [`crate::jwt::JwtConfig::publish_lead`].
     pub signing_key_rotation: Option<Duration>,
+    /// Pause between runs of the domain re-check task (only with
+    /// [`super::Maintenance::domain_rechecks`]). Each run checks the
+    /// domains its [`crate::domains::RecheckPolicy`] says are due, so this
+    /// only bounds how late a due check may be. Default 10 minutes.
+    pub recheck_interval: Duration,
+    /// Clients read per page while looking for due domains. Default 200.
+    pub recheck_page: usize,
 }
 
 impl Default for MaintenanceConfig {
@@ -53,6 +60,8 @@ impl Default for MaintenanceConfig {
             backoff_max: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             signing_key_rotation: None,
+            recheck_interval: Duration::from_secs(600),
+            recheck_page: 200,
         }
     }
 }

@@ -13,6 +13,10 @@
 //!   Delivery is *at least once*: after a callback error, a panic, a storage
 //!   failure or a shutdown mid-batch, the same events come again, so
 //!   callbacks must be idempotent (the event `seq` is a good key).
+//! - **Domain re-checks** (opt-in, [`Maintenance::domain_rechecks`]):
+//!   [`crate::Engine::recheck_due_domains`] every
+//!   [`MaintenanceConfig::recheck_interval`], so a verified domain whose
+//!   proof disappears stops counting (see [`crate::domains`]).
 //! - **Failures** (callback or storage) are retried with exponential
 //!   back-off, capped at [`MaintenanceConfig::backoff_max`], with jitter so
 //!   that instances do not retry in lockstep. Nothing is ever acknowledged
@@ -74,6 +78,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::domains::{DomainVerifier, RecheckPolicy};
 use crate::model::Event;
 use crate::storage::Storage;
 use crate::Engine;
@@ -98,6 +103,14 @@ pub struct Maintenance<S: ?Sized> {
     purge: bool,
     sessions: Option<Arc<crate::web::Sessions>>,
     consumers: Vec<(String, Callback)>,
+    rechecks: Option<Rechecks>,
+}
+
+/// What the domain re-check task needs.
+#[derive(Clone)]
+pub(super) struct Rechecks {
+    pub(super) verifier: Arc<dyn DomainVerifier>,
+    pub(super) policy: RecheckPolicy,
 }
 
 impl<S: ?Sized> std::fmt::Debug for Maintenance<S> {
@@ -105,6 +118,7 @@ impl<S: ?Sized> std::fmt::Debug for Maintenance<S> {
         f.debug_struct("Maintenance")
             .field("config", &self.config)
             .field("purge", &self.purge)
+            .field("domain_rechecks", &self.rechecks.as_ref().map(|r| r.policy))
             .field(
                 "consumers",
                 &self.consumers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -123,7 +137,22 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
             purge: true,
             sessions: None,
             consumers: Vec::new(),
+            rechecks: None,
         }
+    }
+
+    /// Also re-checks verified domains with `verifier` as `policy` says,
+    /// in a task of its own woken every
+    /// [`MaintenanceConfig::recheck_interval`]. Run it on one instance
+    /// (several would only check the same domains more often).
+    #[must_use]
+    pub fn domain_rechecks(
+        mut self,
+        verifier: Arc<dyn DomainVerifier>,
+        policy: RecheckPolicy,
+    ) -> Self {
+        self.rechecks = Some(Rechecks { verifier, policy });
+        self
     }
 
     /// Also purges `sessions` of browser sessions past their idle timeout
@@ -196,6 +225,9 @@ impl<S: Storage + ?Sized + 'static> Maintenance<S> {
         }
         for (name, callback) in self.consumers {
             tasks.push(tokio::spawn(ctx().consume(name, callback)));
+        }
+        if let Some(r) = self.rechecks {
+            tasks.push(tokio::spawn(ctx().recheck(r)));
         }
         MaintenanceHandle {
             stop: stop_tx,

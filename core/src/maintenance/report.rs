@@ -38,6 +38,14 @@ pub struct MaintenanceReport {
     pub key_rotation_steps: u64,
     /// The most recent failure, for logs.
     pub last_error: Option<String>,
+    /// Domain re-check runs completed ([`super::Maintenance::domain_rechecks`]).
+    pub recheck_runs: u64,
+    /// Domains re-checked.
+    pub domains_checked: u64,
+    /// Domains that lapsed (their proof was gone).
+    pub domains_lapsed: u64,
+    /// Lapsed domains verified again.
+    pub domains_restored: u64,
 }
 
 /// The live counters behind [`MaintenanceReport`].
@@ -54,6 +62,10 @@ pub(super) struct Counters {
     abandoned: AtomicU64,
     key_rotation_steps: AtomicU64,
     last_error: Mutex<Option<String>>,
+    recheck_runs: AtomicU64,
+    domains_checked: AtomicU64,
+    domains_lapsed: AtomicU64,
+    domains_restored: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -101,6 +113,13 @@ impl Counters {
         bump(&self.key_rotation_steps, n);
     }
 
+    pub(super) fn rechecked(&self, r: &crate::domains::RecheckReport) {
+        bump(&self.recheck_runs, 1);
+        bump(&self.domains_checked, r.checked);
+        bump(&self.domains_lapsed, r.lapsed);
+        bump(&self.domains_restored, r.restored);
+    }
+
     pub(super) fn abandoned(&self) {
         bump(&self.abandoned, 1);
     }
@@ -127,6 +146,10 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            recheck_runs: get(&self.recheck_runs),
+            domains_checked: get(&self.domains_checked),
+            domains_lapsed: get(&self.domains_lapsed),
+            domains_restored: get(&self.domains_restored),
         }
     }
 }

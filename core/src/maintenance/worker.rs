@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::report::Counters;
-use super::{Callback, MaintenanceConfig};
+use super::{Callback, MaintenanceConfig, Rechecks};
 use crate::model::Event;
 use crate::storage::Storage;
 use crate::Engine;
@@ -142,6 +142,36 @@ impl<S: Storage + ?Sized + 'static> Ctx<S> {
                 }
                 Err(e) => {
                     self.counters.storage_failed(describe("purge", &e));
+                    backoff.next(&self.config, &*self.engine.entropy)
+                }
+            };
+            if !self.pause(wait).await {
+                return;
+            }
+        }
+    }
+
+    /// Re-checks the domains that are due, then waits for the interval.
+    pub(super) async fn recheck(mut self, r: Rechecks) {
+        let mut backoff = Backoff::new();
+        loop {
+            if self.deadline().is_some() {
+                return;
+            }
+            let engine = self.engine.clone();
+            let run = engine.recheck_due_domains(&*r.verifier, &r.policy, self.config.recheck_page);
+            let Some(result) = self.step(run).await else {
+                return;
+            };
+            let wait = match result {
+                Ok(report) => {
+                    backoff.reset();
+                    self.counters.rechecked(&report);
+                    self.config.recheck_interval
+                }
+                Err(e) => {
+                    self.counters
+                        .storage_failed(describe("domain re-check", &e));
                     backoff.next(&self.config, &*self.engine.entropy)
                 }
             };

@@ -243,6 +243,24 @@ impl ClientStore for MemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn list_all_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<ClientRecord>> {
+        use std::ops::Bound;
+        let s = self.lock()?;
+        let from = match after {
+            Some(a) => Bound::Excluded(a.to_owned()),
+            None => Bound::Unbounded,
+        };
+        Ok(s.clients
+            .range((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
 }
 
 #[async_trait]

@@ -84,6 +84,16 @@ pub trait ClientStore: Send + Sync {
 
     /// Clients owned by `owner`, ordered by id.
     async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>>;
+
+    /// Up to `limit` clients of every owner whose id sorts after `after`
+    /// (from the first with `None`), ordered by id byte-wise: one page of a
+    /// scan over all clients, for background work such as re-checking
+    /// verified domains. Pass the last id of a page to get the next.
+    async fn list_all_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<ClientRecord>>;
 }
 
 /// Login/consent challenges.

@@ -38,6 +38,8 @@ pub(crate) enum Trust {
     OwnAccount,
     /// A public app with verified domains.
     Verified(Vec<String>),
+    /// An app whose domain proof was found gone by a re-check.
+    Lapsed(Vec<String>),
     /// Nobody vetted it; for a client identified by its metadata document
     /// URL, the host that publishes it (draft-ietf-oauth-client-id-
     /// metadata-document §6.4: show the client_id's host name).
@@ -112,6 +114,7 @@ impl Ui {
         let trust = match (p.visibility, p.verified_domains.is_empty()) {
             (Visibility::Private, _) => Trust::OwnAccount,
             (_, false) => Trust::Verified(p.verified_domains.clone()),
+            (_, true) if !p.lapsed_domains.is_empty() => Trust::Lapsed(p.lapsed_domains.clone()),
             (_, true) => Trust::Unverified(
                 (p.visibility == Visibility::Unvetted && p.client_id.starts_with("https://"))
                     .then(|| crate::redirect::redirect_host(&p.client_id)),

@@ -26,6 +26,9 @@ pub struct Strings {
     pub verified_domain: Text,
     pub unverified_app: Text,
     pub unverified_short: Text,
+    /// Around the domains whose proof of ownership lapsed.
+    pub lapsed_domain_before: Text,
+    pub lapsed_domain_after: Text,
     /// Before the host that publishes an app's own metadata document.
     pub described_on: Text,
     pub it_will_be_able_to: Text,
@@ -91,6 +94,10 @@ impl Strings {
                              started this yourself and trust the app."
                 .into(),
             unverified_short: "Publisher not verified".into(),
+            lapsed_domain_before: "This app's publisher once proved it owns".into(),
+            lapsed_domain_after: "but that proof is no longer published, so nobody vouches for \
+                                  who publishes it now. Allow it only if you trust the app."
+                .into(),
             described_on: "The app describes itself on".into(),
             it_will_be_able_to: "It will be able to:".into(),
             can_change: "can change or delete".into(),

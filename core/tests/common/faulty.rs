@@ -52,6 +52,7 @@ delegate!(ClientStore {
     fn update_client(&self, c: &ClientRecord, r: u64, e: &[NewEvent]) -> StorageResult<()>;
     fn delete_client(&self, id: &str, r: Revocation, e: &[NewEvent]) -> StorageResult<bool>;
     fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>>;
+    fn list_all_clients(&self, after: Option<&str>, limit: usize) -> StorageResult<Vec<ClientRecord>>;
 });
 delegate!(ChallengeStore {
     fn insert_challenge(&self, c: &ChallengeRecord) -> StorageResult<()>;

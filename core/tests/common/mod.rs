@@ -342,3 +342,12 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 pub fn error_code(r: &HttpResponse) -> String {
     r.json_body()["error"].as_str().unwrap_or("").to_owned()
 }
+
+/// The kinds of every event `consumer` has not acknowledged, in order.
+pub async fn event_kinds<S: Storage + ?Sized>(
+    engine: &Engine<S>,
+    consumer: &str,
+) -> Vec<latchkey::model::EventKind> {
+    let events = engine.poll_events(consumer, 10_000).await.unwrap();
+    events.into_iter().map(|e| e.kind).collect()
+}

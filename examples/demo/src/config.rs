@@ -40,10 +40,18 @@ pub struct Config {
     /// Password of the demo user `bob` (`--bob-password`,
     /// `LATCHKEY_BOB_PASSWORD`).
     pub bob_password: String,
-    /// Let the console mark a domain verified without checking it
-    /// (`--trust-domain-claims`, `LATCHKEY_TRUST_DOMAIN_CLAIMS=1`). The demo
-    /// cannot query DNS, so without this switch domains stay pending.
+    /// Let operators mark a domain verified without checking it
+    /// (`--trust-domain-claims`, `LATCHKEY_TRUST_DOMAIN_CLAIMS=1`), for
+    /// offline demos. Needs at least one [`Config::operators`]: any other
+    /// signed-in developer only gets the real check.
     pub trust_domain_claims: bool,
+    /// Users who may confirm domains unchecked with
+    /// `--trust-domain-claims` (`--operator USER`, repeatable;
+    /// `LATCHKEY_OPERATORS`, space-separated).
+    pub operators: Vec<String>,
+    /// Nameserver for the DNS TXT check instead of the system's
+    /// (`--dns-server ADDR`, `LATCHKEY_DNS_SERVER`, e.g. `127.0.0.1:5353`).
+    pub dns_server: Option<SocketAddr>,
     /// SQL database instead of the embedded redb file (`--database-url`,
     /// `LATCHKEY_DATABASE_URL`): `postgres://…`, `mysql://…` or
     /// `sqlite://PATH`. Migrations are applied at start.
@@ -140,6 +148,8 @@ impl std::fmt::Debug for Config {
             .field("clients_file", &self.clients_file)
             .field("demo_clients", &self.demo_clients)
             .field("trust_domain_claims", &self.trust_domain_claims)
+            .field("operators", &self.operators)
+            .field("dns_server", &self.dns_server)
             .field("open_registration", &self.open_registration)
             .field("protected_resources", &self.protected_resources)
             .field("client_metadata_documents", &self.client_metadata_documents)
@@ -171,6 +181,8 @@ impl Config {
             alice_password: "alice-pass".into(),
             bob_password: "bob-pass".into(),
             trust_domain_claims: false,
+            operators: Vec::new(),
+            dns_server: None,
             database_url: None,
             lifetimes: Lifetimes::default(),
             open_registration: false,
@@ -224,8 +236,12 @@ Options (each also read from the environment variable shown):
                            [LATCHKEY_NO_DEMO_CLIENTS=1]
   --alice-password PW      password of demo user alice [LATCHKEY_ALICE_PASSWORD, default alice-pass]
   --bob-password PW        password of demo user bob [LATCHKEY_BOB_PASSWORD, default bob-pass]
-  --trust-domain-claims    let the console confirm domains without checking them
-                           [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
+  --trust-domain-claims    let operators confirm domains without checking them (offline
+                           demos); needs --operator [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
+  --operator USER          a user who may confirm domains unchecked; repeatable
+                           [LATCHKEY_OPERATORS, space-separated]
+  --dns-server ADDR        nameserver for the DNS TXT domain check, e.g. 127.0.0.1:53
+                           [LATCHKEY_DNS_SERVER, default: the system's]
   --database-url URL       use SQL storage instead of redb: postgres://…, mysql://…
                            or sqlite://PATH; migrations run at start; needs a build
                            with --features sql [LATCHKEY_DATABASE_URL]
@@ -284,6 +300,11 @@ where
     }
     let yes = |v: String| matches!(v.as_str(), "1" | "true" | "yes");
     c.trust_domain_claims = env("LATCHKEY_TRUST_DOMAIN_CLAIMS").is_some_and(yes);
+    let mut operators: Vec<String> = env("LATCHKEY_OPERATORS")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut operators_from_flags = false;
+    let mut dns_server = env("LATCHKEY_DNS_SERVER");
     c.demo_clients = !env("LATCHKEY_NO_DEMO_CLIENTS").is_some_and(yes);
     c.open_registration = env("LATCHKEY_OPEN_REGISTRATION").is_some_and(yes);
     c.client_metadata_documents = env("LATCHKEY_CLIENT_METADATA_DOCUMENTS").is_some_and(yes);
@@ -323,6 +344,15 @@ where
             "--alice-password" => c.alice_password = value()?,
             "--bob-password" => c.bob_password = value()?,
             "--trust-domain-claims" if inline.is_none() => c.trust_domain_claims = true,
+            "--operator" => {
+                // Flags replace the environment's list rather than add to it.
+                if !operators_from_flags {
+                    operators.clear();
+                    operators_from_flags = true;
+                }
+                operators.push(value()?);
+            }
+            "--dns-server" => dns_server = Some(value()?),
             "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
             "--open-registration" if inline.is_none() => c.open_registration = true,
             "--client-metadata-documents" if inline.is_none() => {
@@ -394,6 +424,20 @@ where
         }
     }
     c.protected_resources = resources;
+    if let Some(d) = dns_server {
+        c.dns_server = Some(
+            d.parse()
+                .map_err(|_| format!("--dns-server: {d:?} is not an address like 127.0.0.1:53"))?,
+        );
+    }
+    if c.trust_domain_claims && operators.is_empty() {
+        return Err(
+            "--trust-domain-claims needs --operator USER: only operators may confirm a domain \
+             without checking it"
+                .into(),
+        );
+    }
+    c.operators = operators;
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
         return Err("demo passwords must not be empty".into());
     }
@@ -530,6 +574,7 @@ mod tests {
             "LATCHKEY_ADDR" => Some("127.0.0.1:9000".into()),
             "LATCHKEY_ISSUER" => Some("https://auth.example/".into()),
             "LATCHKEY_TRUST_DOMAIN_CLAIMS" => Some("1".into()),
+            "LATCHKEY_OPERATORS" => Some("alice carol".into()),
             _ => None,
         };
         let Command::Serve(c) = parse(args(&["--addr=127.0.0.1:9100"]), env).unwrap() else {
@@ -538,7 +583,30 @@ mod tests {
         assert_eq!(c.addr.port(), 9100, "flag beats env");
         assert_eq!(c.issuer, "https://auth.example");
         assert!(c.trust_domain_claims);
+        assert_eq!(c.operators, ["alice", "carol"]);
         assert_eq!(c.resource(), "https://auth.example/api");
+    }
+
+    #[test]
+    fn trusting_domain_claims_needs_an_operator() {
+        let none = |_: &str| None;
+        let e = parse(args(&["--trust-domain-claims"]), none).unwrap_err();
+        assert!(e.contains("--operator"), "{e}");
+        let Command::Serve(c) = parse(
+            args(&[
+                "--trust-domain-claims",
+                "--operator",
+                "bob",
+                "--dns-server=127.0.0.1:5353",
+            ]),
+            none,
+        )
+        .unwrap() else {
+            panic!("expected serve")
+        };
+        assert_eq!(c.operators, ["bob"]);
+        assert_eq!(c.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
+        assert!(parse(args(&["--dns-server", "nowhere"]), none).is_err());
     }
 
     #[test]

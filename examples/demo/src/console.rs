@@ -9,10 +9,13 @@
 //! typed. Delete and rotate ask for a second click (`<details>`, no
 //! script) and are refused without it.
 //!
-//! Domain confirmation: this demo host cannot query DNS or fetch the
-//! developer's site, so it cannot check a published challenge. "Confirm"
-//! trusts the operator and exists only with `--trust-domain-claims`; a real
-//! host looks up the TXT record and then calls `Engine::confirm_domain`.
+//! Domain verification: "Check now" looks for the published challenge
+//! (the DNS TXT record, then the HTTPS well-known file) with
+//! `Engine::verify_domain` and says which check failed and why. Verified
+//! domains are re-checked by the maintenance task; one whose proof is gone
+//! shows as lapsed. "Confirm without checking" is an operator override for
+//! offline demos: only with `--trust-domain-claims`, and only for the users
+//! named by `--operator`, never for any signed-in developer.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey::clients::{ClientRegistration, ClientUpdate};
+use latchkey::domains::DomainCheckError;
 use latchkey::http::{HttpRequest, HttpResponse, Params};
 use latchkey::model::{AuthMethod, ClientRecord, DomainState, Visibility};
 use latchkey::web::{Session, SessionKey};
@@ -50,6 +54,9 @@ pub fn routes(app: &Arc<App>) -> Vec<Route> {
         }),
         crate::page_route(app, "POST", "/console/domain/confirm", |app, req| {
             Box::pin(confirm_domain(app, req))
+        }),
+        crate::page_route(app, "POST", "/console/domain/trust", |app, req| {
+            Box::pin(trust_domain(app, req))
         }),
         crate::page_route(app, "POST", "/console/visibility", |app, req| {
             Box::pin(visibility(app, req))
@@ -281,15 +288,48 @@ async fn start_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     .await
 }
 
-/// `POST /console/domain/confirm`: marks the domain verified on the
-/// operator's word; only with `--trust-domain-claims` (see module docs).
+/// `POST /console/domain/confirm`: looks for the published challenge and
+/// marks the domain verified when it is found; otherwise says, per check,
+/// what was seen.
 async fn confirm_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     post_action(app, req, |app, _, p, form| async move {
-        if !app.trust_domain_claims {
+        let c = owned(&app, &p, &form).await?;
+        let domain = field(&form, "domain");
+        match app
+            .engine
+            .verify_domain(&c.id, domain, &*app.domain_verifier)
+            .await
+        {
+            Ok(_) => Ok("Domain verified.".into()),
+            Err(DomainCheckError::NotProven(e)) => Err(fail(
+                400,
+                format!(
+                    "Not verified yet. {}. Publish the value shown and check again.",
+                    e.explain(domain)
+                ),
+            )),
+            Err(DomainCheckError::Manage(e)) => Err(engine_fail(&e)),
+            Err(e) => Err(fail(500, e.to_string())),
+        }
+    })
+    .await
+}
+
+/// Whether `p` may confirm domains unchecked: `--trust-domain-claims` and
+/// named by `--operator`.
+fn is_operator(app: &App, p: &Principal) -> bool {
+    app.trust_domain_claims && app.operators.contains(&p.subject)
+}
+
+/// `POST /console/domain/trust`: marks the domain verified without
+/// checking (operators only; see module docs).
+async fn trust_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
+    post_action(app, req, |app, _, p, form| async move {
+        if !is_operator(&app, &p) {
             return Err(fail(
                 403,
-                "This demo server cannot check DNS; start it with --trust-domain-claims to \
-                 confirm domains on your word.",
+                "Only an operator of this server (--operator, with --trust-domain-claims) may \
+                 confirm a domain without checking it. Use \"Check now\".",
             ));
         }
         let c = owned(&app, &p, &form).await?;
@@ -297,7 +337,7 @@ async fn confirm_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
             .confirm_domain(&c.id, field(&form, "domain"))
             .await
             .map_err(|e| engine_fail(&e))?;
-        Ok("Domain verified.".into())
+        Ok("Domain confirmed without checking (operator override).".into())
     })
     .await
 }
@@ -360,31 +400,52 @@ fn confirm_form(
     )
 }
 
-fn domains(app: &App, c: &ClientRecord, csrf: &str, typed: Option<&str>) -> String {
+fn domains(c: &ClientRecord, csrf: &str, operator: bool, typed: Option<&str>) -> String {
     let mut out = String::new();
     for d in &c.domains {
         let name = escape(&d.domain);
+        let hidden = format!("<input type=\"hidden\" name=\"domain\" value=\"{name}\">");
+        let last_failure = d.last_failure.as_ref().map_or(String::new(), |f| {
+            format!(
+                "<br><span class=\"small\">Last check {}: {}</span>",
+                format_utc(f.at),
+                escape(&f.reason)
+            )
+        });
         let _ = match &d.state {
             DomainState::Verified { at } => write!(
                 out,
-                "<p><b>{name}</b> <span class=\"tag\">verified {}</span></p>",
-                format_utc(*at)
+                "<p><b>{name}</b> <span class=\"tag\">verified {}</span>{checked}{last_failure}</p>",
+                format_utc(*at),
+                checked = d.checked_at.map_or(String::new(), |t| format!(
+                    " <span class=\"small\">last seen published {}</span>",
+                    format_utc(t)
+                )),
+            ),
+            DomainState::Lapsed { at, .. } => write!(
+                out,
+                "<div class=\"note warn\"><p><b>{name}</b>: verification lapsed {}: the \
+                 published value was no longer found, so the app is not shown as verified. \
+                 Start again to get a new value to publish.{last_failure}</p></div>",
+                format_utc(*at),
             ),
             DomainState::Pending { expires_at } => {
-                let confirm = if app.trust_domain_claims {
-                    form(
-                        "/console/domain/confirm",
+                let mut confirm = form(
+                    "/console/domain/confirm",
+                    csrf,
+                    &c.id,
+                    &hidden,
+                    "Check now",
+                );
+                if operator {
+                    confirm.push_str(&form(
+                        "/console/domain/trust",
                         csrf,
                         &c.id,
-                        &format!("<input type=\"hidden\" name=\"domain\" value=\"{name}\">"),
-                        "Confirm (trusted operator)",
-                    )
-                } else {
-                    "<p class=\"small\">This demo server cannot query DNS or fetch your site, so it \
-                     cannot confirm the domain; start it with <code>--trust-domain-claims</code> \
-                     to confirm on your word.</p>"
-                        .to_owned()
-                };
+                        &hidden,
+                        "Confirm without checking (operator)",
+                    ));
+                }
                 write!(
                     out,
                     "<p><b>{name}</b>: pending until {until}. Publish this DNS record:</p>\
@@ -393,7 +454,8 @@ fn domains(app: &App, c: &ClientRecord, csrf: &str, typed: Option<&str>) -> Stri
                      <td><code>_latchkey-challenge.{name}</code></td>\
                      <td><code class=\"challenge\">{value}</code></td></tr></table>\
                      <p class=\"small\">or serve the value at \
-                     <code>https://{name}/.well-known/latchkey-challenge</code>.</p>{confirm}",
+                     <code>https://{name}/.well-known/latchkey-challenge</code>, then check.</p>\
+                     {confirm}",
                     until = format_utc(*expires_at),
                     value = escape(&d.challenge),
                 )
@@ -417,7 +479,7 @@ fn domains(app: &App, c: &ClientRecord, csrf: &str, typed: Option<&str>) -> Stri
     out
 }
 
-fn app_box(app: &App, c: &ClientRecord, csrf: &str, shown: &Shown) -> String {
+fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> String {
     let confidential = c.auth_method.is_confidential();
     let kind = if confidential {
         format!(
@@ -498,7 +560,7 @@ fn app_box(app: &App, c: &ClientRecord, csrf: &str, shown: &Shown) -> String {
         } else {
             "none"
         },
-        domains = domains(app, c, csrf, typed),
+        domains = domains(c, csrf, operator, typed),
     )
 }
 
@@ -577,7 +639,7 @@ async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResp
         body.push_str(&register);
     }
     for c in &clients {
-        body.push_str(&app_box(app, c, csrf, &shown));
+        body.push_str(&app_box(c, csrf, is_operator(app, p), &shown));
     }
     if shown.form.is_none() {
         body.push_str(&register);

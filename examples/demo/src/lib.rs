@@ -19,6 +19,7 @@ pub mod seed;
 pub mod store;
 pub mod users;
 
+use latchkey::domains::{AnyOf, DnsTxtVerifier, DomainVerifier, RecheckPolicy, WellKnownVerifier};
 use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
@@ -63,8 +64,12 @@ pub struct App {
     pub users: Users,
     /// The demo API's resource identifier, `<issuer>/api`.
     pub resource: String,
-    /// Whether the console may confirm domains on the operator's word.
+    /// Whether operators may confirm domains on their word.
     pub trust_domain_claims: bool,
+    /// Users who may (with `trust_domain_claims`).
+    pub operators: Vec<String>,
+    /// Checks domains: DNS TXT, then the HTTPS well-known file.
+    pub domain_verifier: Arc<dyn DomainVerifier>,
     /// Whether the built-in demo clients were seeded (the `/demo` page).
     pub demo_clients: bool,
     /// One-time client secrets waiting for the console's next page view.
@@ -196,6 +201,8 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         users,
         resource: config.resource(),
         trust_domain_claims: config.trust_domain_claims,
+        operators: config.operators.clone(),
+        domain_verifier: domain_verifier(config.dns_server),
         demo_clients: config.demo_clients,
         reveal: console::Reveal::default(),
         demo_flows: demo::Flows::default(),
@@ -360,11 +367,33 @@ pub async fn no_route(app: &App, req: &HttpRequest, status: u16) -> HttpResponse
     app.account.error(status, title, msg, s.as_ref())
 }
 
-/// Purging, and an outbox consumer that logs each event's kind (never a
-/// token: events carry ids only).
+/// The console's domain check: the DNS TXT record (on `dns_server`, or
+/// the system's nameservers), then the HTTPS well-known file through the
+/// SSRF-guarded fetcher. Without a usable DNS configuration, the file
+/// alone.
+fn domain_verifier(dns_server: Option<std::net::SocketAddr>) -> Arc<dyn DomainVerifier> {
+    let mut methods: Vec<Arc<dyn DomainVerifier>> = Vec::new();
+    let mut dns = DnsTxtVerifier::builder();
+    if let Some(s) = dns_server {
+        dns = dns.nameservers(vec![s]);
+    }
+    match dns.build() {
+        Ok(v) => methods.push(Arc::new(v)),
+        Err(e) => eprintln!("DNS TXT domain checks are off: {e}"),
+    }
+    match HttpsFetcher::new() {
+        Ok(f) => methods.push(Arc::new(WellKnownVerifier::new(f))),
+        Err(e) => eprintln!("HTTPS domain checks are off: {e}"),
+    }
+    Arc::new(AnyOf(methods))
+}
+
+/// Purging, re-checking verified domains daily, and an outbox consumer
+/// that logs each event's kind (never a token: events carry ids only).
 pub fn maintenance(app: &App) -> MaintenanceHandle {
     Maintenance::new(app.engine.clone(), MaintenanceConfig::default())
         .sessions(app.sessions.clone())
+        .domain_rechecks(app.domain_verifier.clone(), RecheckPolicy::default())
         .consumer(
             "example-log",
             |events: Vec<latchkey::model::Event>| async move {

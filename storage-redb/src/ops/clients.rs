@@ -103,4 +103,31 @@ impl ClientStore for RedbStore {
         })
         .await
     }
+
+    async fn list_all_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<ClientRecord>> {
+        let after = after.map(str::to_owned);
+        self.call(move |db| {
+            db.read(|r| {
+                let clients = r.open_table(CLIENTS)?;
+                let range = match &after {
+                    Some(a) => clients.range::<&str>((
+                        std::ops::Bound::Excluded(a.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))?,
+                    None => clients.range::<&str>(..)?,
+                };
+                let mut out = Vec::new();
+                for entry in range.take(limit) {
+                    let (_, v) = entry?;
+                    out.push(crate::codec::decode(v.value())?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
 }

@@ -164,4 +164,27 @@ impl ClientStore for PgStore {
             rows.iter().map(client_from).collect::<Result<Vec<_>, _>>()
         })
     }
+
+    async fn list_all_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<ClientRecord>> {
+        // "" sorts before every id (ids are never empty), so the first page
+        // needs no second query shape.
+        let after = after.unwrap_or("");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        retrying!(async {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                client_cols!(),
+                " FROM lk_clients WHERE id COLLATE \"C\" > $1 ORDER BY id COLLATE \"C\" LIMIT $2"
+            ))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(client_from).collect::<Result<Vec<_>, _>>()
+        })
+    }
 }

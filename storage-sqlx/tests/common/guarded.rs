@@ -64,6 +64,14 @@ impl<S: ClientStore> ClientStore for Guarded<S> {
     async fn list_clients(&self, owner: &str) -> StorageResult<Vec<ClientRecord>> {
         self.inner().list_clients(owner).await
     }
+
+    async fn list_all_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<ClientRecord>> {
+        self.inner().list_all_clients(after, limit).await
+    }
 }
 
 #[async_trait]
