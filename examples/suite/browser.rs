@@ -125,13 +125,24 @@ fn e(x: impl std::fmt::Display) -> String {
 }
 
 async fn text_of(c: &Client, css: &str) -> Result<String, String> {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(e)?
-        .text()
-        .await
-        .map_err(e)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = c.wait().for_element(Locator::Css(css)).await.map_err(e)?;
+        match found.text().await.map_err(e) {
+            // The page was replaced between finding and reading (a post,
+            // then its redirect): look again on the new one.
+            Err(x) if gone(&x) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a WebDriver error says the element's page was replaced
+/// (Chromium words it either way, depending on timing).
+fn gone(message: &str) -> bool {
+    message.contains("stale element") || message.contains("does not belong to the document")
 }
 
 /// Saves a PNG of the current page to `$LATCHKEY_SCREENSHOTS/<name>.png`
@@ -276,7 +287,7 @@ async fn flow(c: &Client, server: &Server) -> Result<(), String> {
         // The page is replaced under us (post, then redirect): an element
         // found on the old page goes stale; look again.
         let main = match text_of(c, "main").await {
-            Err(x) if x.contains("stale element") => String::new(),
+            Err(x) if gone(&x) => String::new(),
             other => other?,
         };
         if main.contains("Access revoked") {
