@@ -166,11 +166,31 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
         "https" if !p.host.is_empty() => Ok(()),
         "http" if is_loopback_ip(p.host) => Ok(()),
         "http" => bad("http redirect URIs are only allowed on 127.0.0.1 or [::1]"),
-        s if s.contains('.') && p.host.is_empty() => Ok(()),
+        s if p.host.is_empty() && reverse_domain(s) => Ok(()),
+        s if s.contains('.') && p.host.is_empty() => bad(
+            "a private-use scheme must be a domain you own, reversed (com.example.app), \
+             not a host name like app.example.com",
+        ),
         _ => bad(
             "redirect URI must use https, loopback http, or a reverse-domain private-use scheme",
         ),
     }
+}
+
+/// Whether a private-use URI scheme is a domain name in reverse order
+/// (RFC 8252 §7.1): read backwards, its last label is a top-level domain
+/// the Public Suffix List knows (`com.example.app` is `app.example.com`).
+/// `accounts.google.com` read backwards ends in `accounts`, which is no
+/// top-level domain: it is a host name, and an app registering it would
+/// be claiming somebody else's name.
+fn reverse_domain(scheme: &str) -> bool {
+    let labels: Vec<&str> = scheme.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return false;
+    }
+    let forward: Vec<&str> = labels.into_iter().rev().collect();
+    let forward = forward.join(".").to_ascii_lowercase();
+    psl::suffix(forward.as_bytes()).is_some_and(|s| s.is_known())
 }
 
 /// The host a redirect goes to, for the consent screen (`com.example.app`
@@ -281,7 +301,11 @@ mod tests {
         assert!(validate_redirect_uri("http://127.0.0.1/cb").is_ok());
         assert!(validate_redirect_uri("http://[::1]:8080/cb").is_ok());
         assert!(validate_redirect_uri("com.example.app:/oauth").is_ok());
+        assert!(validate_redirect_uri("io.github.alice.tool:/cb").is_ok());
         for bad in [
+            "accounts.google.com:/callback",
+            "callback.example.com:/cb",
+            "example.:/cb",
             "http://app.example/cb",
             "http://localhost/cb",
             "https://app.example/cb#x",
