@@ -204,13 +204,19 @@ impl HttpResponse {
                 "Basic realm=\"latchkey\", charset=\"UTF-8\"".into(),
             )),
             Error::MethodNotAllowed(allowed) => r.headers.push(("Allow".into(), (*allowed).into())),
-            Error::RateLimited { retry_after } => {
-                r.headers
-                    .push(("Retry-After".into(), retry_after.max(&1).to_string()));
-            }
+            Error::RateLimited { retry_after } => return r.retry_after(*retry_after),
             _ => {}
         }
         r
+    }
+
+    /// Adds `Retry-After` (RFC 9110 §10.2.3) in whole seconds, at least
+    /// one: a rate-limited answer says when to come back.
+    #[must_use]
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.headers
+            .push(("Retry-After".into(), seconds.max(1).to_string()));
+        self
     }
 
     /// The value of header `name`.

@@ -76,14 +76,6 @@ impl MemoryRateLimiter {
     }
 }
 
-fn verdict(c: Count, rule: Rule, left: u64) -> Verdict {
-    if c.n <= rule.limit {
-        Verdict::Allow
-    } else {
-        Verdict::Deny { retry_after: left }
-    }
-}
-
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn hit(
@@ -110,7 +102,7 @@ impl RateLimiter for MemoryRateLimiter {
             };
         }
         c.n = c.n.saturating_add(1);
-        Ok(verdict(*c, rule, left))
+        Ok(rule.after_hit(u64::from(c.n), left))
     }
 
     async fn check(
@@ -121,13 +113,11 @@ impl RateLimiter for MemoryRateLimiter {
     ) -> Result<Verdict, LimiterError> {
         let (start, left) = window_of(rule, now);
         let shard = self.shard(key);
-        Ok(match shard.get(key) {
-            // Over the limit means the next event would not fit.
-            Some(c) if c.start == start && c.window == rule.window && c.n >= rule.limit => {
-                Verdict::Deny { retry_after: left }
-            }
-            _ => Verdict::Allow,
-        })
+        let count = match shard.get(key) {
+            Some(c) if c.start == start && c.window == rule.window => u64::from(c.n),
+            _ => 0,
+        };
+        Ok(rule.before_hit(count, left))
     }
 }
 

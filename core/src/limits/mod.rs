@@ -64,6 +64,31 @@ impl Rule {
     pub const fn per(limit: u32, window: u64) -> Self {
         Rule { limit, window }
     }
+
+    /// The verdict on an event that made the window's count `count` (the
+    /// event included), `left` seconds before the window ends: what every
+    /// [`RateLimiter::hit`] answers.
+    #[must_use]
+    pub fn after_hit(self, count: u64, left: u64) -> Verdict {
+        if count <= u64::from(self.limit) {
+            Verdict::Allow
+        } else {
+            Verdict::Deny { retry_after: left }
+        }
+    }
+
+    /// The verdict on a window that counts `count` events so far: whether
+    /// one more would still fit, as every [`RateLimiter::check`] answers.
+    #[must_use]
+    pub fn before_hit(self, count: u64, left: u64) -> Verdict {
+        self.after_hit(count.saturating_add(1), left)
+    }
+}
+
+/// The source address a request's limits key on (`-` for requests without
+/// one, which share a budget).
+pub(crate) fn source(req: &crate::http::HttpRequest) -> String {
+    req.peer.map_or_else(|| "-".to_owned(), |a| a.to_string())
 }
 
 /// Whether an event may go ahead.

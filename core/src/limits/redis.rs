@@ -76,11 +76,7 @@ impl RateLimiter for RedisRateLimiter {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(if n <= u64::from(rule.limit) {
-            Verdict::Allow
-        } else {
-            Verdict::Deny { retry_after: left }
-        })
+        Ok(rule.after_hit(n, left))
     }
 
     async fn check(
@@ -96,10 +92,6 @@ impl RateLimiter for RedisRateLimiter {
             .query_async(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(if n.unwrap_or(0) >= u64::from(rule.limit) {
-            Verdict::Deny { retry_after: left }
-        } else {
-            Verdict::Allow
-        })
+        Ok(rule.before_hit(n.unwrap_or(0), left))
     }
 }

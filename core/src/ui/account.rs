@@ -128,7 +128,7 @@ impl std::fmt::Debug for SignInThrottle {
 
 impl SignInThrottle {
     fn keys(req: &HttpRequest, username: &str) -> [([u8; 16], bool); 2] {
-        let addr = req.peer.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let addr = crate::limits::source(req);
         // Usernames compare as people type them.
         let user = username.trim().to_lowercase();
         [
@@ -310,11 +310,6 @@ where
         })
     }
 
-    /// A form post from a page of this server's origin ([`crate::web::same_origin`]).
-    fn same_origin(&self, req: &HttpRequest) -> bool {
-        crate::web::same_origin(req, &self.engine.config().issuer)
-    }
-
     fn broken(&self, e: impl std::fmt::Display, s: Option<&Session>) -> HttpResponse {
         self.error(500, "Something went wrong", &e.to_string(), s)
     }
@@ -349,7 +344,7 @@ where
         let form = req
             .form_body()
             .map_err(|e| self.error(e.status(), "Bad request", &e.description(), Some(&s)))?;
-        if !s.csrf_ok(form.single("csrf").ok().flatten()) || !self.same_origin(req) {
+        if !s.posted_here(req, &form, &self.engine.config().issuer) {
             let msg = "The form was not sent from this site's current page. \
                        Go back, reload and try again.";
             return Err(self.error(403, "Form expired", msg, Some(&s)));
@@ -388,17 +383,15 @@ where
                 return redirect(after_sign_in(next, &self.paths.home));
             }
             (None, 200)
-        } else if !session.csrf_ok(form.single("csrf").ok().flatten()) || !self.same_origin(req) {
+        } else if !session.posted_here(req, &form, &self.engine.config().issuer) {
             (Some("Your sign-in form expired. Please try again."), 403)
         } else if let Some(wait) = self
             .throttle
             .refused(req, username, self.engine.now())
             .await
         {
-            let mut page = self.sign_in_page(&session, next, username, TOO_MANY, 429);
-            page.headers
-                .push(("Retry-After".into(), wait.max(1).to_string()));
-            return with_cookie(page, cookie);
+            let page = self.sign_in_page(&session, next, username, TOO_MANY, 429);
+            return with_cookie(page.retry_after(wait), cookie);
         } else if let Some(user) = self.users.check(username, field("password")).await {
             return self
                 .sessions

@@ -286,9 +286,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         };
         // Checked before anything else of the form is looked at: a page of
         // another site cannot post a decision (CSRF).
-        if !session.csrf_ok(form.single("csrf").ok().flatten())
-            || !crate::web::same_origin(req, &self.engine.config().issuer)
-        {
+        if !session.posted_here(req, &form, &self.engine.config().issuer) {
             return error_page(
                 403,
                 "Form expired",

@@ -114,7 +114,7 @@ impl RateGuard {
         Fut: std::future::Future<Output = HttpResponse>,
     {
         let l = &self.limits;
-        let addr = req.peer.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let addr = crate::limits::source(req);
         let limited = |retry_after| Error::RateLimited { retry_after };
         let class = self.class(endpoint);
         if let Some(s) = self.hit(&["addr", &addr], l.per_address, now).await {

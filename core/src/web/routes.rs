@@ -279,8 +279,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
 fn with_retry_after(mut page: HttpResponse, e: &Error) -> HttpResponse {
     if let Error::RateLimited { retry_after } = e {
         page.status = 429;
-        page.headers
-            .push(("Retry-After".into(), (*retry_after).max(1).to_string()));
+        page = page.retry_after(*retry_after);
     }
     page
 }

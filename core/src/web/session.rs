@@ -9,7 +9,7 @@ use ring::digest;
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::entropy::{Entropy, SystemEntropy};
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, Params};
 use crate::web::cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 use crate::web::csrf::CsrfToken;
 use crate::web::memory::MemorySessionStore;
@@ -84,6 +84,15 @@ impl Session {
     #[must_use]
     pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
         self.csrf.verify(presented)
+    }
+
+    /// Whether the state-changing form `form`, posted in `req`, is one of
+    /// this session's own pages: its `csrf` field is the session's token
+    /// and it came from `issuer`'s origin ([`crate::web::same_origin`]).
+    /// Every form post checks both, before looking at anything else.
+    #[must_use]
+    pub fn posted_here(&self, req: &HttpRequest, form: &Params, issuer: &str) -> bool {
+        self.csrf_ok(form.single("csrf").ok().flatten()) && crate::web::same_origin(req, issuer)
     }
 
     /// The store key of this session.

@@ -276,9 +276,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
             Err(e) => return self.show_error(&e.into()),
         };
         // First, before the code is looked at (CSRF).
-        if !session.csrf_ok(form.single("csrf").ok().flatten())
-            || !crate::web::same_origin(req, &self.engine.config().issuer)
-        {
+        if !session.posted_here(req, &form, &self.engine.config().issuer) {
             return error_page(
                 403,
                 "Form expired",
