@@ -170,11 +170,6 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         self.rate.as_ref()
     }
 
-    /// An error page, or the engine's JSON where machines call.
-    pub(crate) fn show(&self, e: &Error) -> HttpResponse {
-        self.show_error(e)
-    }
-
     /// The engine.
     #[must_use]
     pub fn engine(&self) -> &Engine<S> {
@@ -353,7 +348,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
 
     /// An error for a person at a browser, never a redirect. A wrong method
     /// or an oversized body keeps the engine's JSON (machines send those).
-    fn show_error(&self, e: &Error) -> HttpResponse {
+    pub(crate) fn show_error(&self, e: &Error) -> HttpResponse {
         match e {
             Error::MethodNotAllowed(_) | Error::PayloadTooLarge => HttpResponse::error(e),
             _ => self.pages.error(e),

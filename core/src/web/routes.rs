@@ -224,7 +224,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
                     .await
                 {
                     Ok(answer) => answer,
-                    Err(Refusal::Page(e)) => with_retry_after(self.show(&e), &e),
+                    Err(Refusal::Page(e)) => with_retry_after(self.show_error(&e), &e),
                     Err(Refusal::Json(e)) => HttpResponse::error(&e),
                 }
             }
