@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::jwt::AccessTokenFormat;
 use crate::manage_error::ManageError;
 use crate::model::{
     AuthMethod, ClientLifetimes, ClientRecord, DomainState, DomainVerification, EventKind,
@@ -59,6 +60,10 @@ pub struct ClientRegistration {
     /// Lifetime overrides.
     #[serde(default)]
     pub lifetimes: ClientLifetimes,
+    /// Access-token format; `None` follows the per-resource choice (see
+    /// [`crate::jwt`]).
+    #[serde(default)]
+    pub access_token_format: Option<AccessTokenFormat>,
     /// Operator-provided secret for seeded confidential clients; generated
     /// when `None`. Must be at least [`MIN_PROVIDED_SECRET_LEN`] characters.
     #[serde(default, skip_serializing)]
@@ -76,6 +81,7 @@ impl std::fmt::Debug for ClientRegistration {
             .field("scopes", &self.scopes)
             .field("auth_method", &self.auth_method)
             .field("visibility", &self.visibility)
+            .field("access_token_format", &self.access_token_format)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
@@ -100,6 +106,9 @@ pub struct ClientUpdate {
     pub visibility: Option<Visibility>,
     /// New lifetimes.
     pub lifetimes: Option<ClientLifetimes>,
+    /// New access-token format: `Some(None)` goes back to the
+    /// per-resource choice.
+    pub access_token_format: Option<Option<AccessTokenFormat>>,
 }
 
 fn bad(why: impl Into<String>) -> ManageError {
@@ -324,6 +333,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             visibility: reg.visibility.unwrap_or(Visibility::Private),
             domains: vec![],
             lifetimes: reg.lifetimes,
+            access_token_format: reg.access_token_format,
             registration: None,
             metadata_document: None,
             created_at: now,
@@ -404,6 +414,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 secret,
                 visibility: reg.visibility.unwrap_or(Visibility::Private),
                 lifetimes: reg.lifetimes,
+                access_token_format: reg.access_token_format,
                 ..existing.clone()
             };
             if c == existing {
@@ -435,7 +446,11 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// [`validate_client`] against this engine's scopes and grants.
     pub(crate) fn validate(&self, c: &ClientRecord) -> Result<(), Error> {
         let grants: Vec<GrantType> = self.grants.grant_types().collect();
-        validate_client(c, &self.config.scopes, &grants)
+        validate_client(c, &self.config.scopes, &grants)?;
+        if c.access_token_format == Some(AccessTokenFormat::Jwt) && self.config.jwt.is_none() {
+            return Err(meta("JWT access tokens are not enabled on this server"));
+        }
+        Ok(())
     }
 
     /// The client with `id`.
@@ -528,6 +543,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                 }
                 if let Some(v) = update.lifetimes {
                     c.lifetimes = v;
+                }
+                if let Some(v) = update.access_token_format {
+                    c.access_token_format = v;
                 }
                 Ok(())
             },

@@ -198,6 +198,7 @@ pub fn sample_client(owner: &str) -> ClientRecord {
         visibility: Visibility::Private,
         domains: vec![],
         lifetimes: ClientLifetimes::default(),
+        access_token_format: None,
         registration: None,
         metadata_document: None,
         created_at: T0,

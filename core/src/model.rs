@@ -269,6 +269,10 @@ pub struct ClientRecord {
     pub domains: Vec<DomainVerification>,
     /// Lifetime overrides.
     pub lifetimes: ClientLifetimes,
+    /// Its access-token format, overriding the per-resource choice of
+    /// [`crate::jwt::JwtConfig::resources`]; `None` follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<crate::jwt::AccessTokenFormat>,
     /// RFC 7591/7592 state, for a client that registered itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<DynamicRegistration>,

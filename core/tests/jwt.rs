@@ -501,3 +501,73 @@ async fn with_jwts_off_a_jwt_is_an_unknown_token_and_storage_is_not_asked() {
     assert_eq!(h.introspect(&jwt).await["active"], false);
     assert!(check(&h, &opaque, Audience::Resource(API)).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_client_overrides_the_per_resource_choice_both_ways() {
+    use latchkey::clients::ClientUpdate;
+    use latchkey::jwt::AccessTokenFormat;
+    let format = |f| ClientUpdate {
+        access_token_format: Some(f),
+        ..ClientUpdate::default()
+    };
+    // JWTs only for another resource: this app's tokens are opaque until
+    // the app asks for JWTs.
+    let mut config = jwt_config(SigningAlgorithm::EdDsa);
+    config.jwt.as_mut().unwrap().resources =
+        JwtResources::Only(vec!["https://other.example/".into()]);
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let h = harness_with(
+        Engine::new(
+            Arc::new(MemoryStore::new()),
+            config,
+            Keyring::new(&[(1, [42u8; 32])]).unwrap(),
+        )
+        .with_clock(clock.clone()),
+        clock,
+    )
+    .await;
+    assert!(h.tokens("profile:read").await.0.starts_with("lk_at_"));
+    let id = h.app.client.id.clone();
+    let c = h
+        .engine
+        .update_client(&id, format(Some(AccessTokenFormat::Jwt)))
+        .await
+        .unwrap();
+    assert_eq!(c.access_token_format, Some(AccessTokenFormat::Jwt));
+    let (at, _) = h.tokens("profile:read").await;
+    assert_eq!(part(&at, 0)["typ"], "at+jwt");
+    assert_eq!(part(&at, 1)["aud"], API);
+    assert!(check(&h, &at, Audience::Resource(API)).await.is_ok());
+    // Back to the per-resource choice.
+    h.engine.update_client(&id, format(None)).await.unwrap();
+    assert!(h.tokens("profile:read").await.0.starts_with("lk_at_"));
+
+    // JWTs for every resource, but this app keeps opaque tokens.
+    let all = jwt_harness(SigningAlgorithm::EdDsa).await;
+    let id = all.app.client.id.clone();
+    all.engine
+        .update_client(&id, format(Some(AccessTokenFormat::Opaque)))
+        .await
+        .unwrap();
+    let (at, rt) = all.tokens("profile:read").await;
+    assert!(at.starts_with("lk_at_"), "{at}");
+    let refreshed = all.refresh(&rt, &[]).await.json_body();
+    assert!(refreshed["access_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("lk_at_"));
+    assert_eq!(all.introspect(&at).await["active"], true);
+
+    // Without JWTs on the engine, asking for them is refused and changes
+    // nothing.
+    let plain = harness().await;
+    let id = plain.app.client.id.clone();
+    let before = plain.engine.get_client(&id).await.unwrap();
+    let err = plain
+        .engine
+        .update_client(&id, format(Some(AccessTokenFormat::Jwt)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not enabled"), "{err}");
+    assert_eq!(plain.engine.get_client(&id).await.unwrap(), before);
+}

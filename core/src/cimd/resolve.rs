@@ -121,6 +121,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             visibility: Visibility::Unvetted,
             domains: vec![],
             lifetimes: Default::default(),
+            access_token_format: None,
             registration: None,
             metadata_document: Some(freshness),
             created_at: now,

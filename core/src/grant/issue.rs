@@ -54,7 +54,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             now,
         } = plan;
         let effective = self.config.scopes.expand(scopes);
-        let (access, access_hash, access_exp) = if self.issues_jwt(&resources) {
+        let (access, access_hash, access_exp) = if self.issues_jwt(client, &resources) {
             let ttl = self.access_ttl(client).min(self.jwt_max_lifetime());
             let exp = now.plus(ttl);
             let (jwt, hash) = self.mint_jwt(client, subject, &effective, &resources, now, exp)?;

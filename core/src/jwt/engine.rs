@@ -208,11 +208,19 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// Whether tokens for `audiences` are JWTs.
-    pub(crate) fn issues_jwt(&self, audiences: &[String]) -> bool {
-        self.config
-            .jwt
-            .as_ref()
-            .is_some_and(|c| c.resources.wants(audiences))
+    pub(crate) fn issues_jwt(
+        &self,
+        client: &crate::model::ClientRecord,
+        audiences: &[String],
+    ) -> bool {
+        let Some(config) = self.config.jwt.as_ref() else {
+            return false;
+        };
+        match client.access_token_format {
+            Some(super::AccessTokenFormat::Jwt) => !audiences.is_empty(),
+            Some(super::AccessTokenFormat::Opaque) => false,
+            None => config.resources.wants(audiences),
+        }
     }
 
     /// The longest lifetime of a JWT.

@@ -3,14 +3,24 @@
 //!
 //! # Where the choice lives
 //!
-//! Per resource: [`EngineConfig::jwt`](crate::EngineConfig::jwt) turns
-//! JWTs on, and [`JwtConfig::resources`] names the resources (RFC 8707
-//! audiences) whose tokens are JWTs. A resource server either verifies
-//! JWTs locally or does not, whoever the client is, so the choice belongs
-//! to the audience. A token whose audiences include one of them is a JWT;
-//! every other token stays opaque, and so does a token without an audience
-//! (RFC 9068 §2.2 requires `aud`). Both kinds work with introspection,
-//! revocation and [`Engine::verify_bearer`](crate::Engine::verify_bearer).
+//! Per resource, and per client where that is set:
+//! [`EngineConfig::jwt`](crate::EngineConfig::jwt) turns JWTs on, and
+//! [`JwtConfig::resources`] names the resources (RFC 8707 audiences) whose
+//! tokens are JWTs. A resource server either verifies JWTs locally or does
+//! not, whoever the client is, so the default choice belongs to the
+//! audience: a token whose audiences include one of them is a JWT.
+//!
+//! A client may override it with
+//! [`ClientRecord::access_token_format`](crate::model::ClientRecord::access_token_format):
+//! [`AccessTokenFormat::Jwt`] makes every one of its tokens that has an
+//! audience a JWT, [`AccessTokenFormat::Opaque`] keeps all of them opaque
+//! (a client that forwards tokens somewhere they must not be readable).
+//! Registering `Jwt` on an engine without [`JwtConfig`] is refused.
+//!
+//! A token without an audience stays opaque whatever is chosen: RFC 9068
+//! §2.2 requires `aud`, and this engine does not invent a default
+//! resource. Both kinds work with introspection, revocation and
+//! [`Engine::verify_bearer`](crate::Engine::verify_bearer).
 //!
 //! A JWT is stored like an opaque token: its record is keyed by a keyed
 //! hash of its `jti`, so introspection reports it revoked, and revoking
@@ -69,6 +79,18 @@ pub use engine::RotationReport;
 pub(crate) use jose::looks_like_jwt;
 pub use jose::ACCESS_TOKEN_TYP;
 pub use record::{SigningAlgorithm, SigningKeyRecord, SigningKeyState};
+
+/// A client's choice of access-token format (RFC 9068 JWT or opaque),
+/// overriding [`JwtConfig::resources`]; see the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AccessTokenFormat {
+    /// Opaque tokens, whatever the audience.
+    Opaque,
+    /// JWT access tokens (RFC 9068) for every token with an audience.
+    Jwt,
+}
 
 /// Which access tokens are JWTs (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]

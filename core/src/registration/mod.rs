@@ -252,6 +252,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             visibility: Visibility::Unvetted,
             domains: vec![],
             lifetimes: Default::default(),
+            access_token_format: None,
             registration: Some(DynamicRegistration {
                 access_token: rat_hash,
                 used: false,

@@ -42,6 +42,7 @@ pub fn client(owner: &str) -> ClientRecord {
         visibility: Visibility::Private,
         domains: vec![],
         lifetimes: ClientLifetimes::default(),
+        access_token_format: None,
         registration: None,
         metadata_document: None,
         created_at: T0,
