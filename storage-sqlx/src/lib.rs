@@ -133,6 +133,7 @@
     allow(dead_code, unused_imports, unused_macros)
 )]
 
+pub mod backfill;
 mod codec;
 mod error;
 pub mod migrate;
@@ -149,6 +150,7 @@ mod qmark;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use backfill::{Backfill, BackfillOptions, BackfillProgress, Flow, Key, KeyKind};
 pub use migrate::{MigrateOptions, MigrateReport, Migration};
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;
