@@ -37,7 +37,7 @@ async fn db_name(store: &latchkey_sqlx::PgStore) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumes_after_kills() {
     let (_g, store) = store().await;
-    bf::resumes_after_kills(store, &ITEMS).await;
+    bf::resumes_after_kills(store, &ITEMS, 40).await;
 }
 
 #[tokio::test]

@@ -148,19 +148,54 @@ pub async fn abort_after<S: Backfills>(
     last
 }
 
-/// Kills a run three times part-way, then lets one finish: every row is
-/// updated exactly once, by a `SET` that would show a second update, and
-/// the counts add up over the runs.
-pub async fn resumes_after_kills<S: Backfills>(store: Arc<S>, items: &Items<'_>) {
-    let rows = 2_000;
+/// Drives `fut` by hand for `polls` polls, 1 ms apart (each lets one
+/// statement's round trip complete), then drops it wherever it stands:
+/// between two statements of a batch, inside its transaction, or after
+/// its commit. Returns false if it finished first.
+pub async fn cut_after<F: std::future::Future>(fut: F, polls: u32) -> bool {
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let ready = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
+        if ready {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}
+
+/// Kills runs part-way, then lets one finish: every row is updated
+/// exactly once, by a `SET` that would show a second update, and the
+/// counts add up over the runs. Runs are cut after 1, 2, … 40 polls, so
+/// over the runs the cut lands at every step of a batch (a batch is about
+/// seven round trips); then three runs are aborted as tasks.
+///
+/// SQLite answers from a thread in this process, often before the next
+/// poll, so one poll may run many statements: there a cut can come too
+/// late, and `min_cuts` says how many of the 40 must land.
+pub async fn resumes_after_kills<S: Backfills>(store: Arc<S>, items: &Items<'_>, min_cuts: u32) {
+    let rows = 4_000;
     items.create(&*store, rows).await;
     let job = counting("kills");
-    let opts = quick(100);
-    let mut committed = 0;
-    for after in [2, 5, 9] {
-        let at = abort_after(&store, &job, &opts, after).await;
-        assert!(at >= committed + after, "each run went on from the last");
-        committed = at;
+    let opts = quick(20);
+    let mut cuts = 0;
+    for polls in 1..=40 {
+        let run = store.run(&job, &opts, Box::new(|_| Flow::Continue));
+        if !cut_after(run, polls).await {
+            break;
+        }
+        cuts += 1;
+    }
+    println!("{cuts} runs cut part-way");
+    assert!(cuts >= min_cuts, "only {cuts} of 40 runs were cut");
+    if cuts == 40 {
+        let mut committed = 0;
+        for after in [2, 5, 9] {
+            let at = abort_after(&store, &job, &opts, after).await;
+            assert!(at >= committed + after, "each run went on from the last");
+            committed = at;
+        }
     }
     let done = store
         .run(&job, &opts, Box::new(|_| Flow::Continue))
