@@ -128,6 +128,15 @@ fn sqlite_class(code: &str) -> Class {
     }
 }
 
+/// SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED`: another writer held the
+/// database past the busy timeout, and nothing of the attempt stayed.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+            && db.code().is_some_and(|c| sqlite_class(&c) == Class::Unavailable))
+}
+
 /// Whether the failed attempt may be repeated.
 pub(crate) fn should_retry(e: &DbError) -> bool {
     matches!(e, DbError::Sql(s) if class_of(s) == Class::Retry)

@@ -58,6 +58,15 @@
 //! * run `purge_expired` from any instance (or all): batches skip rows
 //!   others hold and are bounded by `limit`.
 //!
+//! ## Backfills
+//!
+//! Migrations only add (see `MIGRATIONS.md`); filling a new column on the
+//! rows written before is the job of [`PgStore::backfill`] (and
+//! `MySqlStore::backfill`, `SqliteStore::backfill`): keyset batches, each
+//! its own short transaction under a short lock timeout, resumable after
+//! a crash without updating a row twice, throttled, with progress
+//! reports. See [`backfill`].
+//!
 //! ## The outbox
 //!
 //! Events are appended in the same transaction (or statement) as the change,
@@ -133,6 +142,7 @@
     allow(dead_code, unused_imports, unused_macros)
 )]
 
+pub mod backfill;
 mod codec;
 mod error;
 pub mod migrate;
@@ -149,6 +159,7 @@ mod qmark;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use backfill::{Backfill, BackfillOptions, BackfillProgress, Flow, Key, KeyKind};
 pub use migrate::{MigrateOptions, MigrateReport, Migration};
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

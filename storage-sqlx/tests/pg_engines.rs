@@ -10,48 +10,13 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use latchkey::clients::ClientRegistration;
-use latchkey::http::{HttpRequest, Params};
+use common::engine::{active, auth, code_as, engine, exchange_req, refresh_req, register_client};
+use latchkey::http::HttpRequest;
 use latchkey::introspect::Audience;
-use latchkey::{
-    AuthorizeOutcome, ConsentDecision, Engine, EngineConfig, Keyring, Principal, ScopeRegistry,
-};
+use latchkey::Engine;
 use latchkey_sqlx::PgStore;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "https://app.example/cb";
-const CLIENT: &str = "replicated-app";
-const SECRET: &str = "replicated-app-secret-0123456789abcdefghijklmnop";
 const RESULT_TAG: &str = "LK_ENGINE_CHILD";
-
-fn engine(store: Arc<PgStore>) -> Engine<PgStore> {
-    let scopes = ScopeRegistry::new()
-        .register("profile:read", "Read your profile", &[])
-        .expect("scope");
-    // Every replica shares the server key, as a deployment would.
-    let keys = Keyring::new(&[(1, [42u8; 32])]).expect("keys");
-    Engine::new(
-        store,
-        EngineConfig::new("https://auth.example", scopes),
-        keys,
-    )
-}
-
-fn auth() -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT}:{SECRET}"))
-    )
-}
-
-fn alice() -> Principal {
-    Principal {
-        subject: "alice".into(),
-        account: "acme".into(),
-    }
-}
 
 async fn two_engines() -> (common::pg::DropDb, String, Engine<PgStore>, Engine<PgStore>) {
     let (name, url) = common::pg::create_db().await;
@@ -60,83 +25,13 @@ async fn two_engines() -> (common::pg::DropDb, String, Engine<PgStore>, Engine<P
     a.migrate().await.expect("migrate");
     let b = PgStore::connect(&url).await.expect("connect b");
     let (a, b) = (engine(Arc::new(a)), engine(Arc::new(b)));
-    a.register_client(ClientRegistration {
-        id: Some(CLIENT.into()),
-        owner: "acme".into(),
-        name: "Replicated".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        scopes: vec!["profile:read".into()],
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    })
-    .await
-    .expect("register");
+    register_client(&a).await;
     (db, url, a, b)
 }
 
-/// Authorize on `first`, complete consent on `second`: the challenge lives in
-/// the shared database, not in either process.
+/// Authorize on `first`, complete consent on `second`.
 async fn code_across(first: &Engine<PgStore>, second: &Engine<PgStore>) -> String {
-    let req = HttpRequest::get(&[
-        ("response_type", "code"),
-        ("client_id", CLIENT),
-        ("redirect_uri", REDIRECT),
-        ("scope", "profile:read"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]);
-    let AuthorizeOutcome::LoginRequired { challenge } = first.authorize(&req, None, "ua").await
-    else {
-        panic!("expected login");
-    };
-    let AuthorizeOutcome::ConsentRequired(p) =
-        second.resume(challenge.expose(), "ua", &alice()).await
-    else {
-        panic!("expected consent on the other instance");
-    };
-    let AuthorizeOutcome::Redirect(loc) = first
-        .accept(
-            p.challenge.expose(),
-            "ua",
-            &alice(),
-            ConsentDecision::default(),
-        )
-        .await
-    else {
-        panic!("expected a redirect");
-    };
-    let q = loc.split_once('?').expect("query").1;
-    Params::parse(q)
-        .expect("params")
-        .single("code")
-        .expect("one")
-        .expect("code")
-        .to_owned()
-}
-
-fn exchange_req(code: &str) -> HttpRequest {
-    HttpRequest::form_post(&[
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ])
-    .with_header("Authorization", &auth())
-}
-
-fn refresh_req(rt: &str) -> HttpRequest {
-    HttpRequest::form_post(&[("grant_type", "refresh_token"), ("refresh_token", rt)])
-        .with_header("Authorization", &auth())
-}
-
-async fn active(e: &Engine<PgStore>, token: &str) -> bool {
-    let r = e
-        .introspect(
-            &HttpRequest::form_post(&[("token", token)]).with_header("Authorization", &auth()),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    r.json_body()["active"] == true
+    code_as(first, second, "alice").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

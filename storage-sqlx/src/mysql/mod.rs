@@ -9,6 +9,7 @@
 //! committed, and InnoDB takes no gap locks, which keeps deadlocks rare
 //! (those that happen are retried).
 
+mod backfill;
 mod migrate;
 mod purge;
 

@@ -11,6 +11,7 @@
 #[macro_use]
 mod sql;
 
+mod backfill;
 mod challenges;
 mod clients;
 mod codes;

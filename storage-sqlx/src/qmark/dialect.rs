@@ -7,6 +7,7 @@ use latchkey::clock::Timestamp;
 use latchkey::storage::PurgeReport;
 use sqlx::{Database, Pool, Transaction};
 
+use crate::backfill::runner::BackfillDialect;
 use crate::codec::Cols;
 use crate::error::DbError;
 use crate::migrate::runner::MigrateDialect;
@@ -21,7 +22,7 @@ pub(crate) trait Affected {
 /// cannot be written once for both. Everything else is in the capability
 /// files next to this one.
 pub(crate) trait Dialect:
-    MigrateDialect + Database<Row: Cols, QueryResult: Affected>
+    MigrateDialect + BackfillDialect + Database<Row: Cols, QueryResult: Affected>
 {
     /// Whether `SELECT … FOR UPDATE` locks rows. MySQL locks rows, so a
     /// cascading revocation locks the families first (the order rotation

@@ -33,6 +33,7 @@ use sqlx::{Database, Pool};
 
 pub(crate) use dialect::{Affected, Dialect};
 
+use crate::backfill::{Backfill, BackfillOptions, BackfillProgress, Flow};
 use crate::migrate::runner;
 use crate::migrate::{MigrateOptions, MigrateReport};
 
@@ -94,6 +95,28 @@ qmark_impl! {
         /// As [`QmarkStore::migrate`].
         pub async fn migrate_with(&self, opts: &MigrateOptions) -> StorageResult<MigrateReport> {
             runner::run(&self.pool, opts).await
+        }
+
+        /// Runs the backfill `job` to the end, or resumes it where its
+        /// last committed batch left it (see [`crate::backfill`]).
+        /// `progress` sees every committed batch and may pause or stop the
+        /// run.
+        ///
+        /// # Errors
+        /// `Backend` for a malformed job or a failing `SET`; `Unavailable`
+        /// when the database is unreachable or a batch kept timing out on
+        /// its locks. Progress up to the last committed batch is kept
+        /// either way.
+        pub async fn backfill<F>(
+            &self,
+            job: &Backfill,
+            opts: &BackfillOptions,
+            progress: F,
+        ) -> StorageResult<BackfillProgress>
+        where
+            F: FnMut(&BackfillProgress) -> Flow + Send,
+        {
+            crate::backfill::runner::run(&self.pool, job, opts, progress).await
         }
     }
 }

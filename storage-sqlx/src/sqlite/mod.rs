@@ -8,6 +8,7 @@
 //! process that opens the same file. Statements run in-process, so "round
 //! trips" are cheap library calls; the counts are still kept small.
 
+mod backfill;
 mod migrate;
 mod purge;
 

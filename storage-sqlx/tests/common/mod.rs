@@ -1,6 +1,9 @@
 //! Test support: server URLs, a database per case, loud skips.
 #![allow(dead_code)]
 
+pub mod backfill;
+#[cfg(feature = "postgres")]
+pub mod engine;
 pub mod fixtures;
 pub mod guarded;
 #[cfg(feature = "postgres")]

@@ -1,0 +1,338 @@
+//! Backfill scenarios run against every dialect: a store that can run a
+//! backfill and raw SQL, and the cases written once over it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey::storage::{StorageError, StorageResult};
+use latchkey_sqlx::{sqlx, Backfill, BackfillOptions, BackfillProgress, Flow, KeyKind};
+
+/// Progress callbacks as the scenarios pass them.
+pub type Callback = Box<dyn FnMut(&BackfillProgress) -> Flow + Send>;
+
+/// What the scenarios need of a store.
+#[async_trait]
+pub trait Backfills: Send + Sync + 'static {
+    async fn run(
+        &self,
+        job: &Backfill,
+        opts: &BackfillOptions,
+        progress: Callback,
+    ) -> StorageResult<BackfillProgress>;
+    async fn exec(&self, sql: &str);
+    async fn count(&self, sql: &str) -> i64;
+}
+
+macro_rules! backfills_for {
+    ($store:ty) => {
+        #[async_trait]
+        impl Backfills for $store {
+            async fn run(
+                &self,
+                job: &Backfill,
+                opts: &BackfillOptions,
+                progress: Callback,
+            ) -> StorageResult<BackfillProgress> {
+                self.backfill(job, opts, progress).await
+            }
+            async fn exec(&self, sql: &str) {
+                sqlx::raw_sql(sql)
+                    .execute(self.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            async fn count(&self, sql: &str) -> i64 {
+                sqlx::query_scalar(sql)
+                    .fetch_one(self.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    };
+}
+
+#[cfg(feature = "mysql")]
+backfills_for!(latchkey_sqlx::MySqlStore);
+#[cfg(feature = "postgres")]
+backfills_for!(latchkey_sqlx::PgStore);
+#[cfg(feature = "sqlite")]
+backfills_for!(latchkey_sqlx::SqliteStore);
+
+/// The scenarios' table: `bf_items (id, hits, label)`, `rows` rows with
+/// ids 3, 6, 9, … (gaps: ranges are by key, not by position), `hits` 0
+/// and `label` null. `ddl` creates it in the store's dialect;
+/// `fill` inserts the rows (`{rows}` is replaced).
+pub struct Items<'a> {
+    pub ddl: &'a str,
+    pub fill: &'a str,
+}
+
+impl Items<'_> {
+    pub async fn create<S: Backfills>(&self, store: &S, rows: i64) {
+        store.exec(self.ddl).await;
+        store
+            .exec(&self.fill.replace("{rows}", &rows.to_string()))
+            .await;
+        assert_eq!(store.count("SELECT count(*) FROM bf_items").await, rows);
+    }
+}
+
+/// A backfill that is *not* idempotent (every run of a row adds one), so
+/// a row done twice shows.
+pub fn counting(name: &str) -> Backfill {
+    Backfill::new(name, "bf_items", "id", KeyKind::Int).set("hits = hits + 1")
+}
+
+/// Small batches, no pauses: many batches, quickly.
+pub fn quick(batch: u32) -> BackfillOptions {
+    BackfillOptions {
+        batch_size: batch,
+        min_batch_size: batch,
+        pause: Duration::ZERO,
+        max_batch_time: Duration::from_secs(10),
+        ..BackfillOptions::default()
+    }
+}
+
+/// Every row was updated exactly once.
+pub async fn assert_once<S: Backfills>(store: &S, rows: i64) {
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM bf_items WHERE hits = 1")
+            .await,
+        rows,
+        "every row once"
+    );
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM bf_items WHERE hits <> 1")
+            .await,
+        0,
+        "no row twice or never"
+    );
+}
+
+/// Runs `job` in a task and aborts the task as soon as the progress
+/// callback has seen `after` batches (with no pause, the abort usually
+/// lands inside the next batch). Returns the batches the aborted run had
+/// committed by then.
+pub async fn abort_after<S: Backfills>(
+    store: &Arc<S>,
+    job: &Backfill,
+    opts: &BackfillOptions,
+    after: u64,
+) -> u64 {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (s, j, o) = (store.clone(), job.clone(), opts.clone());
+    let task = tokio::spawn(async move {
+        s.run(
+            &j,
+            &o,
+            Box::new(move |p| {
+                let _ = tx.send(p.batches);
+                Flow::Continue
+            }),
+        )
+        .await
+    });
+    let mut last = 0;
+    for _ in 0..after {
+        last = rx.recv().await.expect("the run ended before the abort");
+    }
+    task.abort();
+    assert!(
+        task.await.expect_err("aborted").is_cancelled(),
+        "the run was cut off"
+    );
+    last
+}
+
+/// Drives `fut` by hand for `polls` polls, 1 ms apart (each lets one
+/// statement's round trip complete), then drops it wherever it stands:
+/// between two statements of a batch, inside its transaction, or after
+/// its commit. Returns false if it finished first.
+pub async fn cut_after<F: std::future::Future>(fut: F, polls: u32) -> bool {
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let ready = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
+        if ready {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}
+
+/// Kills runs part-way, then lets one finish: every row is updated
+/// exactly once, by a `SET` that would show a second update, and the
+/// counts add up over the runs. Runs are cut after 1, 2, … 40 polls, so
+/// over the runs the cut lands at every step of a batch (a batch is about
+/// seven round trips); then three runs are aborted as tasks.
+///
+/// SQLite answers from a thread in this process, often before the next
+/// poll, so one poll may run many statements: there a cut can come too
+/// late, and `min_cuts` says how many of the 40 must land.
+pub async fn resumes_after_kills<S: Backfills>(store: Arc<S>, items: &Items<'_>, min_cuts: u32) {
+    let rows = 4_000;
+    items.create(&*store, rows).await;
+    let job = counting("kills");
+    let opts = quick(20);
+    let mut cuts = 0;
+    for polls in 1..=40 {
+        let run = store.run(&job, &opts, Box::new(|_| Flow::Continue));
+        if !cut_after(run, polls).await {
+            break;
+        }
+        cuts += 1;
+    }
+    println!("{cuts} runs cut part-way");
+    assert!(cuts >= min_cuts, "only {cuts} of 40 runs were cut");
+    if cuts == 40 {
+        let mut committed = 0;
+        for after in [2, 5, 9] {
+            let at = abort_after(&store, &job, &opts, after).await;
+            assert!(at >= committed + after, "each run went on from the last");
+            committed = at;
+        }
+    }
+    let done = store
+        .run(&job, &opts, Box::new(|_| Flow::Continue))
+        .await
+        .expect("resume");
+    assert!(done.done);
+    assert_eq!(done.rows_scanned as i64, rows, "{done:?}");
+    assert_eq!(done.rows_updated as i64, rows, "{done:?}");
+    assert_eq!(done.cursor, Some(latchkey_sqlx::Key::Int(rows * 3)));
+    assert!(
+        done.run_rows < rows as u64,
+        "the last run resumed: {done:?}"
+    );
+    assert_once(&*store, rows).await;
+    // A finished backfill is remembered: calling again changes nothing.
+    let again = store
+        .run(&job, &opts, Box::new(|_| panic!("no batch runs once done")))
+        .await
+        .expect("again");
+    assert!(again.done && again.run_rows == 0);
+    assert_once(&*store, rows).await;
+}
+
+/// `Flow::Stop` ends a run after the batch it reports; the next run goes
+/// on from there. Progress figures are consistent along the way, and a
+/// `pending` condition skips rows already filled in (the new release's
+/// own writes).
+pub async fn stops_resumes_and_skips_filled_rows<S: Backfills>(store: Arc<S>, items: &Items<'_>) {
+    let rows = 1_000;
+    items.create(&*store, rows).await;
+    // The new release already wrote these.
+    store
+        .exec("UPDATE bf_items SET label = 'new' WHERE id % 2 = 0")
+        .await;
+    let job = Backfill::new("labels", "bf_items", "id", KeyKind::Int)
+        .set("label = 'old', hits = hits + 1")
+        .pending("label IS NULL");
+    let mut n = 0;
+    let first = store
+        .run(
+            &job,
+            &quick(100),
+            Box::new(move |_| {
+                n += 1;
+                if n == 3 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            }),
+        )
+        .await
+        .expect("first run");
+    assert!(!first.done);
+    assert_eq!(first.batches, 3);
+    assert_eq!(first.rows_scanned, 300);
+    assert_eq!(first.rows_updated, 150, "only the rows still pending");
+    assert!(first.rows_per_sec > 0.0);
+    assert_eq!(first.estimated_total.map(|_| ()), Some(()), "{first:?}");
+    let rest = store
+        .run(&job, &quick(100), Box::new(|_| Flow::Continue))
+        .await
+        .expect("rest");
+    assert!(rest.done);
+    assert_eq!(rest.rows_scanned as i64, rows);
+    assert_eq!(rest.rows_updated as i64, rows / 2);
+    assert_eq!(rest.run_rows as i64, rows - 300);
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM bf_items WHERE label = 'old' AND hits = 1")
+            .await,
+        rows / 2
+    );
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM bf_items WHERE label = 'new' AND hits = 0")
+            .await,
+        rows / 2,
+        "rows the new release wrote are left alone"
+    );
+}
+
+/// A text key and a binary key walk the same way, and an empty table is
+/// done at once.
+pub async fn text_and_binary_keys<S: Backfills>(store: Arc<S>, ddl: [&str; 2], fill: [&str; 2]) {
+    for (i, (kind, key)) in [(KeyKind::Text, "t"), (KeyKind::Bytes, "b")]
+        .into_iter()
+        .enumerate()
+    {
+        store.exec(ddl[i]).await;
+        let table = format!("bf_{key}");
+        let job = Backfill::new(format!("keys_{key}"), &table, "k", kind).set("v = v + 1");
+        let empty = store
+            .run(&job, &quick(7), Box::new(|_| Flow::Continue))
+            .await
+            .expect("empty");
+        assert!(empty.done && empty.batches == 0);
+        // Same table, filled: a new backfill walks it in key order.
+        store.exec(fill[i]).await;
+        let n = store.count(&format!("SELECT count(*) FROM {table}")).await;
+        assert!(n > 20);
+        let job = Backfill {
+            name: format!("keys_{key}_2"),
+            ..job
+        };
+        let mut cursors = Vec::new();
+        let done = store
+            .run(
+                &job,
+                &quick(7),
+                Box::new(move |p| {
+                    cursors.push(p.cursor.clone());
+                    Flow::Continue
+                }),
+            )
+            .await
+            .expect("run");
+        assert!(done.done);
+        assert_eq!(done.rows_scanned as i64, n);
+        assert_eq!(
+            store
+                .count(&format!("SELECT count(*) FROM {table} WHERE v = 1"))
+                .await,
+            n
+        );
+    }
+}
+
+/// A job naming something that is not an identifier is refused before
+/// anything is written.
+pub async fn malformed_job_is_refused<S: Backfills>(store: Arc<S>) {
+    let job =
+        Backfill::new("bad", "bf_items; DROP TABLE lk_clients", "id", KeyKind::Int).set("hits = 1");
+    let err = store
+        .run(&job, &quick(10), Box::new(|_| Flow::Continue))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StorageError::Backend(_)), "{err:?}");
+    assert_eq!(store.count("SELECT count(*) FROM lk_clients").await, 0);
+}
