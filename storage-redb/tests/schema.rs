@@ -202,6 +202,7 @@ async fn data_survives_reopen() {
     let store = RedbStore::open(&path).expect("open");
     let client = latchkey::conformance::sample_client("acme");
     let ev = NewEvent {
+        audit: latchkey::Audit::system(),
         at: client.created_at,
         kind: EventKind::ClientCreated {
             client_id: client.id.clone(),

@@ -60,15 +60,18 @@ async fn two_engines() -> (common::pg::DropDb, String, Engine<PgStore>, Engine<P
     a.migrate().await.expect("migrate");
     let b = PgStore::connect(&url).await.expect("connect b");
     let (a, b) = (engine(Arc::new(a)), engine(Arc::new(b)));
-    a.register_client(ClientRegistration {
-        id: Some(CLIENT.into()),
-        owner: "acme".into(),
-        name: "Replicated".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        scopes: vec!["profile:read".into()],
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    })
+    a.register_client(
+        &latchkey::Acting::operator("tests", latchkey::Source::default()),
+        ClientRegistration {
+            id: Some(CLIENT.into()),
+            owner: "acme".into(),
+            name: "Replicated".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: vec!["profile:read".into()],
+            secret: Some(SECRET.into()),
+            ..Default::default()
+        },
+    )
     .await
     .expect("register");
     (db, url, a, b)
@@ -89,8 +92,14 @@ async fn code_across(first: &Engine<PgStore>, second: &Engine<PgStore>) -> Strin
     else {
         panic!("expected login");
     };
-    let AuthorizeOutcome::ConsentRequired(p) =
-        second.resume(challenge.expose(), "ua", &alice()).await
+    let AuthorizeOutcome::ConsentRequired(p) = second
+        .resume(
+            challenge.expose(),
+            "ua",
+            &alice(),
+            &latchkey::Source::default(),
+        )
+        .await
     else {
         panic!("expected consent on the other instance");
     };
@@ -100,6 +109,7 @@ async fn code_across(first: &Engine<PgStore>, second: &Engine<PgStore>) -> Strin
             "ua",
             &alice(),
             ConsentDecision::default(),
+            &latchkey::Source::default(),
         )
         .await
     else {
