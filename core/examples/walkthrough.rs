@@ -42,13 +42,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("1. register a confidential client owned by account 'acme'");
     let app = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme DNS Manager".into(),
-            redirect_uris: vec!["https://app.example/callback".into()],
-            scopes: vec!["profile:read".into(), "dns:edit".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme DNS Manager".into(),
+                redirect_uris: vec!["https://app.example/callback".into()],
+                scopes: vec!["profile:read".into(), "dns:edit".into()],
+                ..Default::default()
+            },
+        )
         .await?;
     let secret = app.secret.expect("confidential clients get a secret");
     let basic = {
@@ -97,8 +100,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         subject: "alice".into(),
         account: "acme".into(),
     };
-    let AuthorizeOutcome::ConsentRequired(prompt) =
-        engine.resume(challenge.expose(), browser, &alice).await
+    let AuthorizeOutcome::ConsentRequired(prompt) = engine
+        .resume(
+            challenge.expose(),
+            browser,
+            &alice,
+            &latchkey::Source::default(),
+        )
+        .await
     else {
         return Err("expected a consent step".into());
     };
@@ -120,6 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scopes: None,
                 remember: true,
             },
+            &latchkey::Source::default(),
         )
         .await
     else {

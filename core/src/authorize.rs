@@ -10,6 +10,7 @@
 
 use ring::digest;
 
+use crate::audit::{Audit, Source};
 use crate::clock::Timestamp;
 use crate::config::MAX_CODE_TTL;
 use crate::engine::Engine;
@@ -509,7 +510,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 Ok(AuthorizeOutcome::LoginRequired { challenge })
             }
             Some(p) => {
-                self.decide_consent(&client, pending, p, None, binding)
+                self.decide_consent(&client, pending, p, None, binding, &Source::of(req))
                     .await
             }
         }
@@ -575,6 +576,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         principal: &Principal,
         parked: Option<(Secret, &ChallengeRecord)>,
         binding: &str,
+        source: &Source,
     ) -> Result<AuthorizeOutcome, Error> {
         if let Some(refusal) = self
             .refuse_stranger(client, principal, parked.as_ref().map(|(_, c)| &c.hash))
@@ -596,7 +598,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 .issue_code(
                     client,
                     &pending,
-                    &principal.subject,
+                    &Approver::new(principal, source),
                     scopes,
                     remember,
                     challenge,
@@ -689,12 +691,16 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// After the host logged the user in: continues a parked request. Gives
     /// a redirect when consent is remembered, otherwise the consent prompt.
-    /// Calling it again re-renders the prompt.
+    /// Calling it again re-renders the prompt. `source` is where the
+    /// user's request came from ([`Source::of`] the host's request): when
+    /// remembered consent approves at once, the `consent_given` event
+    /// records it with the user as actor.
     pub async fn resume(
         &self,
         challenge: &str,
         binding: &str,
         principal: &Principal,
+        source: &Source,
     ) -> AuthorizeOutcome {
         let r = async {
             let (c, client) = match self.load_challenge(challenge, binding).await? {
@@ -708,6 +714,7 @@ impl<S: Storage + ?Sized> Engine<S> {
                 principal,
                 Some((Secret::new(challenge), &c)),
                 binding,
+                source,
             )
             .await
         };
@@ -715,13 +722,16 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// The user approved. Issues a code for the approved scopes and returns
-    /// the redirect. The challenge is single-use.
+    /// the redirect. The challenge is single-use. The `grant_created` and
+    /// `consent_given` events name the user as actor, from `source`
+    /// ([`Source::of`] the request that carried the decision).
     pub async fn accept(
         &self,
         challenge: &str,
         binding: &str,
         principal: &Principal,
         decision: ConsentDecision,
+        source: &Source,
     ) -> AuthorizeOutcome {
         let r = async {
             let (c, client) = match self.load_challenge(challenge, binding).await? {
@@ -741,16 +751,10 @@ impl<S: Storage + ?Sized> Engine<S> {
             {
                 return Ok(refusal);
             }
+            let approver = Approver::new(principal, source);
             if let Some(device) = c.request.device {
                 return self
-                    .approve_device(
-                        &client,
-                        &c,
-                        device,
-                        &principal.subject,
-                        granted,
-                        decision.remember,
-                    )
+                    .approve_device(&client, &c, device, &approver, granted, decision.remember)
                     .await;
             }
             // The challenge is consumed in the same atomic step as the
@@ -758,7 +762,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             self.issue_code(
                 &client,
                 &c.request,
-                &principal.subject,
+                &approver,
                 granted,
                 decision.remember,
                 Some(c.hash),
@@ -817,12 +821,14 @@ impl<S: Storage + ?Sized> Engine<S> {
         challenge: Option<TokenHash>,
         code: CodeRecord,
         remember: bool,
+        by: &Approver,
     ) -> Result<Approval, Error> {
         Ok(Approval {
             challenge,
             code,
             remember,
             new_grant_id: self.new_id("lkg_")?,
+            audit: by.audit.clone(),
         })
     }
 
@@ -846,7 +852,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         &self,
         client: &ClientRecord,
         p: &PendingAuthorization,
-        subject: &str,
+        by: &Approver,
         granted: ScopeSet,
         remember: bool,
         challenge: Option<TokenHash>,
@@ -861,8 +867,9 @@ impl<S: Storage + ?Sized> Engine<S> {
             let (code, hash) = self.mint(TokenKind::AuthorizationCode)?;
             let approval = self.approval(
                 challenge,
-                approved_code(p, subject, granted.clone(), hash, now, now.plus(ttl)),
+                approved_code(p, &by.subject, granted.clone(), hash, now, now.plus(ttl)),
                 remember,
+                by,
             )?;
             match self.store.approve(&approval).await {
                 Ok(ApproveOutcome::Approved { .. }) => {
@@ -884,5 +891,21 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
         })
         .await
+    }
+}
+
+/// The user approving a request, and what the approval's events record
+/// about them.
+pub(crate) struct Approver {
+    pub(crate) subject: String,
+    pub(crate) audit: Audit,
+}
+
+impl Approver {
+    pub(crate) fn new(principal: &Principal, source: &Source) -> Self {
+        Approver {
+            subject: principal.subject.clone(),
+            audit: Audit::user(&principal.subject, source.clone()),
+        }
     }
 }

@@ -1,11 +1,21 @@
 //! Client management: registration, updates, secret rotation and domain
 //! verification (the developer-console side of the engine).
 //!
+//! Every call that changes a client takes the [`Acting`] caller: an
+//! operator, or a member of the owning account with a [`Role`]. The engine
+//! refuses what the role does not allow ([`Acting::check`]: viewers change
+//! nothing, developers rotate and delete only the apps they created) and
+//! names the caller on the event it appends, so a host's console gets the
+//! rules without restating them.
+//!
+//! [`Role`]: crate::audit::Role
+//!
 //! Metadata rules follow RFC 7591 §2 where they apply, so the dynamic
 //! registration endpoint of a later release can reuse [`validate_client`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Acting, Audit, ClientAction};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -294,14 +304,17 @@ impl<S: Storage + ?Sized> Engine<S> {
         Ok((secret, hashes))
     }
 
-    /// Registers a client (RFC 7591 §2 metadata rules). A new client cannot
+    /// Registers a client (RFC 7591 §2 metadata rules) for `reg.owner`,
+    /// created by `by` ([`ClientRecord::created_by`]). A new client cannot
     /// be public yet: it has no verified domain.
     ///
     /// # Errors
-    /// Validation errors, `invalid_client_metadata` for a taken id, storage
-    /// failures.
+    /// [`ManageError::Forbidden`] for a viewer, `NotFound` for a member of
+    /// another account; validation errors, `invalid_client_metadata` for a
+    /// taken id, storage failures.
     pub async fn register_client(
         &self,
+        by: &Acting,
         reg: ClientRegistration,
     ) -> Result<RegisteredClient, ManageError> {
         let now = self.now();
@@ -322,6 +335,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         let client = ClientRecord {
             id,
             owner: reg.owner,
+            created_by: Some(by.audit().actor.clone()),
             name: reg.name,
             redirect_uris: reg.redirect_uris,
             grant_types,
@@ -340,10 +354,14 @@ impl<S: Storage + ?Sized> Engine<S> {
             updated_at: now,
             revision: 0,
         };
+        by.check(ClientAction::Register, &client)?;
         self.validate(&client)?;
-        let ev = self.event(EventKind::ClientCreated {
-            client_id: client.id.clone(),
-        });
+        let ev = self.event(
+            EventKind::ClientCreated {
+                client_id: client.id.clone(),
+            },
+            by.audit(),
+        );
         match self.store.insert_client(&client, &[ev]).await {
             Err(StorageError::Conflict) => Err(ManageError::AlreadyExists),
             r => r.map_err(ManageError::from),
@@ -357,12 +375,19 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// method and an operator-provided secret, and writes nothing when it
     /// already matches. A confidential client without a provided secret keeps
     /// its secret, or gets a generated one if it had none. Domains and their
-    /// verification are kept.
+    /// verification are kept. Only an operator may upsert
+    /// ([`ClientAction::Upsert`]), since it may change the owner.
     ///
     /// # Errors
+    /// [`ManageError::Forbidden`] for anyone but an operator;
     /// `invalid_client_metadata` without a fixed id; validation errors;
     /// storage failures.
-    pub async fn upsert_client(&self, reg: ClientRegistration) -> Result<Upserted, ManageError> {
+    pub async fn upsert_client(
+        &self,
+        by: &Acting,
+        reg: ClientRegistration,
+    ) -> Result<Upserted, ManageError> {
+        by.check_owner(ClientAction::Upsert, &reg.owner, None)?;
         let id = reg
             .id
             .clone()
@@ -371,7 +396,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         retry_lost_races(3, "client", |_| async {
             let Some(existing) = self.store.get_client(&id).await? else {
                 let generated = reg.secret.is_none();
-                return match self.register_client(reg.clone()).await {
+                return match self.register_client(by, reg.clone()).await {
                     Ok(r) => Ok(Attempt::Done(Upserted {
                         client: r.client,
                         secret: r.secret.filter(|_| generated),
@@ -427,9 +452,12 @@ impl<S: Storage + ?Sized> Engine<S> {
             c.updated_at = self.now();
             c.revision += 1;
             self.validate(&c)?;
-            let ev = self.event(EventKind::ClientUpdated {
-                client_id: c.id.clone(),
-            });
+            let ev = self.event(
+                EventKind::ClientUpdated {
+                    client_id: c.id.clone(),
+                },
+                by.audit(),
+            );
             match self.store.update_client(&c, existing.revision, &[ev]).await {
                 Ok(()) => Ok(Attempt::Done(Upserted {
                     client: c,
@@ -472,10 +500,26 @@ impl<S: Storage + ?Sized> Engine<S> {
         Ok(self.store.list_clients(owner).await?)
     }
 
-    /// Applies `change` to a client, re-validating everything, with an
-    /// optimistic-concurrency check so concurrent edits are not lost.
+    /// Client `id`, if `by` may do `action` to it.
+    pub(crate) async fn client_for(
+        &self,
+        by: &Acting,
+        action: ClientAction,
+        id: &str,
+    ) -> Result<ClientRecord, ManageError> {
+        let c = self.get_client(id).await?;
+        by.check(action, &c)?;
+        Ok(c)
+    }
+
+    /// Applies `change` to a client if `by` may do `action` to it,
+    /// re-validating everything, with an optimistic-concurrency check so
+    /// concurrent edits are not lost (the permission is checked again on
+    /// every attempt, against the record the attempt writes over).
     async fn modify_client<F>(
         &self,
+        by: &Acting,
+        action: ClientAction,
         id: &str,
         kind: fn(String) -> EventKind,
         change: F,
@@ -484,14 +528,14 @@ impl<S: Storage + ?Sized> Engine<S> {
         F: Fn(&mut ClientRecord, Timestamp) -> Result<(), ManageError>,
     {
         retry_lost_races(3, "client", |_| async {
-            let mut c = self.get_client(id).await?;
+            let mut c = self.client_for(by, action, id).await?;
             let expected = c.revision;
             let now = self.now();
             change(&mut c, now)?;
             c.updated_at = now;
             c.revision += 1;
             self.validate(&c)?;
-            let ev = self.event(kind(c.id.clone()));
+            let ev = self.event(kind(c.id.clone()), by.audit());
             match self.store.update_client(&c, expected, &[ev]).await {
                 Ok(()) => Ok(Attempt::Done(c)),
                 Err(StorageError::Conflict) => Ok(Attempt::Lost),
@@ -502,12 +546,14 @@ impl<S: Storage + ?Sized> Engine<S> {
         .await
     }
 
-    /// Updates a client's metadata.
+    /// Updates a client's metadata ([`ClientAction::Update`]).
     ///
     /// # Errors
-    /// Validation errors, `NotFound`, storage failures.
+    /// [`ManageError::Forbidden`] when `by` may not; validation errors,
+    /// `NotFound`, storage failures.
     pub async fn update_client(
         &self,
+        by: &Acting,
         id: &str,
         update: ClientUpdate,
     ) -> Result<ClientRecord, ManageError> {
@@ -517,6 +563,8 @@ impl<S: Storage + ?Sized> Engine<S> {
             .map(ScopeSet::from_tokens)
             .transpose()?;
         self.modify_client(
+            by,
+            ClientAction::Update,
             id,
             |client_id| EventKind::ClientUpdated { client_id },
             |c, _| {
@@ -554,14 +602,28 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// Deletes a client; its grants go and every token of it stops working,
-    /// in one atomic step with the `client_deleted` event.
+    /// in one atomic step with the `client_deleted` event naming `by`. Only
+    /// an account owner, the developer who created it, or an operator may
+    /// ([`ClientAction::Delete`]).
     ///
     /// # Errors
-    /// `NotFound`, storage failures.
-    pub async fn delete_client(&self, id: &str) -> Result<(), ManageError> {
-        let ev = self.event(EventKind::ClientDeleted {
-            client_id: id.to_owned(),
-        });
+    /// [`ManageError::Forbidden`] when `by` may not; `NotFound`, storage
+    /// failures.
+    pub async fn delete_client(&self, by: &Acting, id: &str) -> Result<(), ManageError> {
+        self.client_for(by, ClientAction::Delete, id).await?;
+        self.remove_client(id, by.audit()).await
+    }
+
+    /// Deletes a client with the `client_deleted` event naming `by`, with
+    /// no permission check (RFC 7592 deletion by the client itself, purge
+    /// of unused registrations).
+    pub(crate) async fn remove_client(&self, id: &str, by: &Audit) -> Result<(), ManageError> {
+        let ev = self.event(
+            EventKind::ClientDeleted {
+                client_id: id.to_owned(),
+            },
+            by,
+        );
         let rev = Revocation {
             at: self.now(),
             reason: RevocationReason::ClientDeleted,
@@ -575,14 +637,20 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// Issues a new secret. The previous one keeps working for
     /// `config.secret_rotation_overlap` seconds so deployments can roll.
+    /// Only an account owner, the developer who created the client, or an
+    /// operator may ([`ClientAction::RotateSecret`]): whoever rotates sees
+    /// the new secret. The `secret_rotated` event names `by`.
     ///
     /// # Errors
+    /// [`ManageError::Forbidden`] when `by` may not;
     /// `invalid_client_metadata` for public clients, `NotFound`, storage
     /// failures.
-    pub async fn rotate_client_secret(&self, id: &str) -> Result<Secret, ManageError> {
+    pub async fn rotate_client_secret(&self, by: &Acting, id: &str) -> Result<Secret, ManageError> {
         let (secret, fresh) = self.secret_for(None)?;
         let overlap = self.config.secret_rotation_overlap;
         self.modify_client(
+            by,
+            ClientAction::RotateSecret,
             id,
             |client_id| EventKind::SecretRotated { client_id },
             |c, now| {
@@ -608,9 +676,11 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// [`DomainVerifier`](crate::domains::DomainVerifier), which checks it.
     ///
     /// # Errors
-    /// Invalid domain, `NotFound`, storage failures.
+    /// [`ManageError::Forbidden`] when `by` may not update the client;
+    /// invalid domain, `NotFound`, storage failures.
     pub async fn start_domain_verification(
         &self,
+        by: &Acting,
         id: &str,
         domain: &str,
     ) -> Result<DomainVerification, ManageError> {
@@ -621,6 +691,8 @@ impl<S: Storage + ?Sized> Engine<S> {
         let ttl = self.config.domain_verification_ttl;
         let c = self
             .modify_client(
+                by,
+                ClientAction::Update,
                 id,
                 |client_id| EventKind::ClientUpdated { client_id },
                 |c, now| {
@@ -657,29 +729,35 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// instead. Writes `client_updated` and `domain_verified`.
     ///
     /// # Errors
+    /// [`ManageError::Forbidden`] when `by` may not update the client;
     /// `invalid_client_metadata` when there is no pending, unexpired
     /// verification; `NotFound`; storage failures.
     pub async fn confirm_domain(
         &self,
+        by: &Acting,
         id: &str,
         domain: &str,
     ) -> Result<ClientRecord, ManageError> {
-        self.confirm_pending(id, domain, None).await
+        self.confirm_pending(by, id, domain, None).await
     }
 
     /// Ends a domain's verification (pending or verified): it no longer
     /// counts. Refused while the client is public and needs the domain.
     ///
     /// # Errors
+    /// [`ManageError::Forbidden`] when `by` may not update the client;
     /// `invalid_client_metadata` when the domain is unknown or still needed;
     /// `NotFound`; storage failures.
     pub async fn expire_domain_verification(
         &self,
+        by: &Acting,
         id: &str,
         domain: &str,
     ) -> Result<ClientRecord, ManageError> {
         let domain = validate_domain(domain)?;
         self.modify_client(
+            by,
+            ClientAction::Update,
             id,
             |client_id| EventKind::ClientUpdated { client_id },
             |c, _| {

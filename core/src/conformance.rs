@@ -35,6 +35,7 @@ pub use signing_keys::{
     signing_keys_insert_list_and_slots,
 };
 
+use crate::audit::{Actor, Audit, Source};
 use crate::clock::Timestamp;
 use crate::entropy::{Entropy, SystemEntropy};
 use crate::model::{
@@ -80,6 +81,7 @@ macro_rules! conformance_tests {
             grant_revocation_cascades,
             subject_revocation_cascades,
             events_are_ordered_and_redelivered_until_acked,
+            events_carry_their_audit,
             purge_removes_only_expired_in_batches,
             browser_sessions_insert_get_remove,
             browser_session_replace_is_atomic,
@@ -131,7 +133,19 @@ pub(crate) fn scopes(s: &str) -> ScopeSet {
 }
 
 fn ev(kind: EventKind) -> NewEvent {
-    NewEvent { at: T0, kind }
+    NewEvent {
+        at: T0,
+        kind,
+        audit: Audit::system(),
+    }
+}
+
+/// `e` caused by `audit`.
+fn ev_by(kind: EventKind, audit: &Audit) -> NewEvent {
+    NewEvent {
+        audit: audit.clone(),
+        ..ev(kind)
+    }
 }
 
 fn revocation(reason: RevocationReason) -> Revocation {
@@ -187,6 +201,9 @@ pub fn sample_client(owner: &str) -> ClientRecord {
     ClientRecord {
         id: id("client"),
         owner: owner.to_owned(),
+        created_by: Some(Actor::User {
+            subject: "dev@acme".to_owned(),
+        }),
         name: "Sample App".to_owned(),
         redirect_uris: vec!["https://app.example/cb".to_owned()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -316,6 +333,7 @@ pub(crate) fn approval(code: &CodeRecord) -> Approval {
         code: code.clone(),
         remember: false,
         new_grant_id: id("grant"),
+        audit: Audit::system(),
     }
 }
 
@@ -1296,6 +1314,165 @@ pub async fn events_are_ordered_and_redelivered_until_acked<S: Storage + ?Sized>
     assert_eq!(store.poll_events("a", 10).await.expect("poll"), next);
     // Another consumer has its own cursor.
     assert_eq!(store.poll_events("b", 10).await.expect("poll").len(), 5);
+}
+
+/// Every write that appends events stores each event's audit (actor,
+/// address, user agent) and gives it back as written; a client's creator
+/// round-trips with the client.
+pub async fn events_carry_their_audit<S: Storage + ?Sized>(store: Arc<S>) {
+    let source = |addr: &str, ua: &str| Source::new(Some(addr.parse().expect("ip")), Some(ua));
+    let dev = Audit::user(
+        "dev@acme",
+        source("2001:db8::7", "Mozilla/5.0 (X11) \u{e9}t\u{e9}"),
+    );
+    let op = Audit::new(
+        Actor::Operator { id: "ops".into() },
+        source("192.0.2.10", "seed-script/1"),
+    );
+    let app = Audit::client("lkc_app", source("198.51.100.3", "app/2.0"));
+    let user = Audit::user("alice", source("203.0.113.9", "Firefox"));
+    let bare = Audit::client("lkc_app", Source::default());
+
+    let mut client = sample_client("acme");
+    let created = ev_by(
+        EventKind::ClientCreated {
+            client_id: client.id.clone(),
+        },
+        &dev,
+    );
+    store
+        .insert_client(&client, &[created])
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .get_client(&client.id)
+            .await
+            .expect("get")
+            .expect("some")
+            .created_by,
+        client.created_by
+    );
+    client.revision += 1;
+    let rotated = ev_by(
+        EventKind::SecretRotated {
+            client_id: client.id.clone(),
+        },
+        &op,
+    );
+    store
+        .update_client(&client, 0, &[rotated])
+        .await
+        .expect("update");
+
+    let grant = sample_grant("alice", &client.id);
+    let code = sample_code(&grant, T0.plus(600));
+    let mut a = approval(&code);
+    a.new_grant_id.clone_from(&grant.id);
+    a.audit = user.clone();
+    store.approve(&a).await.expect("approve");
+    let mut iss = issuance_for(&code, T0.plus(86_400));
+    for e in &mut iss.events {
+        e.audit = bare.clone();
+    }
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, T0, &iss)
+            .await
+            .expect("redeem"),
+        RedeemOutcome::Issued
+    );
+    let revoked = ev_by(
+        EventKind::AccessTokenRevoked {
+            client_id: client.id.clone(),
+            subject: "alice".into(),
+        },
+        &app,
+    );
+    assert!(store
+        .revoke_access_token(&iss.access.hash, T0.plus(5), &[revoked])
+        .await
+        .expect("revoke access"));
+    let family = ev_by(
+        EventKind::FamilyRevoked {
+            family_id: iss.family.id.clone(),
+            grant_id: grant.id.clone(),
+            client_id: client.id.clone(),
+            reason: RevocationReason::Requested,
+        },
+        &app,
+    );
+    assert!(store
+        .revoke_family(
+            &iss.family.id,
+            revocation(RevocationReason::Requested),
+            &[family]
+        )
+        .await
+        .expect("revoke family"));
+    let grant_gone = ev_by(
+        EventKind::GrantRevoked {
+            grant_id: grant.id.clone(),
+            subject: "alice".into(),
+            client_id: client.id.clone(),
+        },
+        &user,
+    );
+    assert!(store
+        .revoke_grant(
+            &grant.id,
+            revocation(RevocationReason::GrantRevoked),
+            &[grant_gone]
+        )
+        .await
+        .expect("revoke grant"));
+    let deleted = ev_by(
+        EventKind::ClientDeleted {
+            client_id: client.id.clone(),
+        },
+        &Audit::system(),
+    );
+    assert!(store
+        .delete_client(
+            &client.id,
+            revocation(RevocationReason::ClientDeleted),
+            &[deleted]
+        )
+        .await
+        .expect("delete"));
+
+    let got: Vec<(&'static str, Option<Audit>)> = store
+        .poll_events("audit", 100)
+        .await
+        .expect("poll")
+        .into_iter()
+        .map(|e| {
+            let name = match e.kind {
+                EventKind::ClientCreated { .. } => "client_created",
+                EventKind::SecretRotated { .. } => "secret_rotated",
+                EventKind::GrantCreated { .. } => "grant_created",
+                EventKind::ConsentGiven { .. } => "consent_given",
+                EventKind::FamilyRevoked { .. } => "family_revoked",
+                EventKind::AccessTokenRevoked { .. } => "access_token_revoked",
+                EventKind::GrantRevoked { .. } => "grant_revoked",
+                EventKind::ClientDeleted { .. } => "client_deleted",
+                _ => "other",
+            };
+            (name, e.audit)
+        })
+        .collect();
+    let want = vec![
+        ("client_created", Some(dev)),
+        ("secret_rotated", Some(op)),
+        ("grant_created", Some(user.clone())),
+        ("consent_given", Some(user.clone())),
+        ("family_revoked", Some(bare)),
+        ("access_token_revoked", Some(app.clone())),
+        ("family_revoked", Some(app)),
+        ("grant_revoked", Some(user)),
+        ("client_deleted", Some(Audit::system())),
+    ];
+    assert_eq!(got, want);
 }
 
 /// Purge removes only what expired, at most `limit` per kind per call, and

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -58,22 +59,31 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// Revokes one grant of `subject`: the grant, its remembered consent and
-    /// every token of it stop working at once, with a `grant_revoked` event.
+    /// every token of it stop working at once, with a `grant_revoked` event
+    /// naming `by` (the user at their dashboard, or an operator).
     ///
     /// # Errors
     /// `NotFound` if `subject` has no such grant; storage failures.
-    pub async fn revoke_grant(&self, subject: &str, grant_id: &str) -> Result<(), ManageError> {
+    pub async fn revoke_grant(
+        &self,
+        by: &Audit,
+        subject: &str,
+        grant_id: &str,
+    ) -> Result<(), ManageError> {
         let g = self
             .store
             .get_grant_by_id(grant_id)
             .await?
             .filter(|g| g.subject == subject)
             .ok_or_else(|| Error::NotFound("no such grant".into()))?;
-        let ev = self.event(EventKind::GrantRevoked {
-            grant_id: g.id.clone(),
-            subject: g.subject.clone(),
-            client_id: g.client_id.clone(),
-        });
+        let ev = self.event(
+            EventKind::GrantRevoked {
+                grant_id: g.id.clone(),
+                subject: g.subject.clone(),
+                client_id: g.client_id.clone(),
+            },
+            by,
+        );
         let rev = Revocation {
             at: self.now(),
             reason: RevocationReason::GrantRevoked,
@@ -86,14 +96,18 @@ impl<S: Storage + ?Sized> Engine<S> {
     }
 
     /// Revokes every grant and token of `subject` (account suspension).
-    /// Returns how many grants there were.
+    /// Returns how many grants there were. The `subject_revoked` event names
+    /// `by`.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn revoke_subject(&self, subject: &str) -> Result<u64, ManageError> {
-        let ev = self.event(EventKind::SubjectRevoked {
-            subject: subject.to_owned(),
-        });
+    pub async fn revoke_subject(&self, by: &Audit, subject: &str) -> Result<u64, ManageError> {
+        let ev = self.event(
+            EventKind::SubjectRevoked {
+                subject: subject.to_owned(),
+            },
+            by,
+        );
         let rev = Revocation {
             at: self.now(),
             reason: RevocationReason::SubjectRevoked,

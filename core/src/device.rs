@@ -251,7 +251,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         client: &ClientRecord,
         c: &ChallengeRecord,
         device: PendingDevice,
-        subject: &str,
+        by: &crate::authorize::Approver,
         granted: ScopeSet,
         remember: bool,
     ) -> Result<AuthorizeOutcome, Error> {
@@ -266,13 +266,13 @@ impl<S: Storage + ?Sized> Engine<S> {
         // them, since only the device grant can find this hash.
         let code = approved_code(
             &c.request,
-            subject,
+            &by.subject,
             granted,
             device.hash,
             now,
             device.expires_at,
         );
-        let approval = self.approval(Some(c.hash), code, remember)?;
+        let approval = self.approval(Some(c.hash), code, remember, by)?;
         match self.store.approve(&approval).await {
             Ok(ApproveOutcome::Approved { .. }) => {
                 self.mark_registration_used(client).await;

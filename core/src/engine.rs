@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::Audit;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::EngineConfig;
 use crate::entropy::{Entropy, SystemEntropy};
@@ -118,10 +119,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b)))
     }
 
-    pub(crate) fn event(&self, kind: EventKind) -> NewEvent {
+    /// An event happening now, caused by `audit`'s actor.
+    pub(crate) fn event(&self, kind: EventKind, audit: &Audit) -> NewEvent {
         NewEvent {
             at: self.now(),
             kind,
+            audit: audit.clone(),
         }
     }
 

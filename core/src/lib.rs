@@ -96,7 +96,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use latchkey::{Engine, EngineConfig, Keyring, ScopeRegistry, MemoryStore};
+//! use latchkey::{Acting, Engine, EngineConfig, Keyring, ScopeRegistry, MemoryStore, Role, Source};
 //! use latchkey::clients::ClientRegistration;
 //! use latchkey::entropy::SystemEntropy;
 //!
@@ -106,7 +106,10 @@
 //! let config = EngineConfig::new("https://auth.example", scopes);
 //! let keys = Keyring::generate(&SystemEntropy::new()).unwrap();
 //! let engine = Engine::new(Arc::new(MemoryStore::new()), config, keys);
-//! let app = engine.register_client(ClientRegistration {
+//! // A developer of account "acme", signed in to the host's console: the
+//! // engine checks the role and records who did it on the event.
+//! let dev = Acting::member("dev@acme", "acme", Role::Developer, Source::default());
+//! let app = engine.register_client(&dev, ClientRegistration {
 //!     owner: "acme".into(),
 //!     name: "Acme CLI".into(),
 //!     redirect_uris: vec!["http://127.0.0.1/callback".into()],
@@ -121,6 +124,7 @@
 
 #[cfg(feature = "actix-web")]
 pub mod actix_web;
+pub mod audit;
 pub mod authorize;
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -174,6 +178,7 @@ pub mod conformance;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub use audit::{Acting, Actor, Audit, Role, Source};
 pub use authorize::{AuthorizeOutcome, ConsentDecision, ConsentPrompt, Principal};
 pub use config::EngineConfig;
 pub use engine::Engine;

@@ -29,6 +29,11 @@ pub enum ManageError {
     /// `invalid_redirect_uri` when this reaches a registration endpoint).
     #[error("invalid redirect URI: {0}")]
     InvalidRedirectUri(Description),
+    /// The caller's role does not allow this change (see
+    /// [`crate::audit::Acting::check`]); the text says why and is safe to
+    /// show.
+    #[error("forbidden: {0}")]
+    Forbidden(Description),
     /// A client with this id already exists.
     #[error("a client with this id already exists")]
     AlreadyExists,
@@ -53,6 +58,7 @@ impl ManageError {
             ManageError::InvalidMetadata(d) | ManageError::InvalidRedirectUri(d) => {
                 (400, d.to_string())
             }
+            ManageError::Forbidden(d) => (403, d.to_string()),
             ManageError::AlreadyExists => (400, "an app with this id already exists".into()),
             ManageError::Unavailable(_) => {
                 (503, "The service is busy; try again in a moment.".into())
@@ -67,6 +73,7 @@ impl ManageError {
     pub fn code(&self) -> &'static str {
         match self {
             ManageError::NotFound(_) => "not_found",
+            ManageError::Forbidden(_) => "forbidden",
             ManageError::InvalidMetadata(_) | ManageError::AlreadyExists => {
                 "invalid_client_metadata"
             }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, Audit};
 use crate::clock::Timestamp;
 use crate::scope::ScopeSet;
 use crate::token::TokenHash;
@@ -246,6 +247,13 @@ pub struct ClientRecord {
     pub id: String,
     /// The account that owns the client.
     pub owner: String,
+    /// Who registered it: a developer ([`Actor::User`]), an operator, or
+    /// the client itself (RFC 7591). A developer who created an app may
+    /// rotate its secret and delete it ([`crate::audit::Acting::check`]).
+    /// Absent in records written before this was kept; only account owners
+    /// and operators manage those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Actor>,
     /// Name shown on the consent screen.
     pub name: String,
     /// Registered redirect URIs, compared as exact strings.
@@ -706,6 +714,8 @@ pub struct NewEvent {
     pub at: Timestamp,
     /// What happened.
     pub kind: EventKind,
+    /// Who caused it, from where. Every backend stores it with the event.
+    pub audit: Audit,
 }
 
 /// An event in the outbox.
@@ -717,4 +727,8 @@ pub struct Event {
     pub at: Timestamp,
     /// What happened.
     pub kind: EventKind,
+    /// Who caused it, from where; `None` for events written before audit
+    /// fields existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
 }

@@ -1,5 +1,6 @@
 //! Token revocation (RFC 7009).
 
+use crate::audit::{Audit, Source};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};
@@ -18,6 +19,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             let params = req.credential_form()?;
             params.reject_repeats(&[])?;
             let client = self.authenticate_client(req, &params).await?;
+            let by = Audit::client(&client.id, Source::of(req));
             let token = params.required("token")?;
             // token_type_hint is only a hint (RFC 7009 §2.1): the prefix says
             // what a token is, so it is not needed.
@@ -31,16 +33,17 @@ impl<S: Storage + ?Sized> Engine<S> {
                         &f.grant_id,
                         &f.client_id,
                         RevocationReason::Requested,
+                        &by,
                     )
                     .await?;
                 }
             } else if let Some(hash) = self.keys.hash(TokenKind::AccessToken, token) {
-                self.revoke_access(&hash, &client.id).await?;
+                self.revoke_access(&hash, &client.id, &by).await?;
             } else if crate::jwt::looks_like_jwt(token) {
                 // A JWT of this server (expired or not) names its record
                 // by `jti`; anything else is an unknown token.
                 if let Some(v) = self.verified_jwt(token).await? {
-                    self.revoke_access(&v.hash, &client.id).await?;
+                    self.revoke_access(&v.hash, &client.id, &by).await?;
                 }
             }
             Ok(())
@@ -59,16 +62,25 @@ impl<S: Storage + ?Sized> Engine<S> {
 
 impl<S: Storage + ?Sized> Engine<S> {
     /// Revokes the access token stored under `hash` if `client_id` holds
-    /// it; unknown tokens are left alone (RFC 7009 §2.2).
-    async fn revoke_access(&self, hash: &TokenHash, client_id: &str) -> Result<(), Error> {
+    /// it; unknown tokens are left alone (RFC 7009 §2.2). The event names
+    /// `by`.
+    async fn revoke_access(
+        &self,
+        hash: &TokenHash,
+        client_id: &str,
+        by: &Audit,
+    ) -> Result<(), Error> {
         if let Some(v) = self.store.find_access_token(hash).await? {
             if v.token.client_id != client_id {
                 return Err(not_yours());
             }
-            let ev = self.event(EventKind::AccessTokenRevoked {
-                client_id: v.token.client_id.clone(),
-                subject: v.token.subject.clone(),
-            });
+            let ev = self.event(
+                EventKind::AccessTokenRevoked {
+                    client_id: v.token.client_id.clone(),
+                    subject: v.token.subject.clone(),
+                },
+                by,
+            );
             self.store
                 .revoke_access_token(hash, self.now(), &[ev])
                 .await?;

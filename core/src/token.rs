@@ -44,6 +44,19 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Every kind, e.g. to recognise any credential of this server by its
+    /// prefix.
+    pub const ALL: [TokenKind; 8] = [
+        TokenKind::AccessToken,
+        TokenKind::RefreshToken,
+        TokenKind::AuthorizationCode,
+        TokenKind::ConsentChallenge,
+        TokenKind::ClientSecret,
+        TokenKind::RegistrationAccessToken,
+        TokenKind::DeviceCode,
+        TokenKind::JwtId,
+    ];
+
     /// The scanner-friendly prefix of this kind.
     #[must_use]
     pub fn prefix(self) -> &'static str {

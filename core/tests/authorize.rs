@@ -37,7 +37,16 @@ async fn full_flow_login_then_consent_then_code() {
         AuthorizeOutcome::LoginRequired { challenge } => challenge,
         other => panic!("{other:?}"),
     };
-    let prompt = match h.engine.resume(challenge.expose(), BINDING, &alice()).await {
+    let prompt = match h
+        .engine
+        .resume(
+            challenge.expose(),
+            BINDING,
+            &alice(),
+            &latchkey::Source::default(),
+        )
+        .await
+    {
         AuthorizeOutcome::ConsentRequired(p) => p,
         other => panic!("{other:?}"),
     };
@@ -59,7 +68,14 @@ async fn full_flow_login_then_consent_then_code() {
     );
     // Re-rendering the prompt is allowed; the challenge is the same.
     assert!(matches!(
-        h.engine.resume(challenge.expose(), BINDING, &alice()).await,
+        h.engine
+            .resume(
+                challenge.expose(),
+                BINDING,
+                &alice(),
+                &latchkey::Source::default()
+            )
+            .await,
         AuthorizeOutcome::ConsentRequired(_)
     ));
     let loc = redirect(
@@ -69,6 +85,7 @@ async fn full_flow_login_then_consent_then_code() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -83,6 +100,7 @@ async fn full_flow_login_then_consent_then_code() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -258,6 +276,7 @@ async fn loopback_redirect_port_may_vary_and_single_uri_may_be_omitted() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -296,6 +315,7 @@ async fn challenge_is_bound_to_the_user_agent_and_expires() {
                 "other-session",
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -308,6 +328,7 @@ async fn challenge_is_bound_to_the_user_agent_and_expires() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -325,6 +346,7 @@ async fn challenge_is_bound_to_the_user_agent_and_expires() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -335,6 +357,7 @@ async fn challenge_is_bound_to_the_user_agent_and_expires() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -371,7 +394,13 @@ async fn reject_redirects_access_denied_and_partial_consent_narrows() {
     };
     shown(
         h.engine
-            .accept(p.challenge.expose(), BINDING, &alice(), wider)
+            .accept(
+                p.challenge.expose(),
+                BINDING,
+                &alice(),
+                wider,
+                &latchkey::Source::default(),
+            )
             .await,
     );
     let narrower = ConsentDecision {
@@ -380,7 +409,13 @@ async fn reject_redirects_access_denied_and_partial_consent_narrows() {
     };
     let loc = redirect(
         h.engine
-            .accept(p.challenge.expose(), BINDING, &alice(), narrower)
+            .accept(
+                p.challenge.expose(),
+                BINDING,
+                &alice(),
+                narrower,
+                &latchkey::Source::default(),
+            )
             .await,
     );
     let code = query_param(&loc, "code").unwrap();
@@ -443,7 +478,11 @@ async fn private_apps_only_for_their_account_and_public_apps_reprompt() {
     };
     assert_eq!(
         h.engine
-            .update_client(&id, public.clone())
+            .update_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                public.clone()
+            )
             .await
             .unwrap_err()
             .code(),
@@ -451,21 +490,44 @@ async fn private_apps_only_for_their_account_and_public_apps_reprompt() {
     );
     let d = h
         .engine
-        .start_domain_verification(&id, "App.Example")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "App.Example",
+        )
         .await
         .unwrap();
     assert_eq!(d.domain, "app.example");
     assert!(d.challenge.starts_with("latchkey-verification="));
     assert_eq!(
         h.engine
-            .update_client(&id, public.clone())
+            .update_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                public.clone()
+            )
             .await
             .unwrap_err()
             .code(),
         "invalid_client_metadata"
     );
-    h.engine.confirm_domain(&id, "app.example").await.unwrap();
-    let c = h.engine.update_client(&id, public).await.unwrap();
+    h.engine
+        .confirm_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
+        .await
+        .unwrap();
+    let c = h
+        .engine
+        .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            public,
+        )
+        .await
+        .unwrap();
     assert_eq!(c.visibility, Visibility::Public);
 
     let loc = h.code_for("profile:read", true).await;
@@ -497,7 +559,14 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
         scopes: Some(vec!["profile:read".into()]),
         ..Default::default()
     };
-    h.engine.update_client(&id, narrowed).await.unwrap();
+    h.engine
+        .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            narrowed,
+        )
+        .await
+        .unwrap();
     let loc = redirect(
         h.engine
             .accept(
@@ -505,6 +574,7 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -519,7 +589,13 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
     else {
         panic!()
     };
-    h.engine.delete_client(&id).await.unwrap();
+    h.engine
+        .delete_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+        )
+        .await
+        .unwrap();
     shown(
         h.engine
             .accept(
@@ -527,6 +603,7 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
                 BINDING,
                 &alice(),
                 ConsentDecision::default(),
+                &latchkey::Source::default(),
             )
             .await,
     );
@@ -552,6 +629,7 @@ async fn native_clients_without_a_secret_are_asked_again() {
                     scopes: None,
                     remember: true,
                 },
+                &latchkey::Source::default(),
             )
             .await,
     );

@@ -22,7 +22,14 @@ fn reg(name: &str) -> ClientRegistration {
 #[tokio::test]
 async fn secrets_are_generated_shown_once_and_stored_hashed() {
     let h = harness().await;
-    let r = h.engine.register_client(reg("A")).await.unwrap();
+    let r = h
+        .engine
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            reg("A"),
+        )
+        .await
+        .unwrap();
     let secret = r.secret.unwrap();
     assert!(secret.expose().starts_with("lk_cs_") && secret.expose().len() == 50);
     assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
@@ -113,7 +120,14 @@ async fn registration_rules_are_enforced() {
         ),
     ];
     for (r, code) in cases {
-        let e = h.engine.register_client(r.clone()).await.unwrap_err();
+        let e = h
+            .engine
+            .register_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                r.clone(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), code, "{r:?}");
     }
     assert_eq!(
@@ -127,9 +141,22 @@ async fn registration_rules_are_enforced() {
         secret: Some("s".repeat(43)),
         ..reg("Seeded")
     };
-    h.engine.register_client(seeded.clone()).await.unwrap();
+    h.engine
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seeded.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
-        h.engine.register_client(seeded).await.unwrap_err().code(),
+        h.engine
+            .register_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                seeded
+            )
+            .await
+            .unwrap_err()
+            .code(),
         "invalid_client_metadata"
     );
     let ok = h
@@ -155,7 +182,14 @@ async fn rotated_secret_overlaps_then_stops() {
     let h = harness().await;
     let id = h.app.client.id.clone();
     let old = h.app.secret.as_ref().unwrap().expose().to_owned();
-    let new = h.engine.rotate_client_secret(&id).await.unwrap();
+    let new = h
+        .engine
+        .rotate_client_secret(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+        )
+        .await
+        .unwrap();
     let cc = |s: &str| {
         HttpRequest::form_post(&[("grant_type", "client_credentials")])
             .with_header("Authorization", &basic(&id, s))
@@ -167,7 +201,10 @@ async fn rotated_secret_overlaps_then_stops() {
     assert_eq!(h.engine.token(&cc(new.expose())).await.status, 200);
     assert_eq!(
         h.engine
-            .rotate_client_secret(&h.cli.client.id)
+            .rotate_client_secret(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &h.cli.client.id
+            )
             .await
             .unwrap_err()
             .code(),
@@ -188,10 +225,19 @@ async fn rotated_secret_overlaps_then_stops() {
 async fn deleting_a_client_cuts_every_token() {
     let h = harness().await;
     let (at, rt) = h.tokens("profile:read").await;
-    h.engine.delete_client(&h.app.client.id).await.unwrap();
+    h.engine
+        .delete_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &h.app.client.id,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         h.engine
-            .delete_client(&h.app.client.id)
+            .delete_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &h.app.client.id
+            )
             .await
             .unwrap_err()
             .code(),
@@ -224,41 +270,80 @@ async fn domain_verification_lifecycle() {
     let id = h.app.client.id.clone();
     assert!(h
         .engine
-        .start_domain_verification(&id, "not a domain")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "not a domain"
+        )
         .await
         .is_err());
     assert!(
-        h.engine.confirm_domain(&id, "app.example").await.is_err(),
+        h.engine
+            .confirm_domain(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                "app.example"
+            )
+            .await
+            .is_err(),
         "nothing pending"
     );
     h.engine
-        .start_domain_verification(&id, "app.example")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
         .await
         .unwrap();
     h.clock.advance(7 * 86_400);
     assert!(
-        h.engine.confirm_domain(&id, "app.example").await.is_err(),
+        h.engine
+            .confirm_domain(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                "app.example"
+            )
+            .await
+            .is_err(),
         "expired"
     );
     let c = h.engine.get_client(&id).await.unwrap();
     assert_eq!(c.domains[0].state, DomainState::Expired);
     let d = h
         .engine
-        .start_domain_verification(&id, "app.example")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
         .await
         .unwrap();
     assert!(matches!(d.state, DomainState::Pending { .. }));
-    let c = h.engine.confirm_domain(&id, "app.example").await.unwrap();
+    let c = h
+        .engine
+        .confirm_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
+        .await
+        .unwrap();
     assert!(c.domains[0].is_verified());
     assert!(
         h.engine
-            .start_domain_verification(&id, "app.example")
+            .start_domain_verification(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                "app.example"
+            )
             .await
             .is_err(),
         "already verified"
     );
     h.engine
         .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
             &id,
             ClientUpdate {
                 visibility: Some(Visibility::Public),
@@ -270,7 +355,11 @@ async fn domain_verification_lifecycle() {
     // A public client cannot lose the domain its redirect URIs need.
     assert!(h
         .engine
-        .expire_domain_verification(&id, "app.example")
+        .expire_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example"
+        )
         .await
         .is_err());
     // Nor add a redirect URI off its verified domains.
@@ -279,7 +368,15 @@ async fn domain_verification_lifecycle() {
         ..Default::default()
     };
     assert_eq!(
-        h.engine.update_client(&id, off).await.unwrap_err().code(),
+        h.engine
+            .update_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                off
+            )
+            .await
+            .unwrap_err()
+            .code(),
         "invalid_redirect_uri"
     );
 }
@@ -293,6 +390,7 @@ async fn listing_and_updates() {
     let c = h
         .engine
         .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
             &h.app.client.id,
             ClientUpdate {
                 name: Some("Renamed".into()),
@@ -304,7 +402,11 @@ async fn listing_and_updates() {
     assert_eq!((c.name.as_str(), c.revision), ("Renamed", 1));
     assert_eq!(
         h.engine
-            .update_client("ghost", ClientUpdate::default())
+            .update_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                "ghost",
+                ClientUpdate::default()
+            )
             .await
             .unwrap_err()
             .code(),
@@ -338,7 +440,10 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     let h = harness().await;
     let r = h
         .engine
-        .upsert_client(seed("One", Some(SEED_A)))
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seed("One", Some(SEED_A)),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -350,7 +455,10 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     let events = h.engine.poll_events("t", 100).await.unwrap().len();
     let r = h
         .engine
-        .upsert_client(seed("One", Some(SEED_A)))
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seed("One", Some(SEED_A)),
+        )
         .await
         .unwrap();
     assert_eq!(r.outcome, Unchanged);
@@ -363,7 +471,10 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
 
     assert_eq!(
         h.engine
-            .upsert_client(seed("Two", Some(SEED_A)))
+            .upsert_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                seed("Two", Some(SEED_A))
+            )
             .await
             .unwrap()
             .outcome,
@@ -372,7 +483,10 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     assert_eq!(h.engine.get_client("seeded").await.unwrap().name, "Two");
     // A new operator secret replaces the old one at once.
     h.engine
-        .upsert_client(seed("Two", Some(SEED_B)))
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seed("Two", Some(SEED_B)),
+        )
         .await
         .unwrap();
     assert!(authenticates(&h, SEED_B).await && !authenticates(&h, SEED_A).await);
@@ -381,14 +495,26 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
         owner: "globex".into(),
         ..seed("Two", Some(SEED_B))
     };
-    h.engine.upsert_client(moved).await.unwrap();
+    h.engine
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            moved,
+        )
+        .await
+        .unwrap();
     assert_eq!(h.engine.list_clients("globex").await.unwrap().len(), 1);
     // Public: the secret goes.
     let public = ClientRegistration {
         auth_method: Some(AuthMethod::None),
         ..seed("Two", None)
     };
-    h.engine.upsert_client(public).await.unwrap();
+    h.engine
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            public,
+        )
+        .await
+        .unwrap();
     assert!(h
         .engine
         .get_client("seeded")
@@ -397,20 +523,44 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
         .secret
         .is_none());
     // Back to confidential without a secret: one is generated and shown once.
-    let r = h.engine.upsert_client(seed("Two", None)).await.unwrap();
+    let r = h
+        .engine
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seed("Two", None),
+        )
+        .await
+        .unwrap();
     let s = r.secret.expect("generated");
     assert!(authenticates(&h, s.expose()).await);
     // Invalid seeds change nothing.
     assert!(h
         .engine
-        .upsert_client(seed("Two", Some("short")))
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            seed("Two", Some("short"))
+        )
         .await
         .is_err());
     let bad = ClientRegistration {
         scopes: vec!["nope".into()],
         ..seed("Two", None)
     };
-    assert!(h.engine.upsert_client(bad).await.is_err());
+    assert!(h
+        .engine
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            bad
+        )
+        .await
+        .is_err());
     assert!(authenticates(&h, s.expose()).await);
-    assert!(h.engine.upsert_client(reg("no id")).await.is_err());
+    assert!(h
+        .engine
+        .upsert_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            reg("no id")
+        )
+        .await
+        .is_err());
 }

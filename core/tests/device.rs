@@ -77,7 +77,12 @@ impl<S: Storage + ?Sized> Device<S> {
         match self
             .h
             .engine
-            .resume(challenge.expose(), BINDING, &alice())
+            .resume(
+                challenge.expose(),
+                BINDING,
+                &alice(),
+                &latchkey::Source::default(),
+            )
             .await
         {
             AuthorizeOutcome::ConsentRequired(p) => p.challenge.expose().to_owned(),
@@ -90,7 +95,13 @@ impl<S: Storage + ?Sized> Device<S> {
         let out = self
             .h
             .engine
-            .accept(&c, BINDING, &alice(), ConsentDecision::default())
+            .accept(
+                &c,
+                BINDING,
+                &alice(),
+                ConsentDecision::default(),
+                &latchkey::Source::default(),
+            )
             .await;
         assert!(
             matches!(out, AuthorizeOutcome::DeviceDecided { approved: true, .. }),
@@ -275,14 +286,17 @@ async fn another_clients_device_code_is_invalid_grant_and_changes_nothing() {
     let d = device().await;
     let other =
         d.h.engine
-            .register_client(ClientRegistration {
-                owner: "acme".into(),
-                name: "Kitchen radio".into(),
-                grant_types: vec![GrantType::DeviceCode],
-                scopes: vec!["profile:read".into()],
-                auth_method: Some(AuthMethod::None),
-                ..Default::default()
-            })
+            .register_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                ClientRegistration {
+                    owner: "acme".into(),
+                    name: "Kitchen radio".into(),
+                    grant_types: vec![GrantType::DeviceCode],
+                    scopes: vec!["profile:read".into()],
+                    auth_method: Some(AuthMethod::None),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
     let (dc, uc) = d.start().await;
@@ -323,6 +337,7 @@ async fn user_codes_are_typed_forgivingly_and_consent_is_always_asked() {
                     scopes: None,
                     remember: true,
                 },
+                &latchkey::Source::default(),
             )
             .await;
     assert!(matches!(
@@ -356,8 +371,14 @@ async fn a_code_entered_in_two_browsers_is_approved_once() {
     let accept = |c: String| {
         let e = d.h.engine.clone();
         async move {
-            e.accept(&c, BINDING, &alice(), ConsentDecision::default())
-                .await
+            e.accept(
+                &c,
+                BINDING,
+                &alice(),
+                ConsentDecision::default(),
+                &latchkey::Source::default(),
+            )
+            .await
         }
     };
     assert!(matches!(
@@ -387,7 +408,13 @@ async fn switching_account_sends_the_user_back_to_code_entry() {
     );
     let refused =
         d.h.engine
-            .accept(&first, BINDING, &alice(), ConsentDecision::default())
+            .accept(
+                &first,
+                BINDING,
+                &alice(),
+                ConsentDecision::default(),
+                &latchkey::Source::default(),
+            )
             .await;
     assert!(matches!(refused, AuthorizeOutcome::ShowError(_)));
     assert_eq!(error_code(&d.poll(&dc).await), "authorization_pending");
@@ -452,7 +479,12 @@ async fn debug_output_never_shows_a_code() {
     let d = device().await;
     let (dc, uc) = d.start().await;
     let c = d.prompt(&uc).await;
-    let prompt_debug = format!("{:?}", d.h.engine.resume(&c, BINDING, &alice()).await);
+    let prompt_debug = format!(
+        "{:?}",
+        d.h.engine
+            .resume(&c, BINDING, &alice(), &latchkey::Source::default())
+            .await
+    );
     for secret in [&dc, &uc] {
         assert!(!prompt_debug.contains(secret.as_str()));
     }

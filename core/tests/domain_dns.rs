@@ -216,11 +216,24 @@ async fn verify_domain_checks_then_confirms_and_a_miss_changes_nothing() {
     let id = h.app.client.id.clone();
     let d = h
         .engine
-        .start_domain_verification(&id, DOMAIN)
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+        )
         .await
         .unwrap();
     let before = h.engine.get_client(&id).await.unwrap();
-    match h.engine.verify_domain(&id, DOMAIN, &v).await {
+    match h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+            &v,
+        )
+        .await
+    {
         Err(DomainCheckError::NotProven(e)) => assert!(
             e.explain(DOMAIN)
                 .contains("_latchkey-challenge.app.example: no challenge is published"),
@@ -232,7 +245,16 @@ async fn verify_domain_checks_then_confirms_and_a_miss_changes_nothing() {
     assert_eq!(h.engine.get_client(&id).await.unwrap(), before);
 
     dns.txt(DOMAIN, &[&[&d.challenge]]);
-    let c = h.engine.verify_domain(&id, DOMAIN, &v).await.unwrap();
+    let c = h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+            &v,
+        )
+        .await
+        .unwrap();
     assert!(c.domains[0].is_verified());
     assert!(c.domains[0].checked_at.is_some());
     assert!(event_kinds(&h.engine, "t")
@@ -242,7 +264,16 @@ async fn verify_domain_checks_then_confirms_and_a_miss_changes_nothing() {
             domain: DOMAIN.into()
         }));
     // Only a pending domain is verified this way.
-    assert!(h.engine.verify_domain(&id, DOMAIN, &v).await.is_err());
+    assert!(h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+            &v
+        )
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -252,13 +283,25 @@ async fn an_expired_challenge_is_not_looked_up() {
     let id = h.app.client.id.clone();
     let d = h
         .engine
-        .start_domain_verification(&id, DOMAIN)
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+        )
         .await
         .unwrap();
     dns.txt(DOMAIN, &[&[&d.challenge]]);
     h.clock
         .advance(h.engine.config().domain_verification_ttl + 1);
-    let e = h.engine.verify_domain(&id, DOMAIN, &dns.verifier()).await;
+    let e = h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            DOMAIN,
+            &dns.verifier(),
+        )
+        .await;
     assert!(matches!(e, Err(DomainCheckError::Manage(_))), "{e:?}");
     let c = h.engine.get_client(&id).await.unwrap();
     assert_eq!(c.domains[0].state, DomainState::Expired);
@@ -270,11 +313,23 @@ async fn verified(h: &Harness, dns: &DnsServer, v: &dyn DomainVerifier) -> Strin
     let id = &h.app.client.id;
     let d = h
         .engine
-        .start_domain_verification(id, DOMAIN)
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            id,
+            DOMAIN,
+        )
         .await
         .unwrap();
     dns.txt(DOMAIN, &[&[&d.challenge]]);
-    h.engine.verify_domain(id, DOMAIN, v).await.unwrap();
+    h.engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            id,
+            DOMAIN,
+            v,
+        )
+        .await
+        .unwrap();
     d.challenge
 }
 
@@ -306,6 +361,7 @@ async fn rechecks_lapse_a_domain_whose_record_went_and_restore_it_when_back() {
     let challenge = verified(&h, &dns, &*v).await;
     h.engine
         .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
             &id,
             ClientUpdate {
                 visibility: Some(Visibility::Public),

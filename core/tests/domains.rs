@@ -42,14 +42,26 @@ async fn storage_failures_are_reported_and_change_nothing() {
     let v = Published::default();
     let d = h
         .engine
-        .start_domain_verification(&id, "app.example")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
         .await
         .unwrap();
     v.0.lock().unwrap().push(d.challenge.clone());
     let before = h.engine.get_client(&id).await.unwrap();
 
     store.set(1);
-    let e = h.engine.verify_domain(&id, "app.example", &v).await;
+    let e = h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+            &v,
+        )
+        .await;
     assert!(
         matches!(
             e,
@@ -58,7 +70,15 @@ async fn storage_failures_are_reported_and_change_nothing() {
         "{e:?}"
     );
     store.set(2);
-    let e = h.engine.verify_domain(&id, "app.example", &v).await;
+    let e = h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+            &v,
+        )
+        .await;
     assert!(
         matches!(e, Err(DomainCheckError::Manage(ManageError::Internal(_)))),
         "{e:?}"
@@ -73,7 +93,12 @@ async fn storage_failures_are_reported_and_change_nothing() {
 
     // Verified, then re-checks fail on storage: still verified, unchanged.
     h.engine
-        .verify_domain(&id, "app.example", &v)
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+            &v,
+        )
         .await
         .unwrap();
     let verified = h.engine.get_client(&id).await.unwrap();
@@ -100,7 +125,11 @@ struct Restarting {
 impl DomainVerifier for Restarting {
     async fn check(&self, domain: &str, _challenge: &str) -> Result<Found, VerifyError> {
         self.engine
-            .start_domain_verification(&self.id, domain)
+            .start_domain_verification(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &self.id,
+                domain,
+            )
             .await
             .unwrap();
         Ok(Found {
@@ -114,14 +143,26 @@ async fn a_challenge_replaced_during_the_check_is_not_confirmed() {
     let h = common::harness().await;
     let id = h.app.client.id.clone();
     h.engine
-        .start_domain_verification(&id, "app.example")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+        )
         .await
         .unwrap();
     let v = Restarting {
         engine: h.engine.clone(),
         id: id.clone(),
     };
-    let e = h.engine.verify_domain(&id, "app.example", &v).await;
+    let e = h
+        .engine
+        .verify_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "app.example",
+            &v,
+        )
+        .await;
     assert!(
         matches!(
             e,
@@ -139,7 +180,13 @@ async fn ip_literals_cannot_be_claimed() {
     let id = h.app.client.id.clone();
     for bad in ["127.0.0.1", "10.0.0.1", "[::1]", "localhost"] {
         assert!(matches!(
-            h.engine.start_domain_verification(&id, bad).await,
+            h.engine
+                .start_domain_verification(
+                    &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                    &id,
+                    bad
+                )
+                .await,
             Err(ManageError::InvalidMetadata(_))
         ));
     }

@@ -105,7 +105,13 @@ async fn failed_approval_leaves_the_challenge_usable() {
     store.set(3);
     match h
         .engine
-        .accept(&challenge, BINDING, &alice(), Default::default())
+        .accept(
+            &challenge,
+            BINDING,
+            &alice(),
+            Default::default(),
+            &latchkey::Source::default(),
+        )
         .await
     {
         AuthorizeOutcome::ShowError(e) => assert_eq!(e.code(), "temporarily_unavailable"),
@@ -115,7 +121,13 @@ async fn failed_approval_leaves_the_challenge_usable() {
     store.set(0);
     match h
         .engine
-        .accept(&challenge, BINDING, &alice(), Default::default())
+        .accept(
+            &challenge,
+            BINDING,
+            &alice(),
+            Default::default(),
+            &latchkey::Source::default(),
+        )
         .await
     {
         AuthorizeOutcome::Redirect(url) => assert!(url.contains("code="), "{url}"),

@@ -17,13 +17,13 @@ async fn revoking_a_grant_cuts_every_token_and_remembered_consent() {
     assert_eq!(names, ["dns:read", "profile:read"]);
     assert!(
         h.engine
-            .revoke_grant("bob", &apps[0].grant_id)
+            .revoke_grant(&latchkey::Audit::system(), "bob", &apps[0].grant_id)
             .await
             .is_err(),
         "not bob's"
     );
     h.engine
-        .revoke_grant("alice", &apps[0].grant_id)
+        .revoke_grant(&latchkey::Audit::system(), "alice", &apps[0].grant_id)
         .await
         .unwrap();
     for t in [&at1, &rt1, &at2] {
@@ -67,7 +67,13 @@ async fn last_used_moves_with_refresh() {
 async fn suspending_a_subject_revokes_everything_of_it() {
     let h = harness().await;
     let (at, rt) = h.tokens("profile:read").await;
-    assert_eq!(h.engine.revoke_subject("alice").await.unwrap(), 1);
+    assert_eq!(
+        h.engine
+            .revoke_subject(&latchkey::Audit::system(), "alice")
+            .await
+            .unwrap(),
+        1
+    );
     assert!(!h.active(&at).await && !h.active(&rt).await);
     let kinds: Vec<_> = h
         .engine

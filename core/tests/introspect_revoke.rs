@@ -54,23 +54,29 @@ async fn only_the_issuee_or_an_audience_learns_anything() {
     let (at, _) = h.tokens("profile:read").await;
     let stranger = h
         .engine
-        .register_client(ClientRegistration {
-            owner: "globex".into(),
-            name: "Stranger".into(),
-            grant_types: vec![latchkey::model::GrantType::ClientCredentials],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "globex".into(),
+                name: "Stranger".into(),
+                grant_types: vec![latchkey::model::GrantType::ClientCredentials],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let api = h
         .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "DNS API".into(),
-            grant_types: vec![latchkey::model::GrantType::ClientCredentials],
-            served_resources: vec![API.into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "DNS API".into(),
+                grant_types: vec![latchkey::model::GrantType::ClientCredentials],
+                served_resources: vec![API.into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let r = introspect_raw(
@@ -121,12 +127,15 @@ async fn revocation_rules() {
     // Another client cannot revoke it and learns it is not theirs.
     let other = h
         .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Other".into(),
-            grant_types: vec![latchkey::model::GrantType::ClientCredentials],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Other".into(),
+                grant_types: vec![latchkey::model::GrantType::ClientCredentials],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let r = h

@@ -506,6 +506,7 @@ async fn with_jwts_off_a_jwt_is_an_unknown_token_and_storage_is_not_asked() {
 async fn a_client_overrides_the_per_resource_choice_both_ways() {
     use latchkey::clients::ClientUpdate;
     use latchkey::jwt::AccessTokenFormat;
+    let op = latchkey::Acting::operator("tests", latchkey::Source::default());
     let format = |f| ClientUpdate {
         access_token_format: Some(f),
         ..ClientUpdate::default()
@@ -530,7 +531,7 @@ async fn a_client_overrides_the_per_resource_choice_both_ways() {
     let id = h.app.client.id.clone();
     let c = h
         .engine
-        .update_client(&id, format(Some(AccessTokenFormat::Jwt)))
+        .update_client(&op, &id, format(Some(AccessTokenFormat::Jwt)))
         .await
         .unwrap();
     assert_eq!(c.access_token_format, Some(AccessTokenFormat::Jwt));
@@ -539,14 +540,17 @@ async fn a_client_overrides_the_per_resource_choice_both_ways() {
     assert_eq!(part(&at, 1)["aud"], API);
     assert!(check(&h, &at, Audience::Resource(API)).await.is_ok());
     // Back to the per-resource choice.
-    h.engine.update_client(&id, format(None)).await.unwrap();
+    h.engine
+        .update_client(&op, &id, format(None))
+        .await
+        .unwrap();
     assert!(h.tokens("profile:read").await.0.starts_with("lk_at_"));
 
     // JWTs for every resource, but this app keeps opaque tokens.
     let all = jwt_harness(SigningAlgorithm::EdDsa).await;
     let id = all.app.client.id.clone();
     all.engine
-        .update_client(&id, format(Some(AccessTokenFormat::Opaque)))
+        .update_client(&op, &id, format(Some(AccessTokenFormat::Opaque)))
         .await
         .unwrap();
     let (at, rt) = all.tokens("profile:read").await;
@@ -565,7 +569,7 @@ async fn a_client_overrides_the_per_resource_choice_both_ways() {
     let before = plain.engine.get_client(&id).await.unwrap();
     let err = plain
         .engine
-        .update_client(&id, format(Some(AccessTokenFormat::Jwt)))
+        .update_client(&op, &id, format(Some(AccessTokenFormat::Jwt)))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not enabled"), "{err}");

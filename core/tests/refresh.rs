@@ -167,13 +167,16 @@ async fn refresh_tokens_expire_and_are_bound_to_their_client() {
     let (_, rt) = h.tokens("profile:read").await;
     let other = h
         .engine
-        .register_client(latchkey::clients::ClientRegistration {
-            owner: "acme".into(),
-            name: "Other".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            scopes: vec!["profile:read".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            latchkey::clients::ClientRegistration {
+                owner: "acme".into(),
+                name: "Other".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                scopes: vec!["profile:read".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let req = latchkey::http::HttpRequest::form_post(&[

@@ -123,8 +123,15 @@ async fn an_agent_registers_itself_and_signs_a_user_in() {
             scopes: None,
             remember: true,
         };
-        let AuthorizeOutcome::Redirect(url) =
-            e.accept(p.challenge.expose(), BINDING, &mallory(), d).await
+        let AuthorizeOutcome::Redirect(url) = e
+            .accept(
+                p.challenge.expose(),
+                BINDING,
+                &mallory(),
+                d,
+                &latchkey::Source::default(),
+            )
+            .await
         else {
             panic!("redirect expected")
         };
@@ -311,6 +318,7 @@ async fn unused_registrations_expire_and_used_ones_stay() {
             BINDING,
             &alice(),
             ConsentDecision::default(),
+            &latchkey::Source::default(),
         )
         .await;
     assert_eq!(

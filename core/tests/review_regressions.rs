@@ -42,13 +42,16 @@ async fn client_credentials_tokens_die_with_their_client() {
     let h = harness().await;
     let svc = h
         .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Service".into(),
-            grant_types: vec![GrantType::ClientCredentials],
-            scopes: vec!["profile:read".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Service".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: vec!["profile:read".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let auth = basic(&svc.client.id, svc.secret.as_ref().unwrap().expose());
@@ -69,7 +72,13 @@ async fn client_credentials_tokens_die_with_their_client() {
         )
         .await
         .is_ok());
-    h.engine.delete_client(&svc.client.id).await.unwrap();
+    h.engine
+        .delete_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &svc.client.id,
+        )
+        .await
+        .unwrap();
     assert!(h
         .engine
         .verify_bearer(
@@ -160,7 +169,13 @@ async fn tokens_without_an_explicit_resource_are_still_audience_bound() {
     );
     let latchkey::AuthorizeOutcome::Redirect(loc) = h
         .engine
-        .accept(p.challenge.expose(), BINDING, &alice(), Default::default())
+        .accept(
+            p.challenge.expose(),
+            BINDING,
+            &alice(),
+            Default::default(),
+            &latchkey::Source::default(),
+        )
         .await
     else {
         panic!()

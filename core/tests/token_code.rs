@@ -198,7 +198,7 @@ async fn revoking_the_grant_before_exchange_kills_the_code() {
     let code = h.code_for("profile:read", false).await;
     let apps = h.engine.connected_apps("alice").await.unwrap();
     h.engine
-        .revoke_grant("alice", &apps[0].grant_id)
+        .revoke_grant(&latchkey::Audit::system(), "alice", &apps[0].grant_id)
         .await
         .unwrap();
     assert_eq!(error_code(&h.exchange(&code).await), "invalid_grant");

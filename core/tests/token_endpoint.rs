@@ -97,13 +97,16 @@ async fn dispatch_validation_and_metadata_follow_the_registry() {
     );
     // A client cannot be registered for a grant this server does not serve.
     let refused = code_only
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Service".into(),
-            grant_types: vec![GrantType::ClientCredentials],
-            scopes: vec!["profile:read".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Service".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: vec!["profile:read".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert!(
@@ -113,13 +116,16 @@ async fn dispatch_validation_and_metadata_follow_the_registry() {
 
     let (engine, _) = engine_on(Arc::new(MemoryStore::new()));
     let svc = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Service".into(),
-            grant_types: vec![GrantType::ClientCredentials],
-            scopes: vec!["profile:read".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Service".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: vec!["profile:read".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let custom = engine.with_grants(GrantRegistry::builtin(&[]).with(Box::new(EchoGrant)));

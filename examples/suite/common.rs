@@ -65,6 +65,9 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The data dir.
     pub dir: tempfile::TempDir,
+    /// The server's state, shared with the running server: tests read its
+    /// outbox (`app.engine.poll_events`) to see what was recorded.
+    pub app: std::sync::Arc<latchkey_demo::App>,
     _running: crate::server::Running,
 }
 
@@ -102,11 +105,16 @@ impl Server {
         let app = latchkey_demo::prepare(&config, store)
             .await
             .expect("prepare");
-        let running = crate::server::serve(app, listener.into_std().expect("std listener"), boom);
+        let running = crate::server::serve(
+            app.clone(),
+            listener.into_std().expect("std listener"),
+            boom,
+        );
         Server {
             base,
             addr,
             dir,
+            app,
             _running: running,
         }
     }

@@ -1388,3 +1388,309 @@ async fn metrics_are_exported_for_prometheus() {
     }
     assert!(!text.contains("lk_at_"), "no token in the metrics");
 }
+
+/// The outbox as a test reads it: every event so far, with its audit.
+async fn audited(server: &Server) -> Vec<latchkey::model::Event> {
+    server
+        .app
+        .engine
+        .poll_events("audit-test", 10_000)
+        .await
+        .expect("poll events")
+}
+
+/// The audit of the one event of `kind` (its `type` name) for `client_id`.
+fn audit_of(events: &[latchkey::model::Event], kind: &str, client_id: &str) -> latchkey::Audit {
+    let found: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            let v = serde_json::to_value(&e.kind).unwrap();
+            v["type"] == kind && v["client_id"] == client_id
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{kind} events for {client_id}: {events:?}");
+    found[0].audit.clone().expect("audit recorded")
+}
+
+fn user(subject: &str) -> latchkey::Actor {
+    latchkey::Actor::User {
+        subject: subject.into(),
+    }
+}
+
+fn client_actor(client_id: &str) -> latchkey::Actor {
+    latchkey::Actor::Client {
+        client_id: client_id.into(),
+    }
+}
+
+#[tokio::test]
+async fn events_name_who_acted_from_which_address_and_browser() {
+    let server = Server::start_with(|c| c.open_registration = true).await;
+    let d = Discovered::fetch(&server).await;
+    let loopback: std::net::IpAddr = [127, 0, 0, 1].into();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("AuditBrowser/1.0 (X11)")
+        .build()
+        .unwrap();
+    let app_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("AuditApp/2.0")
+        .build()
+        .unwrap();
+
+    // Consent: the user, from the browser that posted the decision.
+    let client = d.client(WEB_ID, Some(WEB_SECRET), REDIRECT);
+    let (at, verifier, _) = code_for(&server, &browser, &client, &["profile:read"], "allow").await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query_param(&at, "code").unwrap()))
+        .set_pkce_verifier(verifier)
+        .request_async(&plain_http())
+        .await
+        .unwrap();
+    let events = audited(&server).await;
+    for kind in ["grant_created", "consent_given"] {
+        let a = audit_of(&events, kind, WEB_ID);
+        assert_eq!(a.actor, user("alice"), "{kind}");
+        assert_eq!(a.source.address(), Some(loopback));
+        assert_eq!(a.source.user_agent(), Some("AuditBrowser/1.0 (X11)"));
+    }
+
+    // RFC 7009 revocation: the authenticated client, from its own request.
+    let r = app_http
+        .post(d.s("revocation_endpoint"))
+        .basic_auth(WEB_ID, Some(WEB_SECRET))
+        .form(&[("token", tokens.access_token().secret().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let a = audit_of(&audited(&server).await, "access_token_revoked", WEB_ID);
+    assert_eq!(a.actor, client_actor(WEB_ID));
+    assert_eq!(a.source.address(), Some(loopback));
+    assert_eq!(a.source.user_agent(), Some("AuditApp/2.0"));
+
+    // Dashboard revocation: the signed-in user, from the browser.
+    let page = browser
+        .get(server.url("/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = browser
+        .post(server.url("/account/apps/revoke"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("grant_id", hidden(&page, "grant_id")),
+            ("confirm", "yes".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let a = audit_of(&audited(&server).await, "grant_revoked", WEB_ID);
+    assert_eq!(a.actor, user("alice"));
+    assert_eq!(a.source.address(), Some(loopback));
+    assert_eq!(a.source.user_agent(), Some("AuditBrowser/1.0 (X11)"));
+
+    // Dynamic registration: the new client itself. Its user agent carries
+    // something shaped like a token, which is never stored.
+    let r = plain_http()
+        .post(d.s("registration_endpoint"))
+        .header("User-Agent", "AuditAgent/3.0 lk_at_notreallyatoken")
+        .json(&serde_json::json!({
+            "client_name": "Audit Agent",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let new_id = r.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = audit_of(&audited(&server).await, "client_created", &new_id);
+    assert_eq!(a.actor, client_actor(&new_id));
+    assert_eq!(a.source.address(), Some(loopback));
+    assert_eq!(a.source.user_agent(), Some("AuditAgent/3.0 [redacted]"));
+    let created = server.app.engine.get_client(&new_id).await.unwrap();
+    assert_eq!(created.created_by, Some(client_actor(&new_id)));
+}
+
+/// The console's `client_id` of the app named `name` on `page`.
+fn app_id_named(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("<bdi>{name}</bdi>"))
+        .expect("app listed");
+    let rest = &page[at..];
+    let start =
+        rest.find("<code class=\"client-id\">").unwrap() + "<code class=\"client-id\">".len();
+    rest[start..start + rest[start..].find('<').unwrap()].to_owned()
+}
+
+async fn console_register(browser: &reqwest::Client, server: &Server, name: &str) -> u16 {
+    console_post(
+        browser,
+        server,
+        "/console/apps",
+        &[
+            ("name", name),
+            ("redirect_uris", "https://app.example.com/cb"),
+            ("scope", "profile:read"),
+            ("client_type", "confidential"),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+async fn console_confirmed(
+    browser: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    id: &str,
+) -> u16 {
+    console_post(
+        browser,
+        server,
+        path,
+        &[("client_id", id), ("confirm", "yes")],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// The number of `kind` events for `client_id` in the outbox so far.
+async fn count_events(server: &Server, kind: &str, client_id: &str) -> usize {
+    audited(server)
+        .await
+        .iter()
+        .filter(|e| {
+            let v = serde_json::to_value(&e.kind).unwrap();
+            v["type"] == kind && v["client_id"] == client_id
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn console_roles_limit_rotation_and_deletion() {
+    let server = Server::start().await;
+    let alice = browser_http();
+    sign_in(&alice, &server, "alice", "alice-pass").await;
+    let bob = browser_http();
+    sign_in(&bob, &server, "bob", "bob-pass").await;
+
+    assert_eq!(console_register(&alice, &server, "Alice Tool").await, 303);
+    let alices = app_id_named(&console_page(&alice, &server).await, "Alice Tool");
+    let _ = console_page(&alice, &server).await; // the secret shown once
+
+    // Bob, a developer, did not create it (nor the seeded app): the page
+    // offers him no rotate or delete, and posting anyway is refused with
+    // nothing changed and no secret shown.
+    let page = console_page(&bob, &server).await;
+    assert!(page.contains(&alices), "bob sees the account's apps");
+    assert!(!page.contains("Rotate secret"), "{page}");
+    assert!(!page.contains("Delete app"), "{page}");
+    for id in [alices.as_str(), WEB_ID] {
+        let r = console_post(
+            &bob,
+            &server,
+            "/console/rotate",
+            &[("client_id", id), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(r.status(), 403, "rotate {id}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("creator or an account owner may rotate"),
+            "{page}"
+        );
+        assert!(secret_on(&page).is_none());
+        assert_eq!(
+            console_confirmed(&bob, &server, "/console/delete", id).await,
+            403,
+            "delete {id}"
+        );
+        assert_eq!(count_events(&server, "secret_rotated", id).await, 0);
+    }
+    assert!(secret_on(&console_page(&bob, &server).await).is_none());
+    assert!(server.app.engine.get_client(&alices).await.is_ok());
+    assert_eq!(introspect_as(&server, WEB_ID, WEB_SECRET).await, 200);
+
+    // His own app he may rotate and delete; the owner may rotate any.
+    assert_eq!(console_register(&bob, &server, "Bob Tool").await, 303);
+    let bobs = app_id_named(&console_page(&bob, &server).await, "Bob Tool");
+    assert_eq!(
+        console_confirmed(&bob, &server, "/console/rotate", &bobs).await,
+        303
+    );
+    assert!(secret_on(&console_page(&bob, &server).await).is_some());
+    assert_eq!(
+        console_confirmed(&alice, &server, "/console/rotate", &alices).await,
+        303
+    );
+    assert_eq!(
+        console_confirmed(&alice, &server, "/console/rotate", &bobs).await,
+        303
+    );
+
+    let events = audited(&server).await;
+    let rotations: Vec<latchkey::Actor> = events
+        .iter()
+        .filter(|e| {
+            let v = serde_json::to_value(&e.kind).unwrap();
+            v["type"] == "secret_rotated"
+        })
+        .map(|e| e.audit.clone().expect("audit").actor)
+        .collect();
+    assert_eq!(rotations, [user("bob"), user("alice"), user("alice")]);
+    let created = audit_of(&events, "client_created", &bobs);
+    assert_eq!(created.actor, user("bob"));
+    assert_eq!(created.source.address(), Some([127, 0, 0, 1].into()));
+
+    assert_eq!(
+        console_confirmed(&bob, &server, "/console/delete", &bobs).await,
+        303
+    );
+    let deleted = audit_of(&audited(&server).await, "client_deleted", &bobs);
+    assert_eq!(deleted.actor, user("bob"));
+}
+
+#[tokio::test]
+async fn console_viewers_change_nothing() {
+    let server = Server::start_with(|c| c.viewers = vec!["bob".into()]).await;
+    let bob = browser_http();
+    sign_in(&bob, &server, "bob", "bob-pass").await;
+    let page = console_page(&bob, &server).await;
+    assert!(page.contains(WEB_ID));
+    assert!(page.contains("You are a viewer"), "{page}");
+    assert!(!page.contains("action=\"/console/apps\""));
+    assert_eq!(console_register(&bob, &server, "Viewer Tool").await, 403);
+    assert_eq!(
+        console_confirmed(&bob, &server, "/console/rotate", WEB_ID).await,
+        403
+    );
+    assert_eq!(
+        console_confirmed(&bob, &server, "/console/delete", WEB_ID).await,
+        403
+    );
+    let r = console_post(
+        &bob,
+        &server,
+        "/console/visibility",
+        &[("client_id", CLI_ID), ("visibility", "private")],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(count_events(&server, "secret_rotated", WEB_ID).await, 0);
+    assert_eq!(count_events(&server, "client_updated", CLI_ID).await, 0);
+    assert!(server.app.engine.get_client(WEB_ID).await.is_ok());
+}

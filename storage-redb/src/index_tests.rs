@@ -87,6 +87,7 @@ async fn purging_everything_leaves_no_index_entry_behind() {
         code: code.clone(),
         remember: false,
         new_grant_id: grant.id.clone(),
+        audit: latchkey::Audit::system(),
     };
     assert_eq!(
         store.approve(&approval).await.expect("approve"),

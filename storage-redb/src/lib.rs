@@ -44,6 +44,7 @@
 //! use std::sync::Arc;
 //!
 //! use latchkey::clock::Timestamp;
+//! use latchkey::{Audit, Source};
 //! use latchkey::model::{AccessTokenRecord, EventKind, NewEvent};
 //! use latchkey::scope::ScopeSet;
 //! use latchkey::storage::Storage;
@@ -79,10 +80,14 @@
 //!             client_id: "svc".into(),
 //!             subject: "svc".into(),
 //!         },
+//!         // Who did it, from where: the engine fills this in from the
+//!         // request (here the client itself, as at the RFC 7009 endpoint).
+//!         audit: Audit::client("svc", Source::new(Some([192, 0, 2, 1].into()), Some("svc/1.0"))),
 //!     };
 //!     assert!(store.revoke_access_token(&token.hash, now, &[event]).await?);
 //!     let events = store.poll_events("audit-log", 100).await?;
 //!     assert_eq!(events.len(), 1);
+//!     assert_eq!(events[0].audit.as_ref().and_then(|a| a.source.user_agent()), Some("svc/1.0"));
 //!     store.ack_events("audit-log", events[0].seq).await?;
 //!     Ok::<_, Box<dyn std::error::Error>>(())
 //! })?;

@@ -92,7 +92,11 @@ fn scopes() -> ScopeSet {
 }
 
 fn ev(kind: EventKind) -> NewEvent {
-    NewEvent { at: T0, kind }
+    NewEvent {
+        audit: latchkey::Audit::system(),
+        at: T0,
+        kind,
+    }
 }
 
 fn grant_record(s: Slot) -> GrantRecord {
@@ -117,6 +121,7 @@ fn approval(s: Slot) -> Approval {
         code: code_record(s),
         remember: false,
         new_grant_id: s.grant(),
+        audit: latchkey::Audit::system(),
     }
 }
 

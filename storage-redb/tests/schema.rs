@@ -202,6 +202,7 @@ async fn data_survives_reopen() {
     let store = RedbStore::open(&path).expect("open");
     let client = latchkey::conformance::sample_client("acme");
     let ev = NewEvent {
+        audit: latchkey::Audit::system(),
         at: client.created_at,
         kind: EventKind::ClientCreated {
             client_id: client.id.clone(),
@@ -603,8 +604,11 @@ async fn version_2_file_is_upgraded_in_place() {
     let store = RedbStore::open(&path).expect("reopen");
     let acme = store.get_client("acme").await.expect("get").expect("acme");
     assert_eq!(acme.owner, "acme");
+    // Written before creators and audit fields were kept: read as absent.
+    assert_eq!(acme.created_by, None);
     let events = store.poll_events("x", 10).await.expect("poll");
     assert_eq!(events.len(), 1, "the event written at version 2");
+    assert_eq!(events[0].audit, None);
     let token = TokenHash([4; 32]);
     let t = store
         .find_access_token(&token)
@@ -614,7 +618,25 @@ async fn version_2_file_is_upgraded_in_place() {
     assert_eq!(t.token.revoked_at, None);
     // The version-2 client index survived: delete_client reaches the token.
     let r = client_deleted();
-    assert!(store.delete_client("acme", r, &[]).await.expect("delete"));
+    let by = latchkey::Audit::user("olga", latchkey::Source::new(None, Some("Console/1.0")));
+    let deleted = latchkey::model::NewEvent {
+        at: r.at,
+        kind: latchkey::model::EventKind::ClientDeleted {
+            client_id: "acme".into(),
+        },
+        audit: by.clone(),
+    };
+    assert!(store
+        .delete_client("acme", r, &[deleted])
+        .await
+        .expect("delete"));
+    // Events written now carry their audit beside the old one without.
+    let events = store.poll_events("x", 10).await.expect("poll");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (events[0].audit.as_ref(), events[1].audit.as_ref()),
+        (None, Some(&by))
+    );
     assert_eq!(
         store
             .find_access_token(&token)

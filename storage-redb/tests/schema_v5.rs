@@ -52,6 +52,8 @@ fn scopes(s: &str) -> ScopeSet {
 /// console-registered client can have.
 fn acme() -> ClientRecord {
     ClientRecord {
+        created_by: None,
+        access_token_format: None,
         id: "acme".into(),
         owner: "acme-corp".into(),
         name: "Acme Dashboard".into(),
@@ -113,6 +115,8 @@ fn acme() -> ClientRecord {
 /// A client that registered itself (RFC 7591).
 fn registered() -> ClientRecord {
     ClientRecord {
+        created_by: None,
+        access_token_format: None,
         id: "dyn-1".into(),
         owner: "dyn-1".into(),
         name: "Agent".into(),
@@ -147,6 +151,8 @@ fn registered() -> ClientRecord {
 /// A client described by its metadata document.
 fn documented() -> ClientRecord {
     ClientRecord {
+        created_by: None,
+        access_token_format: None,
         id: "https://tool.example/client.json".into(),
         owner: "https://tool.example/client.json".into(),
         name: "Tool".into(),
@@ -359,6 +365,7 @@ fn signing_keys() -> Vec<SigningKeyRecord> {
 fn client_created(id: &str) -> NewEvent {
     NewEvent {
         at: T0,
+        audit: latchkey::audit::Audit::system(),
         kind: EventKind::ClientCreated {
             client_id: id.into(),
         },
@@ -422,6 +429,7 @@ async fn write_every_record(store: &RedbStore) {
                 code: code(n, "ignored"),
                 remember,
                 new_grant_id: "g1".into(),
+                audit: latchkey::audit::Audit::system(),
             })
             .await
             .expect("approve");
@@ -460,6 +468,7 @@ async fn write_every_record(store: &RedbStore) {
                 ..code5
             },
             remember: false,
+            audit: latchkey::audit::Audit::system(),
             new_grant_id: "g1".into(),
         })
         .await
@@ -532,6 +541,7 @@ fn family_revoked() -> NewEvent {
     NewEvent {
         at: T0.plus(20),
         kind: events().pop().expect("events").1,
+        audit: latchkey::audit::Audit::system(),
     }
 }
 
@@ -624,6 +634,10 @@ async fn check_every_record(store: &RedbStore) {
     // Every event, in order, to a new consumer; the rest to the one that
     // acknowledged the first three.
     let all = store.poll_events("fresh", 100).await.expect("poll");
+    assert!(
+        all.iter().all(|e| e.audit.is_none()),
+        "version-5 events carry no audit fields"
+    );
     let got: Vec<(u64, Timestamp, EventKind)> =
         all.into_iter().map(|e| (e.seq, e.at, e.kind)).collect();
     let want: Vec<(u64, Timestamp, EventKind)> = events()

@@ -367,7 +367,7 @@ pub(crate) fn not_redeemed_from(
 
 macro_rules! event_cols {
     () => {
-        "seq, at, kind"
+        "seq, at, kind, audit"
     };
 }
 pub(crate) use event_cols;
@@ -377,21 +377,27 @@ pub(crate) fn event_from(r: &impl Cols) -> Result<Event, DbError> {
         seq: uint(r.i64("seq")?, "seq")?,
         at: time(r.i64("at")?)?,
         kind: from_json(&r.text("kind")?)?,
+        audit: r.opt_text("audit")?.map(|a| from_json(&a)).transpose()?,
     })
 }
 
-/// Event payloads as parallel column vectors, for PostgreSQL's `unnest`.
+/// Event payloads as parallel column vectors (`at`, `kind` as JSON, `audit`
+/// as JSON), for PostgreSQL's `unnest`.
 #[cfg(feature = "postgres")]
-pub(crate) fn event_columns(
-    events: &[latchkey::model::NewEvent],
-) -> Result<(Vec<i64>, Vec<String>), DbError> {
+pub(crate) type EventColumns = (Vec<i64>, Vec<String>, Vec<String>);
+
+/// The [`EventColumns`] of `events`.
+#[cfg(feature = "postgres")]
+pub(crate) fn event_columns(events: &[latchkey::model::NewEvent]) -> Result<EventColumns, DbError> {
     let mut at = Vec::with_capacity(events.len());
     let mut kind = Vec::with_capacity(events.len());
+    let mut audit = Vec::with_capacity(events.len());
     for e in events {
         at.push(ts(e.at));
         kind.push(json(&e.kind)?);
+        audit.push(json(&e.audit)?);
     }
-    Ok((at, kind))
+    Ok((at, kind, audit))
 }
 
 /// A query being bound, for any dialect.

@@ -51,6 +51,7 @@ const OLD_REVOKE: &str = "WITH f AS (UPDATE lk_families SET revoked_at = $2, rev
 
 fn revoked(i: usize) -> NewEvent {
     NewEvent {
+        audit: latchkey::Audit::system(),
         at: T0,
         kind: EventKind::FamilyRevoked {
             family_id: format!("fam_{i}"),
@@ -127,6 +128,7 @@ async fn store_with(conns: u32) -> (common::pg::DropDb, PgStore, String) {
 
 fn created(client_id: &str) -> NewEvent {
     NewEvent {
+        audit: latchkey::Audit::system(),
         at: T0,
         kind: EventKind::ClientCreated {
             client_id: client_id.to_owned(),

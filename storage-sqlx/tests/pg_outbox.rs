@@ -58,6 +58,7 @@ async fn concurrent_appenders_and_poller_never_skip() {
             for _ in 0..per {
                 let c = client("acme");
                 let e = NewEvent {
+                    audit: latchkey::Audit::system(),
                     at: T0,
                     kind: EventKind::ClientCreated {
                         client_id: c.id.clone(),
@@ -114,6 +115,7 @@ async fn ten_thousand_revocations_survive_a_killed_consumer() {
                 for g in (w..GRANTS).step_by(8) {
                     let fid = format!("fam_{g}_{i}");
                     let e = NewEvent {
+                        audit: latchkey::Audit::system(),
                         at: T0,
                         kind: EventKind::FamilyRevoked {
                             family_id: fid.clone(),
@@ -237,6 +239,7 @@ async fn claim_events_shares_work_and_survives_a_dead_member() {
     for _ in 0..total {
         let c = client("acme");
         let e = NewEvent {
+            audit: latchkey::Audit::system(),
             at: T0,
             kind: EventKind::ClientCreated {
                 client_id: c.id.clone(),
@@ -326,6 +329,7 @@ async fn a_poll_cancelled_in_begin_leaves_no_open_transaction() {
     one.migrate().await.expect("migrate");
     let other = PgStore::connect(&url).await.expect("connect");
     let created = |c: &latchkey::model::ClientRecord| NewEvent {
+        audit: latchkey::Audit::system(),
         at: T0,
         kind: EventKind::ClientCreated {
             client_id: c.id.clone(),

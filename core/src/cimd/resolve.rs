@@ -1,6 +1,7 @@
 //! The engine's client lookup: stored clients as they are, URL client ids
 //! through their metadata document and the stored copy that caches it.
 
+use crate::audit::{Actor, Audit, Source};
 use crate::engine::Engine;
 use crate::error::{Description, Error};
 use crate::model::{ClientRecord, EventKind, MetadataDocument, Visibility};
@@ -110,6 +111,9 @@ impl<S: Storage + ?Sized> Engine<S> {
         let mut client = ClientRecord {
             id: id.to_owned(),
             owner: policy.owner.clone(),
+            created_by: Some(Actor::Client {
+                client_id: id.to_owned(),
+            }),
             name: String::new(),
             redirect_uris: vec![],
             grant_types: vec![],
@@ -130,9 +134,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         };
         apply(&mut client, doc, policy);
         self.validate(&client).map_err(|e| document_error(&e))?;
-        let ev = self.event(EventKind::ClientCreated {
-            client_id: client.id.clone(),
-        });
+        let ev = self.event(
+            EventKind::ClientCreated {
+                client_id: client.id.clone(),
+            },
+            &document_actor(&client.id),
+        );
         match self.store.insert_client(&client, &[ev]).await {
             Ok(()) => Ok(client),
             // Someone stored it first (a concurrent first use): theirs is
@@ -160,9 +167,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         let mut events = vec![];
         if changed {
             client.updated_at = freshness.fetched_at;
-            events.push(self.event(EventKind::ClientUpdated {
-                client_id: client.id.clone(),
-            }));
+            events.push(self.event(
+                EventKind::ClientUpdated {
+                    client_id: client.id.clone(),
+                },
+                &document_actor(&client.id),
+            ));
         }
         match self
             .store
@@ -193,4 +203,11 @@ fn apply(client: &mut ClientRecord, doc: DocumentClient, policy: &MetadataDocume
     client.grant_types = doc.grant_types;
     client.scopes = doc.scopes;
     client.resources = policy.resources.clone();
+}
+
+/// What a change made from a client's own metadata document records: the
+/// client described itself. The fetch is the server's, on first use or when
+/// the copy went stale, so there is no request source to name.
+fn document_actor(client_id: &str) -> Audit {
+    Audit::client(client_id, Source::default())
 }

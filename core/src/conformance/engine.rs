@@ -33,15 +33,18 @@ fn engine<S: Storage + ?Sized>(store: Arc<S>, refresh_grace: u64) -> Engine<S> {
 /// A confidential client with `client_secret_post`; returns id and secret.
 async fn client<S: Storage + ?Sized>(engine: &Engine<S>) -> (String, String) {
     let app = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Conformance App".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            scopes: vec!["profile:read".into(), "dns:read".into()],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            auth_method: Some(AuthMethod::ClientSecretPost),
-            ..Default::default()
-        })
+        .register_client(
+            &crate::Acting::operator("tests", crate::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Conformance App".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                scopes: vec!["profile:read".into(), "dns:read".into()],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                auth_method: Some(AuthMethod::ClientSecretPost),
+                ..Default::default()
+            },
+        )
         .await
         .expect("register");
     let secret = app.secret.expect("secret").expose().to_owned();
@@ -119,7 +122,13 @@ pub async fn engine_concurrent_authorizations_all_succeed<S: Storage + ?Sized + 
                 remember: i % 3 == 0,
             };
             engine
-                .accept(&challenge, "browser", &alice(), decision)
+                .accept(
+                    &challenge,
+                    "browser",
+                    &alice(),
+                    decision,
+                    &crate::Source::default(),
+                )
                 .await
         }));
     }
@@ -155,7 +164,13 @@ pub async fn engine_strict_refresh_has_one_winner<S: Storage + ?Sized + 'static>
     let challenge = consent_challenge(&engine, &client_id, "profile:read").await;
     let code = code_of(
         &engine
-            .accept(&challenge, "browser", &alice(), ConsentDecision::default())
+            .accept(
+                &challenge,
+                "browser",
+                &alice(),
+                ConsentDecision::default(),
+                &crate::Source::default(),
+            )
             .await,
     );
     let r = engine

@@ -1,6 +1,7 @@
 //! The engine's domain calls: verify a pending domain through a verifier,
 //! re-check verified ones, and the one write path both use.
 
+use crate::audit::{Acting, Audit, ClientAction};
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::manage_error::ManageError;
@@ -81,6 +82,7 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// must still be written (it is then shown as unverified).
     pub(crate) async fn change_domain<T, F>(
         &self,
+        by: &Audit,
         id: &str,
         domain: &str,
         decide: F,
@@ -101,7 +103,11 @@ impl<S: Storage + ?Sized> Engine<S> {
             *slot = change.domain;
             c.updated_at = now;
             c.revision += 1;
-            let events: Vec<_> = change.events.into_iter().map(|k| self.event(k)).collect();
+            let events: Vec<_> = change
+                .events
+                .into_iter()
+                .map(|k| self.event(k, by))
+                .collect();
             match self.store.update_client(&c, expected, &events).await {
                 Ok(()) => Ok(Attempt::Done((c, change.out))),
                 Err(StorageError::Conflict) => Ok(Attempt::Lost),
@@ -114,26 +120,29 @@ impl<S: Storage + ?Sized> Engine<S> {
 
     /// Marks the pending `domain` verified, if its challenge is still
     /// `challenge` (when given) and unexpired; `checked_at` records a check
-    /// that saw it. Expired challenges become `expired`.
+    /// that saw it. Expired challenges become `expired`. `by` must be
+    /// allowed to update the client.
     pub(crate) async fn confirm_pending(
         &self,
+        by: &Acting,
         id: &str,
         domain: &str,
         challenge: Option<&str>,
     ) -> Result<ClientRecord, ManageError> {
         let domain = check_domain_name(domain).map_err(|e| invalid(&e.to_string()))?;
         let now = self.now();
-        let expired = self.get_client(id).await?.domains.iter().any(|d| {
+        let current = self.client_for(by, ClientAction::Update, id).await?;
+        let expired = current.domains.iter().any(|d| {
             d.domain == domain
                 && matches!(d.state, DomainState::Pending { expires_at } if expires_at <= now)
         });
         if expired {
-            self.expire_domain_verification(id, &domain).await?;
+            self.expire_domain_verification(by, id, &domain).await?;
             return Err(invalid("the domain challenge expired; start again"));
         }
         let checked = challenge.is_some();
         let (c, ()) = self
-            .change_domain(id, &domain, |d, now| {
+            .change_domain(by.audit(), id, &domain, |d, now| {
                 let pending =
                     matches!(d.state, DomainState::Pending { expires_at } if expires_at > now);
                 // A restart between the check and this write has a new
@@ -174,15 +183,17 @@ impl<S: Storage + ?Sized> Engine<S> {
     /// [`DomainCheckError::NotProven`] with each method's reason;
     /// [`DomainCheckError::Manage`] for an invalid or unknown domain, no
     /// pending verification, an expired challenge (which becomes
-    /// `expired`), an unknown client, or storage failures.
+    /// `expired`), an unknown client, or storage failures; `Forbidden`
+    /// when `by` may not update the client.
     pub async fn verify_domain(
         &self,
+        by: &Acting,
         id: &str,
         domain: &str,
         verifier: &dyn DomainVerifier,
     ) -> Result<ClientRecord, DomainCheckError> {
         let domain = check_domain_name(domain).map_err(|e| invalid(&e.to_string()))?;
-        let c = self.get_client(id).await?;
+        let c = self.client_for(by, ClientAction::Update, id).await?;
         let d = c
             .domains
             .iter()
@@ -191,7 +202,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         let now = self.now();
         if matches!(d.state, DomainState::Pending { expires_at } if expires_at <= now) {
             // Said without asking the network.
-            self.expire_domain_verification(id, &domain).await?;
+            self.expire_domain_verification(by, id, &domain).await?;
             return Err(invalid("the domain challenge expired; start again").into());
         }
         let _found: Found = verifier
@@ -199,7 +210,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             .await
             .map_err(DomainCheckError::NotProven)?;
         Ok(self
-            .confirm_pending(id, &domain, Some(&d.challenge))
+            .confirm_pending(by, id, &domain, Some(&d.challenge))
             .await?)
     }
 
@@ -244,7 +255,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         policy: &RecheckPolicy,
     ) -> Result<RecheckOutcome, ManageError> {
         let (_, outcome) = self
-            .change_domain(id, domain, |d, now| {
+            .change_domain(&Audit::system(), id, domain, |d, now| {
                 let (next, outcome) = after_recheck(d, result, now, policy)
                     .ok_or_else(|| invalid("the domain is neither verified nor lapsed"))?;
                 let client_id = id.to_owned();

@@ -87,6 +87,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                     &code.grant_id,
                     &code.client_id,
                     RevocationReason::CodeReplay,
+                    // The token endpoint's handlers do not see the
+                    // request, so the event names the client alone.
+                    &crate::audit::Audit::client(&code.client_id, crate::audit::Source::default()),
                 )
                 .await?;
                 return Err(invalid_grant());
@@ -118,6 +121,9 @@ impl<S: Storage + ?Sized> Engine<S> {
                     &code.grant_id,
                     &code.client_id,
                     RevocationReason::CodeReplay,
+                    // The token endpoint's handlers do not see the
+                    // request, so the event names the client alone.
+                    &crate::audit::Audit::client(&code.client_id, crate::audit::Source::default()),
                 )
                 .await?;
                 Err(invalid_grant())

@@ -13,6 +13,7 @@ pub(crate) use issue::TokenPlan;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -289,20 +290,24 @@ impl<S: Storage + ?Sized> Engine<S> {
             .unwrap_or(self.config.refresh_token_ttl)
     }
 
-    /// Revokes a family with its outbox event, atomically.
+    /// Revokes a family with its outbox event (naming `by`), atomically.
     pub(crate) async fn revoke_family_for(
         &self,
         family_id: &str,
         grant_id: &str,
         client_id: &str,
         reason: RevocationReason,
+        by: &Audit,
     ) -> Result<bool, Error> {
-        let ev = self.event(EventKind::FamilyRevoked {
-            family_id: family_id.to_owned(),
-            grant_id: grant_id.to_owned(),
-            client_id: client_id.to_owned(),
-            reason,
-        });
+        let ev = self.event(
+            EventKind::FamilyRevoked {
+                family_id: family_id.to_owned(),
+                grant_id: grant_id.to_owned(),
+                client_id: client_id.to_owned(),
+                reason,
+            },
+            by,
+        );
         match reason {
             RevocationReason::CodeReplay => {
                 crate::observe::signal(crate::observe::Signal::CodeReplay, Some(client_id));

@@ -169,6 +169,12 @@ impl<S: Storage + ?Sized> Engine<S> {
                     &family.grant_id,
                     &family.client_id,
                     RevocationReason::RefreshReuse,
+                    // The token endpoint's handlers do not see the
+                    // request, so the event names the client alone.
+                    &crate::audit::Audit::client(
+                        &family.client_id,
+                        crate::audit::Source::default(),
+                    ),
                 )
                 .await?;
                 Err(Error::InvalidGrant(

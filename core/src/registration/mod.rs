@@ -15,6 +15,7 @@ pub mod metadata;
 
 use std::sync::Arc;
 
+use crate::audit::{Audit, Source};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse};
@@ -238,9 +239,13 @@ impl<S: Storage + ?Sized> Engine<S> {
         } else {
             None
         };
+        let id = self.new_id("lkc_")?;
+        // The client registers itself: it is the actor, and the creator.
+        let by = Audit::client(&id, Source::of(req));
         let client = ClientRecord {
-            id: self.new_id("lkc_")?,
+            id,
             owner: policy.owner.clone(),
+            created_by: Some(by.actor.clone()),
             name: checked.name,
             redirect_uris: checked.redirect_uris,
             grant_types: checked.grant_types,
@@ -270,9 +275,12 @@ impl<S: Storage + ?Sized> Engine<S> {
             revision: 0,
         };
         self.validate(&client)?;
-        let ev = self.event(EventKind::ClientCreated {
-            client_id: client.id.clone(),
-        });
+        let ev = self.event(
+            EventKind::ClientCreated {
+                client_id: client.id.clone(),
+            },
+            &by,
+        );
         self.store.insert_client(&client, &[ev]).await?;
         let mut info = ClientInformation::of(&client, self.registration_client_uri(&client.id));
         info.client_secret = secret.as_ref().map(|(s, _)| s.expose());
@@ -323,7 +331,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             "PUT" => self.update_registration(req, client).await,
             "DELETE" => {
-                self.delete_client(&client.id)
+                self.remove_client(&client.id, &Audit::client(&client.id, Source::of(req)))
                     .await
                     .map_err(manage_to_error)?;
                 Ok(HttpResponse {
@@ -387,9 +395,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         client.updated_at = self.now();
         client.revision += 1;
         self.validate(&client)?;
-        let ev = self.event(EventKind::ClientUpdated {
-            client_id: client.id.clone(),
-        });
+        let ev = self.event(
+            EventKind::ClientUpdated {
+                client_id: client.id.clone(),
+            },
+            &Audit::client(&client.id, Source::of(req)),
+        );
         match self.store.update_client(&client, expected, &[ev]).await {
             Ok(()) => {}
             Err(StorageError::Conflict) => {
@@ -422,7 +433,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             let unused = c.registration.as_ref().is_some_and(|r| !r.used);
             if unused && c.created_at.plus(policy.unused_ttl) <= now {
-                match self.delete_client(&c.id).await {
+                match self.remove_client(&c.id, &Audit::system()).await {
                     Ok(()) => n += 1,
                     Err(ManageError::NotFound(_)) => {}
                     Err(e) => return Err(e),

@@ -66,6 +66,7 @@ impl State {
                     seq: self.next_seq,
                     at: e.at,
                     kind: e.kind.clone(),
+                    audit: Some(e.audit.clone()),
                 },
             );
         }

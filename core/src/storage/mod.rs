@@ -134,6 +134,8 @@ pub struct Approval {
     /// random), which is how a store that inserts it conditionally tells
     /// whether it created the grant.
     pub new_grant_id: String,
+    /// Who approved, from where: recorded on the approval's events.
+    pub audit: crate::audit::Audit,
 }
 
 /// What [`GrantStore::approve`] did.

@@ -220,6 +220,7 @@ pub fn merge_approval(existing: Option<&GrantRecord>, approval: &Approval) -> Ap
                 subject: grant.subject.clone(),
                 client_id: grant.client_id.clone(),
             },
+            audit: approval.audit.clone(),
         });
     }
     events.push(NewEvent {
@@ -230,6 +231,7 @@ pub fn merge_approval(existing: Option<&GrantRecord>, approval: &Approval) -> Ap
             client_id: grant.client_id.clone(),
             scopes: granted.clone(),
         },
+        audit: approval.audit.clone(),
     });
     let mut code = code.clone();
     code.grant_id.clone_from(&grant.id);

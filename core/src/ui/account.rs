@@ -486,7 +486,8 @@ where
         if form.single("confirm").ok().flatten() != Some("yes") {
             return self.confirm_revoke(&s, &p, grant).await;
         }
-        match self.engine.revoke_grant(&p.subject, grant).await {
+        let by = crate::audit::Audit::user(&p.subject, crate::audit::Source::of(req));
+        match self.engine.revoke_grant(&by, &p.subject, grant).await {
             Ok(()) => {
                 let notice = &self.ui.strings().access_revoked;
                 // The revoke happened; a lost notice only loses the words.

@@ -260,7 +260,12 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         };
         let outcome = self
             .engine
-            .resume(challenge, &session.binding, &principal)
+            .resume(
+                challenge,
+                &session.binding,
+                &principal,
+                &crate::audit::Source::of(req),
+            )
             .await;
         self.outcome(&session, outcome)
     }
@@ -295,7 +300,13 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         let outcome = match decision.choice {
             Choice::Allow(d) => {
                 self.engine
-                    .accept(&decision.challenge, &session.binding, &principal, d)
+                    .accept(
+                        &decision.challenge,
+                        &session.binding,
+                        &principal,
+                        d,
+                        &crate::audit::Source::of(req),
+                    )
                     .await
             }
             Choice::Deny => {

@@ -127,30 +127,36 @@ pub async fn harness_with<S: Storage + ?Sized>(
         app_scopes.push("offline_access".into());
     }
     let app = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme Dashboard".into(),
-            redirect_uris: vec![REDIRECT.into(), "https://app.example/other".into()],
-            grant_types: vec![
-                GrantType::AuthorizationCode,
-                GrantType::RefreshToken,
-                GrantType::ClientCredentials,
-            ],
-            scopes: app_scopes,
-            resources: vec![API.into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme Dashboard".into(),
+                redirect_uris: vec![REDIRECT.into(), "https://app.example/other".into()],
+                grant_types: vec![
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::ClientCredentials,
+                ],
+                scopes: app_scopes,
+                resources: vec![API.into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let cli = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme CLI".into(),
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            scopes: vec!["profile:read".into(), "zones:read".into()],
-            auth_method: Some(AuthMethod::None),
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme CLI".into(),
+                redirect_uris: vec!["http://127.0.0.1/callback".into()],
+                scopes: vec!["profile:read".into(), "zones:read".into()],
+                auth_method: Some(AuthMethod::None),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     Harness {
@@ -176,15 +182,18 @@ pub async fn harness_with_device_on<S: Storage + ?Sized>(
     let h = harness_with(engine, clock).await;
     let tv = h
         .engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Living-room TV".into(),
-            grant_types: vec![GrantType::DeviceCode, GrantType::RefreshToken],
-            scopes: vec!["profile:read".into(), "dns:read".into()],
-            resources: vec![API.into()],
-            auth_method: Some(AuthMethod::None),
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Living-room TV".into(),
+                grant_types: vec![GrantType::DeviceCode, GrantType::RefreshToken],
+                scopes: vec!["profile:read".into(), "dns:read".into()],
+                resources: vec![API.into()],
+                auth_method: Some(AuthMethod::None),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     (h, tv)
@@ -277,6 +286,7 @@ impl<S: Storage + ?Sized> Harness<S> {
                             scopes: None,
                             remember,
                         },
+                        &latchkey::Source::default(),
                     )
                     .await
                 {

@@ -49,6 +49,10 @@ pub struct Config {
     /// `--trust-domain-claims` (`--operator USER`, repeatable;
     /// `LATCHKEY_OPERATORS`, space-separated).
     pub operators: Vec<String>,
+    /// Demo users who only view the account's apps in the console
+    /// (`--viewer USER`, repeatable; `LATCHKEY_VIEWERS`, space-separated).
+    /// Otherwise `alice` is the account's owner and `bob` a developer.
+    pub viewers: Vec<String>,
     /// Nameserver for the DNS TXT check instead of the system's
     /// (`--dns-server ADDR`, `LATCHKEY_DNS_SERVER`, e.g. `127.0.0.1:5353`).
     pub dns_server: Option<SocketAddr>,
@@ -149,6 +153,7 @@ impl std::fmt::Debug for Config {
             .field("demo_clients", &self.demo_clients)
             .field("trust_domain_claims", &self.trust_domain_claims)
             .field("operators", &self.operators)
+            .field("viewers", &self.viewers)
             .field("dns_server", &self.dns_server)
             .field("open_registration", &self.open_registration)
             .field("protected_resources", &self.protected_resources)
@@ -182,6 +187,7 @@ impl Config {
             bob_password: "bob-pass".into(),
             trust_domain_claims: false,
             operators: Vec::new(),
+            viewers: Vec::new(),
             dns_server: None,
             database_url: None,
             lifetimes: Lifetimes::default(),
@@ -240,6 +246,8 @@ Options (each also read from the environment variable shown):
                            demos); needs --operator [LATCHKEY_TRUST_DOMAIN_CLAIMS=1]
   --operator USER          a user who may confirm domains unchecked; repeatable
                            [LATCHKEY_OPERATORS, space-separated]
+  --viewer USER            a demo user who may only view the account's apps (alice owns the
+                           account, bob is a developer); repeatable [LATCHKEY_VIEWERS]
   --dns-server ADDR        nameserver for the DNS TXT domain check, e.g. 127.0.0.1:53
                            [LATCHKEY_DNS_SERVER, default: the system's]
   --database-url URL       use SQL storage instead of redb: postgres://…, mysql://…
@@ -304,6 +312,10 @@ where
         .map(|v| v.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
     let mut operators_from_flags = false;
+    let mut viewers: Vec<String> = env("LATCHKEY_VIEWERS")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut viewers_from_flags = false;
     let mut dns_server = env("LATCHKEY_DNS_SERVER");
     c.demo_clients = !env("LATCHKEY_NO_DEMO_CLIENTS").is_some_and(yes);
     c.open_registration = env("LATCHKEY_OPEN_REGISTRATION").is_some_and(yes);
@@ -351,6 +363,13 @@ where
                     operators_from_flags = true;
                 }
                 operators.push(value()?);
+            }
+            "--viewer" => {
+                if !viewers_from_flags {
+                    viewers.clear();
+                    viewers_from_flags = true;
+                }
+                viewers.push(value()?);
             }
             "--dns-server" => dns_server = Some(value()?),
             "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
@@ -438,6 +457,7 @@ where
         );
     }
     c.operators = operators;
+    c.viewers = viewers;
     if c.alice_password.is_empty() || c.bob_password.is_empty() {
         return Err("demo passwords must not be empty".into());
     }

@@ -16,18 +16,26 @@
 //! shows as lapsed. "Confirm without checking" is an operator override for
 //! offline demos: only with `--trust-domain-claims`, and only for the users
 //! named by `--operator`, never for any signed-in developer.
+//!
+//! Roles: every change goes to the engine with the signed-in member and
+//! their role ([`latchkey::Acting`]); the engine refuses what the role does
+//! not allow (a viewer changes nothing; a developer rotates and deletes
+//! only the apps they created) and names the member, their address and
+//! browser on the outbox event. The page hides the buttons a role cannot
+//! use, but the engine's check is what holds.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use latchkey::audit::ClientAction;
 use latchkey::clients::{ClientRegistration, ClientUpdate};
 use latchkey::domains::DomainCheckError;
 use latchkey::http::{HttpRequest, HttpResponse, Params};
 use latchkey::model::{AuthMethod, ClientRecord, DomainState, Visibility};
 use latchkey::web::{Session, SessionKey};
-use latchkey::{ManageError, Principal};
+use latchkey::{Acting, Actor, ManageError, Principal, Role, Source};
 
 use crate::page::{csrf_field, escape, messages, page, redirect};
 use crate::App;
@@ -139,28 +147,39 @@ pub async fn home(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 
 async fn show(app: Arc<App>, req: HttpRequest) -> HttpResponse {
     match app.account.signed_in(&req, PATH).await {
-        Ok((s, p, _)) => render(&app, &s, &p, Shown::default()).await,
+        Ok((s, p, _)) => {
+            let by = acting(&app, &p, &req);
+            render(&app, &s, &p, &by, Shown::default()).await
+        }
         Err(r) => r,
     }
+}
+
+/// The signed-in member as the engine sees them: their role in the account
+/// (a user the directory no longer knows only views), from this request.
+fn acting(app: &App, p: &Principal, req: &HttpRequest) -> Acting {
+    let role = app.users.role(&p.subject).unwrap_or(Role::Viewer);
+    Acting::member(&p.subject, &p.account, role, Source::of(req))
 }
 
 /// Runs `action` on a signed-in, CSRF-checked post; `Ok(notice)` redirects
 /// to the console with the notice, `Err` shows the console with the error.
 async fn post_action<F, Fut>(app: Arc<App>, req: HttpRequest, action: F) -> HttpResponse
 where
-    F: FnOnce(Arc<App>, Session, Principal, Params) -> Fut,
+    F: FnOnce(Arc<App>, Session, Principal, Params, Acting) -> Fut,
     Fut: std::future::Future<Output = Result<String, Shown>>,
 {
     let (s, p, form) = match app.account.signed_in(&req, PATH).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match action(app.clone(), s.clone(), p.clone(), form).await {
+    let by = acting(&app, &p, &req);
+    match action(app.clone(), s.clone(), p.clone(), form, by.clone()).await {
         Ok(notice) => {
             let _ = app.sessions.set_flash(&s, notice).await;
             redirect(PATH)
         }
-        Err(shown) => render(&app, &s, &p, shown).await,
+        Err(shown) => render(&app, &s, &p, &by, shown).await,
     }
 }
 
@@ -195,7 +214,7 @@ fn engine_fail(e: &ManageError) -> Shown {
 /// `POST /console/apps`: registers a private app; its secret is shown once
 /// on the page that follows.
 async fn register(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, s, p, form| async move {
+    post_action(app, req, |app, s, p, form, by| async move {
         let keep = |mut shown: Shown| {
             shown.form = Some(form.clone());
             shown
@@ -226,7 +245,7 @@ async fn register(app: Arc<App>, req: HttpRequest) -> HttpResponse {
         };
         let r = app
             .engine
-            .register_client(reg)
+            .register_client(&by, reg)
             .await
             .map_err(|e| keep(engine_fail(&e)))?;
         if let Some(secret) = &r.secret {
@@ -240,12 +259,12 @@ async fn register(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 /// `POST /console/rotate` (with `confirm=yes`): a new secret, shown once;
 /// the old one keeps working for the engine's overlap period.
 async fn rotate(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, s, p, form| async move {
+    post_action(app, req, |app, s, p, form, by| async move {
         let c = owned(&app, &p, &form).await?;
         confirmed(&form, "Yes, rotate")?;
         let secret = app
             .engine
-            .rotate_client_secret(&c.id)
+            .rotate_client_secret(&by, &c.id)
             .await
             .map_err(|e| engine_fail(&e))?;
         app.reveal.put(&s, &c.id, secret.expose());
@@ -257,11 +276,11 @@ async fn rotate(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 /// `POST /console/delete` (with `confirm=yes`): the app, its grants and
 /// every token go.
 async fn delete(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, _, p, form| async move {
+    post_action(app, req, |app, _, p, form, by| async move {
         let c = owned(&app, &p, &form).await?;
         confirmed(&form, "Yes, delete")?;
         app.engine
-            .delete_client(&c.id)
+            .delete_client(&by, &c.id)
             .await
             .map_err(|e| engine_fail(&e))?;
         Ok(format!("Deleted {}.", c.name))
@@ -272,7 +291,7 @@ async fn delete(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 /// `POST /console/domain`: starts proving ownership of `domain`; the
 /// console then shows the record to publish.
 async fn start_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, _, p, form| async move {
+    post_action(app, req, |app, _, p, form, by| async move {
         let c = owned(&app, &p, &form).await?;
         let domain = field(&form, "domain").trim().to_owned();
         let keep = |mut shown: Shown| {
@@ -280,7 +299,7 @@ async fn start_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
             shown
         };
         app.engine
-            .start_domain_verification(&c.id, &domain)
+            .start_domain_verification(&by, &c.id, &domain)
             .await
             .map_err(|e| keep(engine_fail(&e)))?;
         Ok("Verification started: publish the record shown below.".into())
@@ -292,12 +311,12 @@ async fn start_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 /// marks the domain verified when it is found; otherwise says, per check,
 /// what was seen.
 async fn confirm_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, _, p, form| async move {
+    post_action(app, req, |app, _, p, form, by| async move {
         let c = owned(&app, &p, &form).await?;
         let domain = field(&form, "domain");
         match app
             .engine
-            .verify_domain(&c.id, domain, &*app.domain_verifier)
+            .verify_domain(&by, &c.id, domain, &*app.domain_verifier)
             .await
         {
             Ok(_) => Ok("Domain verified.".into()),
@@ -324,7 +343,7 @@ fn is_operator(app: &App, p: &Principal) -> bool {
 /// `POST /console/domain/trust`: marks the domain verified without
 /// checking (operators only; see module docs).
 async fn trust_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, _, p, form| async move {
+    post_action(app, req, |app, _, p, form, by| async move {
         if !is_operator(&app, &p) {
             return Err(fail(
                 403,
@@ -333,8 +352,11 @@ async fn trust_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
             ));
         }
         let c = owned(&app, &p, &form).await?;
+        // A named operator acts as an operator of the server here: the
+        // event says so, with their address and browser.
+        let operator = Acting::operator(&p.subject, by.audit().source.clone());
         app.engine
-            .confirm_domain(&c.id, field(&form, "domain"))
+            .confirm_domain(&operator, &c.id, field(&form, "domain"))
             .await
             .map_err(|e| engine_fail(&e))?;
         Ok("Domain confirmed without checking (operator override).".into())
@@ -345,7 +367,7 @@ async fn trust_domain(app: Arc<App>, req: HttpRequest) -> HttpResponse {
 /// `POST /console/visibility`: `public` (needs a verified domain hosting
 /// every redirect URI; the engine checks) or `private`.
 async fn visibility(app: Arc<App>, req: HttpRequest) -> HttpResponse {
-    post_action(app, req, |app, _, p, form| async move {
+    post_action(app, req, |app, _, p, form, by| async move {
         let c = owned(&app, &p, &form).await?;
         let visibility = match field(&form, "visibility") {
             "public" => Visibility::Public,
@@ -357,7 +379,7 @@ async fn visibility(app: Arc<App>, req: HttpRequest) -> HttpResponse {
             ..ClientUpdate::default()
         };
         app.engine
-            .update_client(&c.id, update)
+            .update_client(&by, &c.id, update)
             .await
             .map_err(|e| engine_fail(&e))?;
         Ok("Visibility changed.".into())
@@ -479,7 +501,8 @@ fn domains(c: &ClientRecord, csrf: &str, operator: bool, typed: Option<&str>) ->
     out
 }
 
-fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> String {
+fn app_box(c: &ClientRecord, csrf: &str, operator: bool, by: &Acting, shown: &Shown) -> String {
+    let may = |action| by.check(action, c).is_ok();
     let confidential = c.auth_method.is_confidential();
     let kind = if confidential {
         format!(
@@ -500,7 +523,7 @@ fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> Strin
         .collect();
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     let mut actions = String::new();
-    if confidential {
+    if confidential && may(ClientAction::RotateSecret) {
         let warn = "The new secret is shown once. The old one keeps working for a day; update the app before then.";
         actions.push_str(&confirm_form(
             "/console/rotate",
@@ -516,25 +539,30 @@ fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> Strin
         form("/console/visibility", csrf, &c.id, &inner, label)
     };
     let mut visibility = visibility.to_owned();
+    let may_update = may(ClientAction::Update);
     match c.visibility {
+        Visibility::Private if !may_update => {}
         Visibility::Private if c.verified_domains().next().is_some() => actions.push_str(&to("public", "Make public")),
         Visibility::Private => visibility.push_str(
             "<br><span class=\"small\">Verify a domain that hosts every redirect URI to make it public.</span>",
         ),
-        _ => actions.push_str(&to("private", "Make private")),
+        _ if may_update => actions.push_str(&to("private", "Make private")),
+        _ => {}
     }
     let warn = format!(
         "Delete <b>{}</b>? Its grants and every token it holds stop working at once.",
         escape(&c.name)
     );
-    actions.push_str(&confirm_form(
-        "/console/delete",
-        csrf,
-        c,
-        "Delete app…",
-        &warn,
-        "Yes, delete",
-    ));
+    if may(ClientAction::Delete) {
+        actions.push_str(&confirm_form(
+            "/console/delete",
+            csrf,
+            c,
+            "Delete app…",
+            &warn,
+            "Yes, delete",
+        ));
+    }
     let typed = shown
         .domain
         .as_ref()
@@ -548,7 +576,8 @@ fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> Strin
          <tr><th scope=\"row\">Redirect URIs</th><td>{uris}</td></tr>\
          <tr><th scope=\"row\">Scopes</th><td><code>{scopes}</code></td></tr>\
          <tr><th scope=\"row\">Grant types</th><td>{grants}</td></tr>\
-         <tr><th scope=\"row\">Secret</th><td>{secret}</td></tr></table>\
+         <tr><th scope=\"row\">Secret</th><td>{secret}</td></tr>\
+         <tr><th scope=\"row\">Created by</th><td>{creator}</td></tr></table>\
          <h3>Domains</h3>{domains}<div class=\"actions\">{actions}</div></section>",
         name = escape(&c.name),
         id = escape(&c.id),
@@ -560,8 +589,23 @@ fn app_box(c: &ClientRecord, csrf: &str, operator: bool, shown: &Shown) -> Strin
         } else {
             "none"
         },
-        domains = domains(c, csrf, operator, typed),
+        domains = if may_update {
+            domains(c, csrf, operator, typed)
+        } else {
+            String::new()
+        },
+        creator = creator(c),
     )
+}
+
+/// Who registered `c`, as the console shows it.
+fn creator(c: &ClientRecord) -> String {
+    match &c.created_by {
+        Some(Actor::User { subject }) => format!("<bdi>{}</bdi>", escape(subject)),
+        Some(Actor::Operator { .. }) => "an operator of this server".to_owned(),
+        Some(Actor::Client { .. }) => "the app itself (dynamic registration)".to_owned(),
+        _ => "unknown (only account owners may rotate or delete it)".to_owned(),
+    }
 }
 
 fn register_form(app: &App, csrf: &str, typed: Option<&Params>) -> String {
@@ -612,7 +656,7 @@ fn register_form(app: &App, csrf: &str, typed: Option<&Params>) -> String {
     )
 }
 
-async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResponse {
+async fn render(app: &App, s: &Session, p: &Principal, by: &Acting, shown: Shown) -> HttpResponse {
     let clients = match app.engine.list_clients(&p.account).await {
         Ok(c) => c,
         Err(e) => return app.account.manage_error(&e, s),
@@ -634,12 +678,19 @@ async fn render(app: &App, s: &Session, p: &Principal, shown: Shown) -> HttpResp
     }
     // A failed registration shows its form (as typed) first, under the
     // error; otherwise the form follows the apps.
-    let register = register_form(app, csrf, shown.form.as_ref());
+    let register = if by
+        .check_owner(ClientAction::Register, &p.account, None)
+        .is_ok()
+    {
+        register_form(app, csrf, shown.form.as_ref())
+    } else {
+        "<p class=\"small\">You are a viewer of this account: you can see its apps, not change them.</p>".to_owned()
+    };
     if shown.form.is_some() {
         body.push_str(&register);
     }
     for c in &clients {
-        body.push_str(&app_box(c, csrf, is_operator(app, p), &shown));
+        body.push_str(&app_box(c, csrf, is_operator(app, p), by, &shown));
     }
     if shown.form.is_none() {
         body.push_str(&register);

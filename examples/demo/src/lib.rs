@@ -173,7 +173,8 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         Arc::new(StorageSessionStore::new(store)),
         SessionConfig::for_issuer(&config.issuer),
     ));
-    let users = Users::demo(&config.alice_password, &config.bob_password);
+    let users =
+        Users::demo(&config.alice_password, &config.bob_password).with_viewers(&config.viewers);
     let link = |href: &str, label: &str| NavLink {
         href: href.into(),
         label: label.into(),

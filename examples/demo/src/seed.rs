@@ -12,7 +12,7 @@ use std::path::Path;
 use latchkey::clients::{ClientRegistration, UpsertOutcome};
 use latchkey::model::{AuthMethod, GrantType, Visibility};
 use latchkey::storage::Storage;
-use latchkey::{Engine, Secret};
+use latchkey::{Acting, Engine, Secret, Source};
 
 use crate::config::{Config, DEMO_ACCOUNT};
 
@@ -194,7 +194,7 @@ pub async fn upsert_all<S: Storage + ?Sized + 'static>(
     for reg in regs {
         let id = reg.id.clone().unwrap_or_default();
         let r = engine
-            .upsert_client(reg)
+            .upsert_client(&Acting::operator("seed", Source::default()), reg)
             .await
             .map_err(|e| format!("seeding client {id}: {e}"))?;
         out.push(match r.outcome {

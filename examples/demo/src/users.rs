@@ -1,10 +1,13 @@
 //! The demo's user directory: two users with passwords from the
-//! configuration, both in the account [`DEMO_ACCOUNT`].
+//! configuration, both in the account [`DEMO_ACCOUNT`]: `alice` its owner,
+//! `bob` a developer (or a viewer, with `--viewer bob`). The console passes
+//! the role to the engine, which decides what each may do
+//! ([`latchkey::Acting::check`]).
 //!
 //! A real host has its own user database; all the engine needs from it is a
 //! [`Principal`] once someone has signed in.
 
-use latchkey::Principal;
+use latchkey::{Principal, Role};
 use ring::digest;
 
 use crate::config::DEMO_ACCOUNT;
@@ -15,6 +18,7 @@ use latchkey::web::{ct_eq, Credentials, Session, SignIn};
 struct User {
     name: String,
     account: String,
+    role: Role,
     /// SHA-256 of the password: compared in constant time, and fixed length
     /// so the comparison leaks nothing about the password's length either.
     password_hash: Vec<u8>,
@@ -40,17 +44,42 @@ fn hash(password: &str) -> Vec<u8> {
 }
 
 impl Users {
-    /// `alice` and `bob` with the given passwords, both in account `demo`.
+    /// `alice` (owner) and `bob` (developer) with the given passwords, both
+    /// in account `demo`.
     #[must_use]
     pub fn demo(alice_password: &str, bob_password: &str) -> Self {
-        let user = |name: &str, pw: &str| User {
+        let user = |name: &str, pw: &str, role: Role| User {
             name: name.into(),
             account: DEMO_ACCOUNT.into(),
+            role,
             password_hash: hash(pw),
         };
         Users {
-            users: vec![user("alice", alice_password), user("bob", bob_password)],
+            users: vec![
+                user("alice", alice_password, Role::Owner),
+                user("bob", bob_password, Role::Developer),
+            ],
         }
+    }
+
+    /// The same users, those named in `viewers` demoted to viewers.
+    #[must_use]
+    pub fn with_viewers(mut self, viewers: &[String]) -> Self {
+        for u in &mut self.users {
+            if viewers.contains(&u.name) {
+                u.role = Role::Viewer;
+            }
+        }
+        self
+    }
+
+    /// The role of `username` in their account.
+    #[must_use]
+    pub fn role(&self, username: &str) -> Option<Role> {
+        self.users
+            .iter()
+            .find(|u| u.name == username)
+            .map(|u| u.role)
     }
 
     /// The principal for `username` if `password` is right. Every user's
@@ -109,5 +138,9 @@ mod tests {
         assert!(u.verify("alice", "b-pw").is_none());
         assert!(u.verify("mallory", "a-pw").is_none());
         assert_eq!(u.principal("bob").unwrap().subject, "bob");
+        assert_eq!(u.role("alice"), Some(Role::Owner));
+        assert_eq!(u.role("bob"), Some(Role::Developer));
+        let u = u.with_viewers(&["bob".to_owned()]);
+        assert_eq!(u.role("bob"), Some(Role::Viewer));
     }
 }

@@ -22,6 +22,7 @@ impl Tx<'_> {
                 seq,
                 at: e.at,
                 kind: e.kind.clone(),
+                audit: Some(e.audit.clone()),
             };
             self.events.insert(seq, encode(&event)?.as_slice())?;
         }

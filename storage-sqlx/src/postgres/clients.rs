@@ -15,10 +15,10 @@ impl PgStore {
         c: &ClientRecord,
         events: &[NewEvent],
     ) -> Result<(), DbError> {
-        let (at, kind) = event_columns(events)?;
+        let (at, kind, audit) = event_columns(events)?;
         sqlx::query(concat!(
             "WITH c AS (INSERT INTO lk_clients (id, owner, revision, body) VALUES ($1, $2, $3, $4) RETURNING id), ",
-            pg_events!("$5", "$6", "$7", "EXISTS (SELECT 1 FROM c)"),
+            pg_events!("$5", "$6", "$7", "$8", "EXISTS (SELECT 1 FROM c)"),
             "SELECT count(*) FROM c"
         ))
         .bind(&c.id)
@@ -28,6 +28,7 @@ impl PgStore {
         .bind(count(events.len()))
         .bind(at)
         .bind(kind)
+        .bind(audit)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -39,11 +40,11 @@ impl PgStore {
         expected: u64,
         events: &[NewEvent],
     ) -> Result<(), DbError> {
-        let (at, kind) = event_columns(events)?;
+        let (at, kind, audit) = event_columns(events)?;
         let row = sqlx::query(concat!(
             "WITH u AS (UPDATE lk_clients SET owner = $2, revision = $3, body = $4 ",
             "WHERE id = $1 AND revision = $8 RETURNING id), ",
-            pg_events!("$5", "$6", "$7", "EXISTS (SELECT 1 FROM u)"),
+            pg_events!("$5", "$6", "$7", "$9", "EXISTS (SELECT 1 FROM u)"),
             "SELECT (SELECT count(*) FROM u) AS updated, ",
             "EXISTS (SELECT 1 FROM lk_clients WHERE id = $1) AS present"
         ))
@@ -55,6 +56,7 @@ impl PgStore {
         .bind(at)
         .bind(kind)
         .bind(int(expected))
+        .bind(audit)
         .fetch_one(&self.pool)
         .await?;
         if row.try_get::<i64, _>("updated")? == 1 {

@@ -21,9 +21,9 @@ impl PgStore {
         now: Timestamp,
         iss: &Issuance,
     ) -> Result<RedeemOutcome, DbError> {
-        let (at, kind) = event_columns(&iss.events)?;
+        let (at, kind, audit) = event_columns(&iss.events)?;
         // $1 code, $2 now, $3..$19 family, $20..$28 access token,
-        // $29..$31 events. The grant must still exist: FOR KEY SHARE makes
+        // $29..$32 events. The grant must still exist: FOR KEY SHARE makes
         // a concurrent revocation either wait for this exchange (and then
         // revoke its family) or win (and the code is invalid).
         let q = sqlx::query(concat!(
@@ -39,7 +39,7 @@ impl PgStore {
             "gr AS (UPDATE lk_grants SET last_used_at = $2 WHERE id = (SELECT grant_id FROM c) AND last_used_at < $2 RETURNING id), ",
             // Referencing every CTE makes them run before the counter is
             // locked, so the counter is the last lock taken.
-            pg_events!("$29", "$30", "$31",
+            pg_events!("$29", "$30", "$31", "$32",
                 "EXISTS (SELECT 1 FROM c) AND (SELECT count(*) FROM fam) + (SELECT count(*) FROM rt) + (SELECT count(*) FROM at) + (SELECT count(*) FROM gr) >= 0"),
             "SELECT (SELECT count(*) FROM c) AS issued, (SELECT count(*) FROM ev) AS appended"
         ))
@@ -48,7 +48,8 @@ impl PgStore {
         let q = bind_access(bind_family(q, &iss.family)?, &iss.access)?
             .bind(count(iss.events.len()))
             .bind(at)
-            .bind(kind);
+            .bind(kind)
+            .bind(audit);
         let mut conn = self.pool.acquire().await?;
         let row = q.fetch_one(&mut *conn).await?;
         if row.try_get::<i64, _>("issued")? == 1 {

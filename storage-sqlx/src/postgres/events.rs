@@ -125,9 +125,9 @@ pub(super) async fn sequence(pool: &PgPool) -> Result<u64, DbError> {
     // A new statement: its snapshot is taken with the lock held.
     let moved: i64 = sqlx::query_scalar(
         "WITH p AS (DELETE FROM lk_events_pending WHERE id IN \
-           (SELECT id FROM lk_events_pending ORDER BY id LIMIT $1) RETURNING id, at, kind), \
-         ins AS (INSERT INTO lk_events (seq, at, kind) \
-           SELECT c.last_seq + row_number() OVER (ORDER BY p.id), p.at, p.kind \
+           (SELECT id FROM lk_events_pending ORDER BY id LIMIT $1) RETURNING id, at, kind, audit), \
+         ins AS (INSERT INTO lk_events (seq, at, kind, audit) \
+           SELECT c.last_seq + row_number() OVER (ORDER BY p.id), p.at, p.kind, p.audit \
            FROM p, lk_event_counter c WHERE c.id = 1 RETURNING seq), \
          ctr AS (UPDATE lk_event_counter SET last_seq = (SELECT max(seq) FROM ins) \
            WHERE id = 1 AND EXISTS (SELECT 1 FROM ins) RETURNING last_seq) \
@@ -232,7 +232,7 @@ impl PgStore {
                  upd AS (UPDATE lk_event_deliveries d \
                    SET leased_until = now() + $3 * interval '1 millisecond', attempts = d.attempts + 1 \
                    FROM picked WHERE d.group_name = $1 AND d.seq = picked.seq RETURNING d.seq) \
-                 SELECT e.seq, e.at, e.kind FROM lk_events e JOIN upd ON upd.seq = e.seq ORDER BY e.seq",
+                 SELECT e.seq, e.at, e.kind, e.audit FROM lk_events e JOIN upd ON upd.seq = e.seq ORDER BY e.seq",
             )
             .bind(group)
             .bind(limit(limit_n))

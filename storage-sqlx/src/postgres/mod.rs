@@ -140,15 +140,16 @@ pub(crate) async fn append_events(
     if events.is_empty() {
         return Ok(());
     }
-    let (at, kind) = crate::codec::event_columns(events)?;
+    let (at, kind, audit) = crate::codec::event_columns(events)?;
     sqlx::query(concat!(
         "WITH ",
-        pg_events!("$1", "$2", "$3", "TRUE"),
+        pg_events!("$1", "$2", "$3", "$4", "TRUE"),
         "SELECT count(*) FROM ev"
     ))
     .bind(count(events.len()))
     .bind(at)
     .bind(kind)
+    .bind(audit)
     .execute(conn)
     .await?;
     Ok(())

@@ -1,7 +1,8 @@
 //! SQL fragments shared by the PostgreSQL statements.
 
 /// CTE `ev` appending events when `$guard` holds: `$n` events with
-/// timestamps `$at` (bigint[]) and JSON kinds `$kind` (text[]), inserted
+/// timestamps `$at` (bigint[]), JSON kinds `$kind` (text[]) and JSON
+/// audits `$audit` (text[]), inserted
 /// into `lk_events_pending` in their order (readers number them later; see
 /// `events.rs`). No lock is taken beyond the new rows.
 ///
@@ -11,13 +12,15 @@
 /// ids after that transaction committed. Guards must reference every CTE
 /// that takes a lock another writer could hold.
 macro_rules! pg_events {
-    ($n:literal, $at:literal, $kind:literal, $guard:literal) => {
+    ($n:literal, $at:literal, $kind:literal, $audit:literal, $guard:literal) => {
         concat!(
-            "ev AS (INSERT INTO lk_events_pending (at, kind) SELECT e.at, e.kind FROM unnest(",
+            "ev AS (INSERT INTO lk_events_pending (at, kind, audit) SELECT e.at, e.kind, e.audit FROM unnest(",
             $at,
             "::bigint[], ",
             $kind,
-            "::text[]) WITH ORDINALITY AS e(at, kind, ord) WHERE ",
+            "::text[], ",
+            $audit,
+            "::text[]) WITH ORDINALITY AS e(at, kind, audit, ord) WHERE ",
             $n,
             "::bigint > 0 AND ",
             $guard,

@@ -72,11 +72,11 @@ impl PgStore {
         r: Revocation,
         events: &[NewEvent],
     ) -> Result<bool, DbError> {
-        let (at, kind) = event_columns(events)?;
+        let (at, kind, audit) = event_columns(events)?;
         let row = sqlx::query(concat!(
             "WITH f AS (UPDATE lk_families SET revoked_at = $2, revoked_reason = $3 ",
             "WHERE id = $1 AND revoked_at IS NULL RETURNING id), ",
-            pg_events!("$4", "$5", "$6", "EXISTS (SELECT 1 FROM f)"),
+            pg_events!("$4", "$5", "$6", "$7", "EXISTS (SELECT 1 FROM f)"),
             "SELECT (SELECT count(*) FROM f) AS n, (SELECT count(*) FROM ev) AS appended"
         ))
         .bind(family_id)
@@ -85,6 +85,7 @@ impl PgStore {
         .bind(count(events.len()))
         .bind(at)
         .bind(kind)
+        .bind(audit)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>("n")? == 1)
@@ -96,11 +97,11 @@ impl PgStore {
         when: Timestamp,
         events: &[NewEvent],
     ) -> Result<bool, DbError> {
-        let (at, kind) = event_columns(events)?;
+        let (at, kind, audit) = event_columns(events)?;
         let row = sqlx::query(concat!(
             "WITH a AS (UPDATE lk_access_tokens SET revoked_at = $2 ",
             "WHERE hash = $1 AND revoked_at IS NULL RETURNING hash), ",
-            pg_events!("$3", "$4", "$5", "EXISTS (SELECT 1 FROM a)"),
+            pg_events!("$3", "$4", "$5", "$6", "EXISTS (SELECT 1 FROM a)"),
             "SELECT (SELECT count(*) FROM a) AS n, (SELECT count(*) FROM ev) AS appended"
         ))
         .bind(hash.0.to_vec())
@@ -108,6 +109,7 @@ impl PgStore {
         .bind(count(events.len()))
         .bind(at)
         .bind(kind)
+        .bind(audit)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>("n")? == 1)

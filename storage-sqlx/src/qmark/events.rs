@@ -24,12 +24,16 @@ qmark_impl! {
             let last = DB::take_seqs(&mut **tx, n64(events.len())).await?;
             let first = last - n64(events.len()) + 1;
             let sql = format!(
-                "INSERT INTO lk_events (seq, at, kind) VALUES {}",
-                repeat("(?, ?, ?)", events.len())
+                "INSERT INTO lk_events (seq, at, kind, audit) VALUES {}",
+                repeat("(?, ?, ?, ?)", events.len())
             );
             let mut q = sqlx::query(&sql);
             for (i, e) in events.iter().enumerate() {
-                q = q.bind(first + n64(i)).bind(ts(e.at)).bind(json(&e.kind)?);
+                q = q
+                    .bind(first + n64(i))
+                    .bind(ts(e.at))
+                    .bind(json(&e.kind)?)
+                    .bind(json(&e.audit)?);
             }
             q.execute(&mut **tx).await?;
             Ok(())

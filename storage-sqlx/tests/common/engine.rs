@@ -32,15 +32,18 @@ pub fn engine(store: Arc<PgStore>) -> Engine<PgStore> {
 
 /// Registers the confidential client the requests below use.
 pub async fn register_client(e: &Engine<PgStore>) {
-    e.register_client(ClientRegistration {
-        id: Some(CLIENT.into()),
-        owner: "acme".into(),
-        name: "Replicated".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        scopes: vec!["profile:read".into()],
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    })
+    e.register_client(
+        &latchkey::Acting::operator("tests", latchkey::Source::default()),
+        ClientRegistration {
+            id: Some(CLIENT.into()),
+            owner: "acme".into(),
+            name: "Replicated".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: vec!["profile:read".into()],
+            secret: Some(SECRET.into()),
+            ..Default::default()
+        },
+    )
     .await
     .expect("register");
 }
@@ -76,12 +79,20 @@ pub async fn code_as(first: &Engine<PgStore>, second: &Engine<PgStore>, subject:
         panic!("expected login");
     };
     let who = principal(subject);
-    let AuthorizeOutcome::ConsentRequired(p) = second.resume(challenge.expose(), "ua", &who).await
+    let AuthorizeOutcome::ConsentRequired(p) = second
+        .resume(challenge.expose(), "ua", &who, &latchkey::Source::default())
+        .await
     else {
         panic!("expected consent");
     };
     let AuthorizeOutcome::Redirect(loc) = first
-        .accept(p.challenge.expose(), "ua", &who, ConsentDecision::default())
+        .accept(
+            p.challenge.expose(),
+            "ua",
+            &who,
+            ConsentDecision::default(),
+            &latchkey::Source::default(),
+        )
         .await
     else {
         panic!("expected a redirect");

@@ -31,6 +31,7 @@ pub fn client(owner: &str) -> ClientRecord {
     ClientRecord {
         id: id("client"),
         owner: owner.to_owned(),
+        created_by: None,
         name: "Load".to_owned(),
         redirect_uris: vec!["https://app.example/cb".to_owned()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -125,6 +126,7 @@ pub fn issuance(c: &CodeRecord) -> Issuance {
         family,
         access,
         events: vec![NewEvent {
+            audit: latchkey::Audit::system(),
             at: T0,
             kind: EventKind::GrantCreated {
                 grant_id: c.grant_id.clone(),
@@ -164,6 +166,7 @@ pub fn revocation() -> Revocation {
 
 pub fn family_revoked(f: &FamilyRecord) -> NewEvent {
     NewEvent {
+        audit: latchkey::Audit::system(),
         at: T0,
         kind: EventKind::FamilyRevoked {
             family_id: f.id.clone(),
@@ -181,6 +184,7 @@ pub fn approval(g: &GrantRecord, code: &CodeRecord) -> Approval {
         code: code.clone(),
         remember: false,
         new_grant_id: g.id.clone(),
+        audit: latchkey::Audit::system(),
     }
 }
 
