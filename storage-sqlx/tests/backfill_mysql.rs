@@ -5,11 +5,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::backfill::{self as bf, Backfills as _, Items};
+use common::backfill::{self as bf, Items};
 use latchkey_sqlx::sqlx::{self, Connection as _};
-use latchkey_sqlx::{BackfillOptions, Flow};
+use latchkey_sqlx::BackfillOptions;
 
 const ITEMS: Items<'static> = Items {
     ddl: "CREATE TABLE bf_items (id BIGINT PRIMARY KEY, hits INT NOT NULL DEFAULT 0, label VARCHAR(20) NULL) ENGINE=InnoDB",
@@ -20,50 +20,21 @@ const ITEMS: Items<'static> = Items {
            WHERE n <= {rows}",
 };
 
-async fn store() -> (
-    Arc<common::guarded::Guarded<latchkey_sqlx::MySqlStore>>,
-    Arc<latchkey_sqlx::MySqlStore>,
-) {
-    let guarded = common::my::fresh().await;
-    let store = Arc::new(guarded.inner().clone());
-    (guarded, store)
-}
+const SERIES: &str = "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100) SELECT n FROM s) x";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resumes_after_kills() {
-    let (_g, store) = store().await;
-    bf::resumes_after_kills(store, &ITEMS, 40).await;
-}
-
-#[tokio::test]
-async fn stops_resumes_and_skips_filled_rows() {
-    let (_g, store) = store().await;
-    bf::stops_resumes_and_skips_filled_rows(store, &ITEMS).await;
-}
-
-#[tokio::test]
-async fn text_and_binary_keys() {
-    let (_g, store) = store().await;
-    let series = "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100) SELECT n FROM s) x";
-    bf::text_and_binary_keys(
-        store,
-        [
-            "CREATE TABLE bf_t (k VARCHAR(50) PRIMARY KEY, v INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
-            "CREATE TABLE bf_b (k VARBINARY(32) PRIMARY KEY, v INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
-        ],
-        [
-            &format!("INSERT INTO bf_t (k) SELECT CONCAT('key-', n) FROM {series}"),
-            &format!("INSERT INTO bf_b (k) SELECT UNHEX(SHA2(n, 256)) FROM {series}"),
-        ],
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_job_is_refused() {
-    let (_g, store) = store().await;
-    bf::malformed_job_is_refused(store).await;
-}
+common::backfill::backfill_scenarios!(
+    common::my::fresh,
+    ITEMS,
+    40,
+    [
+        "CREATE TABLE bf_t (k VARCHAR(50) PRIMARY KEY, v INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
+        "CREATE TABLE bf_b (k VARBINARY(32) PRIMARY KEY, v INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
+    ],
+    [
+        format!("INSERT INTO bf_t (k) SELECT CONCAT('key-', n) FROM {SERIES}"),
+        format!("INSERT INTO bf_b (k) SELECT UNHEX(SHA2(n, 256)) FROM {SERIES}"),
+    ]
+);
 
 /// Another transaction holds a row of the second batch for 2.5 s: the
 /// batch gives up after InnoDB's lock wait (1 s, its smallest), rolls
@@ -71,7 +42,8 @@ async fn malformed_job_is_refused() {
 /// held row is still updated exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_row_lock_times_out_and_retries() {
-    let (_g, store) = store().await;
+    let g = common::my::fresh().await;
+    let store = Arc::new(g.inner().clone());
     ITEMS.create(&*store, 500).await;
     let db: String = sqlx::query_scalar("SELECT DATABASE()")
         .fetch_one(store.pool())
@@ -92,23 +64,10 @@ async fn held_row_lock_times_out_and_retries() {
         tx.commit().await.expect("commit");
     });
     is_locked.await.expect("locked");
-    let t = Instant::now();
     let opts = BackfillOptions {
         lock_timeout: Duration::from_millis(200),
         ..bf::quick(100)
     };
-    let done = store
-        .run(&bf::counting("held"), &opts, Box::new(|_| Flow::Continue))
-        .await
-        .expect("run");
-    let took = t.elapsed();
+    bf::runs_past_a_held_row(&*store, 500, &opts, Duration::from_millis(2_500)).await;
     release.await.expect("holder");
-    println!("done in {took:.2?}: {done:?}");
-    assert!(done.done);
-    assert!(done.lock_timeouts >= 1, "{done:?}");
-    assert!(
-        took >= Duration::from_secs(2),
-        "waited for the holder: {took:?}"
-    );
-    bf::assert_once(&*store, 500).await;
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::backfill::{self as bf, Backfills as _, Items};
 use latchkey_sqlx::sqlx::{self, Connection as _};
@@ -17,6 +17,20 @@ const ITEMS: Items<'static> = Items {
     ddl: "CREATE TABLE bf_items (id BIGINT PRIMARY KEY, hits INT NOT NULL DEFAULT 0, label TEXT)",
     fill: "INSERT INTO bf_items (id) SELECT n * 3 FROM generate_series(1, {rows}) n",
 };
+
+common::backfill::backfill_scenarios!(
+    common::pg::fresh,
+    ITEMS,
+    40,
+    [
+        "CREATE TABLE bf_t (k TEXT PRIMARY KEY, v INT NOT NULL DEFAULT 0)",
+        "CREATE TABLE bf_b (k BYTEA PRIMARY KEY, v INT NOT NULL DEFAULT 0)",
+    ],
+    [
+        "INSERT INTO bf_t (k) SELECT 'key-' || n FROM generate_series(1, 100) n".to_owned(),
+        "INSERT INTO bf_b (k) SELECT sha256(int8send(n)) FROM generate_series(1, 100) n".to_owned(),
+    ]
+);
 
 async fn store() -> (
     Arc<common::guarded::Guarded<latchkey_sqlx::PgStore>>,
@@ -32,41 +46,6 @@ async fn db_name(store: &latchkey_sqlx::PgStore) -> String {
         .fetch_one(store.pool())
         .await
         .expect("db")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resumes_after_kills() {
-    let (_g, store) = store().await;
-    bf::resumes_after_kills(store, &ITEMS, 40).await;
-}
-
-#[tokio::test]
-async fn stops_resumes_and_skips_filled_rows() {
-    let (_g, store) = store().await;
-    bf::stops_resumes_and_skips_filled_rows(store, &ITEMS).await;
-}
-
-#[tokio::test]
-async fn text_and_binary_keys() {
-    let (_g, store) = store().await;
-    bf::text_and_binary_keys(
-        store,
-        [
-            "CREATE TABLE bf_t (k TEXT PRIMARY KEY, v INT NOT NULL DEFAULT 0)",
-            "CREATE TABLE bf_b (k BYTEA PRIMARY KEY, v INT NOT NULL DEFAULT 0)",
-        ],
-        [
-            "INSERT INTO bf_t (k) SELECT 'key-' || n FROM generate_series(1, 100) n",
-            "INSERT INTO bf_b (k) SELECT sha256(int8send(n)) FROM generate_series(1, 100) n",
-        ],
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_job_is_refused() {
-    let (_g, store) = store().await;
-    bf::malformed_job_is_refused(store).await;
 }
 
 /// The run is dropped at the moment the server shows its connection idle
@@ -160,22 +139,12 @@ async fn held_row_lock_times_out_and_retries() {
         tx.commit().await.expect("commit");
     });
     is_locked.await.expect("locked");
-    let t = Instant::now();
     let opts = BackfillOptions {
         attempts: 1_000,
         ..bf::quick(100)
     };
-    let done = store
-        .run(&bf::counting("held"), &opts, Box::new(|_| Flow::Continue))
-        .await
-        .expect("run");
-    let took = t.elapsed();
+    bf::runs_past_a_held_row(&*store, 2_000, &opts, Duration::from_millis(1_000)).await;
     release.await.expect("holder");
-    println!("done in {took:.2?}: {done:?}");
-    assert!(done.done);
-    assert!(done.lock_timeouts >= 1, "{done:?}");
-    assert!(took >= Duration::from_millis(900), "waited for the holder");
-    bf::assert_once(&*store, 2_000).await;
     assert_eq!(
         store
             .count("SELECT count(*) FROM bf_items WHERE label = 'held' AND hits = 1")

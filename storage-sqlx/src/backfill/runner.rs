@@ -187,139 +187,122 @@ where
     // back on the server) and the session settings must not leak.
     conn.close_on_drop();
     let conn: &mut DB::Connection = &mut conn;
-    run_on::<DB, F>(conn, job, opts, &mut progress)
-        .await
-        .map_err(into_storage)
-}
-
-async fn run_on<DB, F>(
-    conn: &mut DB::Connection,
-    job: &Backfill,
-    opts: &BackfillOptions,
-    progress: &mut F,
-) -> Result<BackfillProgress, DbError>
-where
-    DB: BackfillDialect,
-    F: FnMut(&BackfillProgress) -> Flow + Send,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    let began = Instant::now();
-    DB::prepare(conn, opts).await?;
-    Executor::execute(&mut *conn, DB::PROGRESS_TABLE).await?;
-    sqlx::query(DB::REGISTER)
-        .bind(job.name.clone())
-        .execute(&mut *conn)
-        .await?;
-    let ph = |i: usize| {
-        if DB::NUMBERED {
-            format!("${i}")
-        } else {
-            "?".into()
-        }
-    };
-    let row = sqlx::query(&format!(
-        "SELECT cursor_int, cursor_text, cursor_bytes, scanned, updated, batches, done \
-         FROM lk_backfills WHERE name = {}",
-        ph(1)
-    ))
-    .bind(job.name.clone())
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut p = BackfillProgress {
-        rows_scanned: count(row.i64("scanned")?),
-        rows_updated: count(row.i64("updated")?),
-        batches: count(row.i64("batches")?),
-        cursor: stored_key(&row, job.key_kind)?,
-        done: row.i64("done")? != 0,
-        batch_size: opts.batch_size.max(1),
-        ..BackfillProgress::default()
-    };
-    if p.done {
-        return Ok(p);
-    }
-    p.estimated_total = DB::estimate(conn, &job.table).await?;
-    let sql = Statements::new(DB::NUMBERED, job);
-    let advance = format!(
-        "UPDATE lk_backfills SET cursor_int = {}, cursor_text = {}, cursor_bytes = {}, \
-         scanned = scanned + {}, updated = updated + {}, batches = batches + 1 WHERE name = {}",
-        ph(1),
-        ph(2),
-        ph(3),
-        ph(4),
-        ph(5),
-        ph(6)
-    );
-    let finish = format!("UPDATE lk_backfills SET done = 1 WHERE name = {}", ph(1));
-    let min_batch = opts.min_batch_size.clamp(1, p.batch_size);
-    loop {
-        if let Some(max) = opts.max_replica_lag {
-            wait_for_replicas::<DB>(conn, max, &mut p).await?;
-        }
-        let mut attempt = 1;
-        let batch = loop {
-            let once = batch::<DB>(conn, job, &sql, &advance, &finish, &p, opts).await;
-            match once {
-                Err(DbError::Sql(e)) if DB::lock_timeout(&e) && attempt < opts.attempts.max(1) => {
-                    // Rolled back: nothing of it stays. Let the holder
-                    // finish, and ask for less next time.
-                    p.lock_timeouts += 1;
-                    p.batch_size = (p.batch_size / 2).max(min_batch);
-                    backoff(attempt.min(5)).await;
-                    attempt += 1;
-                }
-                other => break other?,
+    let result: Result<BackfillProgress, DbError> = async {
+        let began = Instant::now();
+        DB::prepare(conn, opts).await?;
+        Executor::execute(&mut *conn, DB::PROGRESS_TABLE).await?;
+        sqlx::query(DB::REGISTER)
+            .bind(job.name.clone())
+            .execute(&mut *conn)
+            .await?;
+        let ph = |i: usize| {
+            if DB::NUMBERED {
+                format!("${i}")
+            } else {
+                "?".into()
             }
         };
-        let elapsed = began.elapsed();
-        let Some(b) = batch else {
-            p.done = true;
-            p.elapsed = elapsed;
-            p.estimated_remaining = Some(Duration::ZERO);
-            progress(&p);
-            return Ok(p);
+        let row = sqlx::query(&format!(
+            "SELECT cursor_int, cursor_text, cursor_bytes, scanned, updated, batches, done \
+         FROM lk_backfills WHERE name = {}",
+            ph(1)
+        ))
+        .bind(job.name.clone())
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut p = BackfillProgress {
+            rows_scanned: count(row.i64("scanned")?),
+            rows_updated: count(row.i64("updated")?),
+            batches: count(row.i64("batches")?),
+            cursor: stored_key(&row, job.key_kind)?,
+            done: row.i64("done")? != 0,
+            batch_size: opts.batch_size.max(1),
+            ..BackfillProgress::default()
         };
-        p.rows_scanned += b.scanned;
-        p.rows_updated += b.updated;
-        p.batches += 1;
-        p.run_rows += b.scanned;
-        p.cursor = Some(b.upper);
-        p.elapsed = elapsed;
-        p.rows_per_sec = p.run_rows as f64 / elapsed.as_secs_f64().max(1e-6);
-        p.estimated_remaining = p.estimated_total.map(|total| {
-            let left = total.saturating_sub(p.rows_scanned) as f64;
-            Duration::from_secs_f64(left / p.rows_per_sec.max(1e-6))
-        });
-        let mut pause = opts.pause;
-        if b.waiters > 0 {
-            p.lock_waits_caused += 1;
-            p.batch_size = (p.batch_size / 2).max(min_batch);
-            pause += opts.lock_wait_backoff;
-        } else if b.took > opts.max_batch_time {
-            p.batch_size = (p.batch_size / 2).max(min_batch);
-        } else {
-            p.batch_size = p.batch_size.saturating_mul(2).min(opts.batch_size.max(1));
+        if p.done {
+            return Ok(p);
         }
-        if let Some(rate) = opts.max_rows_per_sec.filter(|r| *r > 0.0) {
-            // The time this batch should have taken at the target rate.
-            let due = Duration::from_secs_f64(b.scanned as f64 / rate);
-            pause = pause.max(due.saturating_sub(b.took));
-        }
-        match progress(&p) {
-            Flow::Continue => {}
-            Flow::Pause(d) => pause += d,
-            Flow::Stop => return Ok(p),
-        }
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
+        p.estimated_total = DB::estimate(conn, &job.table).await?;
+        let sql = Statements::new(DB::NUMBERED, job);
+        let advance = format!(
+            "UPDATE lk_backfills SET cursor_int = {}, cursor_text = {}, cursor_bytes = {}, \
+         scanned = scanned + {}, updated = updated + {}, batches = batches + 1 WHERE name = {}",
+            ph(1),
+            ph(2),
+            ph(3),
+            ph(4),
+            ph(5),
+            ph(6)
+        );
+        let finish = format!("UPDATE lk_backfills SET done = 1 WHERE name = {}", ph(1));
+        let min_batch = opts.min_batch_size.clamp(1, p.batch_size);
+        loop {
+            if let Some(max) = opts.max_replica_lag {
+                wait_for_replicas::<DB>(conn, max, &mut p).await?;
+            }
+            let mut attempt = 1;
+            let batch = loop {
+                let once = batch::<DB>(conn, job, &sql, &advance, &finish, &p, opts).await;
+                match once {
+                    Err(DbError::Sql(e))
+                        if DB::lock_timeout(&e) && attempt < opts.attempts.max(1) =>
+                    {
+                        // Rolled back: nothing of it stays. Let the holder
+                        // finish, and ask for less next time.
+                        p.lock_timeouts += 1;
+                        p.batch_size = (p.batch_size / 2).max(min_batch);
+                        backoff(attempt.min(5)).await;
+                        attempt += 1;
+                    }
+                    other => break other?,
+                }
+            };
+            let elapsed = began.elapsed();
+            let Some(b) = batch else {
+                p.done = true;
+                p.elapsed = elapsed;
+                p.estimated_remaining = Some(Duration::ZERO);
+                progress(&p);
+                return Ok(p);
+            };
+            p.rows_scanned += b.scanned;
+            p.rows_updated += b.updated;
+            p.batches += 1;
+            p.run_rows += b.scanned;
+            p.cursor = Some(b.upper);
+            p.elapsed = elapsed;
+            p.rows_per_sec = p.run_rows as f64 / elapsed.as_secs_f64().max(1e-6);
+            p.estimated_remaining = p.estimated_total.map(|total| {
+                let left = total.saturating_sub(p.rows_scanned) as f64;
+                Duration::from_secs_f64(left / p.rows_per_sec.max(1e-6))
+            });
+            let mut pause = opts.pause;
+            if b.waiters > 0 {
+                p.lock_waits_caused += 1;
+                p.batch_size = (p.batch_size / 2).max(min_batch);
+                pause += opts.lock_wait_backoff;
+            } else if b.took > opts.max_batch_time {
+                p.batch_size = (p.batch_size / 2).max(min_batch);
+            } else {
+                p.batch_size = p.batch_size.saturating_mul(2).min(opts.batch_size.max(1));
+            }
+            if let Some(rate) = opts.max_rows_per_sec.filter(|r| *r > 0.0) {
+                // The time this batch should have taken at the target rate.
+                let due = Duration::from_secs_f64(b.scanned as f64 / rate);
+                pause = pause.max(due.saturating_sub(b.took));
+            }
+            match progress(&p) {
+                Flow::Continue => {}
+                Flow::Pause(d) => pause += d,
+                Flow::Stop => return Ok(p),
+            }
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
         }
     }
+    .await;
+    result.map_err(into_storage)
 }
 
 /// One batch in its own transaction; `None` when no key is left (the

@@ -336,3 +336,68 @@ pub async fn malformed_job_is_refused<S: Backfills>(store: Arc<S>) {
     assert!(matches!(err, StorageError::Backend(_)), "{err:?}");
     assert_eq!(store.count("SELECT count(*) FROM lk_clients").await, 0);
 }
+
+/// Runs the counting backfill over `rows` items while another session
+/// holds one of them (the caller took the lock; it is let go after about
+/// `held`): the batch that meets it times out, rolls back and retries
+/// until the holder is gone, and every row, the held one too, is updated
+/// exactly once.
+pub async fn runs_past_a_held_row<S: Backfills>(
+    store: &S,
+    rows: i64,
+    opts: &BackfillOptions,
+    held: Duration,
+) {
+    let t = std::time::Instant::now();
+    let done = store
+        .run(&counting("held"), opts, Box::new(|_| Flow::Continue))
+        .await
+        .expect("run");
+    let took = t.elapsed();
+    println!("done in {took:.2?}: {done:?}");
+    assert!(done.done);
+    assert!(done.lock_timeouts >= 1, "{done:?}");
+    assert!(took >= held.mul_f64(0.9), "waited for the holder: {took:?}");
+    assert_once(store, rows).await;
+}
+
+/// The scenarios above as tests of one dialect: `$fresh` makes a store
+/// (`common::pg::fresh` …), `$cuts` is the `min_cuts` of
+/// [`resumes_after_kills`], `$ddl` and `$fill` feed
+/// [`text_and_binary_keys`].
+// Only the backfill test binaries use it.
+#[allow(unused_macros)]
+macro_rules! backfill_scenarios {
+    ($fresh:path, $items:expr, $cuts:expr, $ddl:expr, $fill:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn resumes_after_kills() {
+            let g = $fresh().await;
+            let s = std::sync::Arc::new(g.inner().clone());
+            common::backfill::resumes_after_kills(s, &$items, $cuts).await;
+        }
+
+        #[tokio::test]
+        async fn stops_resumes_and_skips_filled_rows() {
+            let g = $fresh().await;
+            let s = std::sync::Arc::new(g.inner().clone());
+            common::backfill::stops_resumes_and_skips_filled_rows(s, &$items).await;
+        }
+
+        #[tokio::test]
+        async fn text_and_binary_keys() {
+            let g = $fresh().await;
+            let s = std::sync::Arc::new(g.inner().clone());
+            let (ddl, fill): ([&str; 2], [String; 2]) = ($ddl, $fill);
+            common::backfill::text_and_binary_keys(s, ddl, [&fill[0], &fill[1]]).await;
+        }
+
+        #[tokio::test]
+        async fn malformed_job_is_refused() {
+            let g = $fresh().await;
+            let s = std::sync::Arc::new(g.inner().clone());
+            common::backfill::malformed_job_is_refused(s).await;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use backfill_scenarios;
