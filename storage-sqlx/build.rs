@@ -6,7 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    // Read at run time, not `env!`: a build script compiled in one checkout
+    // and reused from a copied target directory would otherwise embed (and
+    // watch) the other checkout's migrations.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::new();
     for dialect in ["postgres", "mysql", "sqlite"] {

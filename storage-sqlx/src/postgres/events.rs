@@ -94,6 +94,11 @@
 //! instant (for example a flag read under the counter lock), which costs
 //! more than the window it closes. Rolling back to the old release
 //! leaves pending events unnumbered until a new instance reads again.
+//!
+//! The audit column (migration 0007) follows the same path: pending rows
+//! carry it and numbering copies it. A previous-release numberer copies
+//! only `at` and `kind`, so while both run, an event numbered by an old
+//! instance reads back with `audit: None`; nothing else is lost.
 
 use std::time::Duration;
 
