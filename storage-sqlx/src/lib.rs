@@ -178,3 +178,19 @@ pub use sqlx;
 /// a connection that died idle can only be handed out unchecked if it died
 /// within this window, when the calls in flight on it failed too.
 pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The default pools' `before_acquire` check: pings a connection that sat
+/// idle for [`IDLE_CHECK`] or more; an error makes the pool drop it and
+/// take or open another.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if meta.idle_for >= IDLE_CHECK {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}

@@ -159,13 +159,6 @@ impl QmarkStore<MySql> {
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(600))
             .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= crate::IDLE_CHECK {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
+            .before_acquire(crate::ping_if_idle)
     }
 }
