@@ -81,6 +81,7 @@ async fn family(store: &RedbStore, client: &str, task: u32) -> String {
             code,
             remember: false,
             new_grant_id: grant.clone(),
+            audit: latchkey::Audit::system(),
         })
         .await
         .expect("approve");

@@ -25,6 +25,7 @@ fn created(client_id: &str) -> NewEvent {
         kind: EventKind::ClientCreated {
             client_id: client_id.to_owned(),
         },
+        audit: latchkey::Audit::system(),
     }
 }
 
