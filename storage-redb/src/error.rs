@@ -144,17 +144,6 @@ fn classify(e: redb::Error) -> StorageError {
     }
 }
 
-/// A storage call whose worker thread panicked or was cancelled. A panic is
-/// a bug, so it is [`StorageError::Backend`]; a cancelled worker means the
-/// runtime is shutting down, which a retry elsewhere may survive.
-pub(crate) fn from_join(e: tokio::task::JoinError) -> StorageError {
-    if e.is_panic() {
-        StorageError::Backend(panic_message(e.into_panic()).into())
-    } else {
-        StorageError::Unavailable("storage worker cancelled (runtime shutting down)".into())
-    }
-}
-
 /// The text of a panic payload, for the error chain.
 pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     let msg = payload

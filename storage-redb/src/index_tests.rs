@@ -31,7 +31,7 @@ fn h(n: u8) -> TokenHash {
 
 /// Entries in every data table, by name.
 fn table_sizes(store: &RedbStore) -> Vec<(&'static str, u64)> {
-    let txn = store.inner.db.begin_read().expect("read");
+    let txn = store.inner.shared.db.begin_read().expect("read");
     versioned_table_names()
         .into_iter()
         .map(|name| {
@@ -280,7 +280,7 @@ fn standalone(n: u8, client_id: &str) -> AccessTokenRecord {
 
 /// Entries of the client index of stand-alone tokens.
 fn client_index(store: &RedbStore) -> Vec<(String, [u8; 32])> {
-    let txn = store.inner.db.begin_read().expect("read");
+    let txn = store.inner.shared.db.begin_read().expect("read");
     let table = txn.open_table(ACCESS_BY_CLIENT).expect("table");
     table
         .iter()
@@ -360,7 +360,6 @@ async fn rewriting_a_token_moves_its_client_entry() {
     let dir = tempfile::tempdir().expect("dir");
     let store = RedbStore::open(dir.path().join("move.redb")).expect("open");
     store
-        .inner
         .write("test", |tx| {
             tx.upsert_access(&standalone(1, "acme"))?;
             // Same hash, now another client's: the old entry must go.
@@ -371,6 +370,7 @@ async fn rewriting_a_token_moves_its_client_entry() {
             f.family_id = Some("f1".into());
             tx.upsert_access(&f)
         })
+        .await
         .expect("write");
     assert_eq!(client_index(&store), vec![("globex".to_owned(), h(1).0)]);
 }

@@ -115,11 +115,10 @@
 //! | `poll_events`            | 1          | 2             |
 //!
 //! Statement round trips only. sqlx 0.8 also pings a connection when it is
-//! returned to the pool (in the background), and before handing it out when
-//! `test_before_acquire` is on (the default pools here turn it on, so a
-//! connection cut while idle is replaced instead of failing a call; turn it
-//! off with `PgStore::pool_options().test_before_acquire(false)` to save a
-//! round trip per call).
+//! returned to the pool (always, in the background: not on the caller's
+//! path, but the connection is back in the pool only after it). The
+//! default pools check a connection before handing it out only when it sat
+//! idle for [`IDLE_CHECK`] or more (PostgreSQL and MySQL/MariaDB), so a busy pool pays no extra round trip.
 //!
 //! ## Tests and their environment
 //!
@@ -171,3 +170,27 @@ pub use qmark::QmarkStore;
 pub use sqlite::SqliteStore;
 /// The sqlx this crate is built on, for pool and connection options.
 pub use sqlx;
+
+/// How long a pooled connection may sit idle before the default pools
+/// (`PgStore::pool_options`, `MySqlStore::pool_options`) ping it before
+/// handing it out; a connection used more recently is handed out as is.
+/// Under load connections are reused within milliseconds and never pinged;
+/// a connection that died idle can only be handed out unchecked if it died
+/// within this window, when the calls in flight on it failed too.
+pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The default pools' `before_acquire` check: pings a connection that sat
+/// idle for [`IDLE_CHECK`] or more; an error makes the pool drop it and
+/// take or open another.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if meta.idle_for >= IDLE_CHECK {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}

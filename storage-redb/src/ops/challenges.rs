@@ -14,21 +14,17 @@ use crate::RedbStore;
 impl ChallengeStore for RedbStore {
     async fn insert_challenge(&self, challenge: &ChallengeRecord) -> StorageResult<()> {
         let challenge = challenge.clone();
-        self.call(move |db| {
-            db.write("insert_challenge", |tx| {
-                if tx.challenge(&challenge.hash)?.is_some() {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.insert_challenge(&challenge)
-            })
+        self.write("insert_challenge", move |tx| {
+            if tx.challenge(&challenge.hash)?.is_some() {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.insert_challenge(&challenge)
         })
         .await
     }
 
     async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
-        let hash = *hash;
-        self.call(move |db| db.read(|r| by_hash(&r.open_table(CHALLENGES)?, &hash.0)))
-            .await
+        self.read(|r| by_hash(&r.open_table(CHALLENGES)?, &hash.0))
     }
 
     async fn take_challenge(
@@ -37,7 +33,7 @@ impl ChallengeStore for RedbStore {
         now: Timestamp,
     ) -> StorageResult<Option<ChallengeRecord>> {
         let hash = *hash;
-        self.call(move |db| db.write("take_challenge", |tx| tx.take_challenge(&hash, now)))
+        self.write("take_challenge", move |tx| tx.take_challenge(&hash, now))
             .await
     }
 }

@@ -15,13 +15,11 @@ use crate::RedbStore;
 impl DeviceStore for RedbStore {
     async fn insert_device(&self, device: &DeviceRecord) -> StorageResult<()> {
         let device = device.clone();
-        self.call(move |db| {
-            db.write("insert_device", |tx| {
-                if tx.device(&device.hash)?.is_some() || tx.user_code_taken(&device.user_code)? {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.insert_device(&device)
-            })
+        self.write("insert_device", move |tx| {
+            if tx.device(&device.hash)?.is_some() || tx.user_code_taken(&device.user_code)? {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.insert_device(&device)
         })
         .await
     }
@@ -30,16 +28,12 @@ impl DeviceStore for RedbStore {
         &self,
         user_code: &TokenHash,
     ) -> StorageResult<Option<DeviceRecord>> {
-        let user_code = *user_code;
-        self.call(move |db| {
-            db.read(|r| {
-                let Some(hash) = r.open_table(DEVICE_BY_USER_CODE)?.get(&user_code.0)? else {
-                    return Ok(None);
-                };
-                by_hash(&r.open_table(DEVICES)?, hash.value())
-            })
+        self.read(|r| {
+            let Some(hash) = r.open_table(DEVICE_BY_USER_CODE)?.get(&user_code.0)? else {
+                return Ok(None);
+            };
+            by_hash(&r.open_table(DEVICES)?, hash.value())
         })
-        .await
     }
 
     async fn poll_device(
@@ -49,30 +43,25 @@ impl DeviceStore for RedbStore {
         now: Timestamp,
     ) -> StorageResult<DevicePoll> {
         let (hash, client_id) = (*hash, client_id.to_owned());
-        self.call(move |db| {
-            db.write("poll_device", |tx| {
-                let (write, outcome) =
-                    rules::poll_device(tx.device(&hash)?.as_ref(), &client_id, now);
-                if let Some(d) = write {
-                    tx.update_device(&d)?;
-                }
-                Ok(outcome)
-            })
+        self.write("poll_device", move |tx| {
+            let (write, outcome) = rules::poll_device(tx.device(&hash)?.as_ref(), &client_id, now);
+            if let Some(d) = write {
+                tx.update_device(&d)?;
+            }
+            Ok(outcome)
         })
         .await
     }
 
     async fn deny_device(&self, hash: &TokenHash) -> StorageResult<bool> {
         let hash = *hash;
-        self.call(move |db| {
-            db.write("deny_device", |tx| match tx.device(&hash)? {
-                Some(mut d) if d.status == DeviceStatus::Pending => {
-                    d.status = DeviceStatus::Denied;
-                    tx.update_device(&d)?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })
+        self.write("deny_device", move |tx| match tx.device(&hash)? {
+            Some(mut d) if d.status == DeviceStatus::Pending => {
+                d.status = DeviceStatus::Denied;
+                tx.update_device(&d)?;
+                Ok(true)
+            }
+            _ => Ok(false),
         })
         .await
     }

@@ -13,39 +13,34 @@ use crate::RedbStore;
 impl BrowserSessionStore for RedbStore {
     async fn insert_browser_session(&self, record: &SessionRecord) -> StorageResult<()> {
         let record = record.clone();
-        self.call(move |db| {
-            db.write("insert_browser_session", |tx| {
-                if tx.session(&record.key)?.is_some() {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.put_session(&record)
-            })
+        self.write("insert_browser_session", move |tx| {
+            if tx.session(&record.key)?.is_some() {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.put_session(&record)
         })
         .await
     }
 
     async fn get_browser_session(&self, key: &SessionKey) -> StorageResult<Option<SessionRecord>> {
         let key = key.clone();
-        self.call(move |db| {
-            db.read(|r| match r.open_table(BROWSER_SESSIONS)?.get(&key.0)? {
-                Some(v) => Ok(Some(decode::<StoredSession>(v.value())?.into_record(key.0))),
-                None => Ok(None),
-            })
+        self.read(|r| match r.open_table(BROWSER_SESSIONS)?.get(&key.0)? {
+            Some(v) => Ok(Some(decode::<StoredSession>(v.value())?.into_record(key.0))),
+            None => Ok(None),
         })
-        .await
     }
 
     async fn touch_browser_session(&self, key: &SessionKey, now: Timestamp) -> StorageResult<()> {
         let key = key.clone();
-        self.call(move |db| {
-            db.write("touch_browser_session", |tx| match tx.session(&key)? {
+        self.write("touch_browser_session", move |tx| {
+            match tx.session(&key)? {
                 // Only forward; an unchanged transaction is not committed.
                 Some(mut r) if r.last_seen < now => {
                     r.last_seen = now;
                     tx.put_session(&r)
                 }
                 _ => Ok(()),
-            })
+            }
         })
         .await
     }
@@ -56,22 +51,20 @@ impl BrowserSessionStore for RedbStore {
         new: &SessionRecord,
     ) -> StorageResult<()> {
         let (old, new) = (old.clone(), new.clone());
-        self.call(move |db| {
-            db.write("replace_browser_session", |tx| {
-                if new.key != old && tx.session(&new.key)?.is_some() {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.delete_session(&old)?;
-                tx.fault("mid");
-                tx.put_session(&new)
-            })
+        self.write("replace_browser_session", move |tx| {
+            if new.key != old && tx.session(&new.key)?.is_some() {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.delete_session(&old)?;
+            tx.fault("mid");
+            tx.put_session(&new)
         })
         .await
     }
 
     async fn remove_browser_session(&self, key: &SessionKey) -> StorageResult<bool> {
         let key = key.clone();
-        self.call(move |db| db.write("remove_browser_session", |tx| tx.delete_session(&key)))
+        self.write("remove_browser_session", move |tx| tx.delete_session(&key))
             .await
     }
 
@@ -81,34 +74,30 @@ impl BrowserSessionStore for RedbStore {
         message: &str,
     ) -> StorageResult<bool> {
         let (key, message) = (key.clone(), message.to_owned());
-        self.call(move |db| {
-            db.write("set_browser_session_flash", |tx| {
-                match tx.session(&key)? {
-                    Some(mut r) => {
-                        r.flash = Some(message);
-                        tx.put_session(&r)?;
-                        Ok(true)
-                    }
-                    None => Ok(false),
+        self.write("set_browser_session_flash", move |tx| {
+            match tx.session(&key)? {
+                Some(mut r) => {
+                    r.flash = Some(message);
+                    tx.put_session(&r)?;
+                    Ok(true)
                 }
-            })
+                None => Ok(false),
+            }
         })
         .await
     }
 
     async fn take_browser_session_flash(&self, key: &SessionKey) -> StorageResult<Option<String>> {
         let key = key.clone();
-        self.call(move |db| {
-            db.write("take_browser_session_flash", |tx| {
-                match tx.session(&key)? {
-                    Some(mut r) if r.flash.is_some() => {
-                        let flash = r.flash.take();
-                        tx.put_session(&r)?;
-                        Ok(flash)
-                    }
-                    _ => Ok(None),
+        self.write("take_browser_session_flash", move |tx| {
+            match tx.session(&key)? {
+                Some(mut r) if r.flash.is_some() => {
+                    let flash = r.flash.take();
+                    tx.put_session(&r)?;
+                    Ok(flash)
                 }
-            })
+                _ => Ok(None),
+            }
         })
         .await
     }
@@ -119,10 +108,8 @@ impl BrowserSessionStore for RedbStore {
         created_before: Timestamp,
         limit: usize,
     ) -> StorageResult<u64> {
-        self.call(move |db| {
-            db.write("purge_browser_sessions", |tx| {
-                tx.purge_sessions(idle_before, created_before, limit)
-            })
+        self.write("purge_browser_sessions", move |tx| {
+            tx.purge_sessions(idle_before, created_before, limit)
         })
         .await
     }

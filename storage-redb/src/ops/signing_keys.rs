@@ -14,20 +14,17 @@ use crate::RedbStore;
 impl SigningKeyStore for RedbStore {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StorageResult<()> {
         let key = key.clone();
-        self.call(move |db| {
-            db.write("insert_signing_key", |tx| {
-                if !rules::signing_key_insertable(&tx.signing_keys()?, &key) {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.put_signing_key(&key)
-            })
+        self.write("insert_signing_key", move |tx| {
+            if !rules::signing_key_insertable(&tx.signing_keys()?, &key) {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.put_signing_key(&key)
         })
         .await
     }
 
     async fn list_signing_keys(&self) -> StorageResult<Vec<SigningKeyRecord>> {
-        self.call(|db| db.read(|r| read_all(&r.open_table(SIGNING_KEYS)?)))
-            .await
+        self.read(|r| read_all(&r.open_table(SIGNING_KEYS)?))
     }
 
     async fn promote_signing_key(
@@ -37,37 +34,32 @@ impl SigningKeyStore for RedbStore {
         now: Timestamp,
     ) -> StorageResult<bool> {
         let (next, previous) = (next.to_owned(), previous.map(str::to_owned));
-        self.call(move |db| {
-            db.write("promote_signing_key", |tx| {
-                let keys = tx.signing_keys()?;
-                let Some(changed) =
-                    rules::promote_signing_key(&keys, &next, previous.as_deref(), now)
-                else {
-                    return Ok(false);
-                };
-                for k in &changed {
-                    tx.put_signing_key(k)?;
-                }
-                Ok(true)
-            })
+        self.write("promote_signing_key", move |tx| {
+            let keys = tx.signing_keys()?;
+            let Some(changed) = rules::promote_signing_key(&keys, &next, previous.as_deref(), now)
+            else {
+                return Ok(false);
+            };
+            for k in &changed {
+                tx.put_signing_key(k)?;
+            }
+            Ok(true)
         })
         .await
     }
 
     async fn retire_signing_key(&self, kid: &str, now: Timestamp) -> StorageResult<bool> {
         let kid = kid.to_owned();
-        self.call(move |db| {
-            db.write("retire_signing_key", |tx| {
-                let keys = tx.signing_keys()?;
-                match keys
-                    .iter()
-                    .find(|k| k.kid == kid)
-                    .and_then(|k| rules::retire_signing_key(k, now))
-                {
-                    Some(r) => tx.put_signing_key(&r).map(|()| true),
-                    None => Ok(false),
-                }
-            })
+        self.write("retire_signing_key", move |tx| {
+            let keys = tx.signing_keys()?;
+            match keys
+                .iter()
+                .find(|k| k.kid == kid)
+                .and_then(|k| rules::retire_signing_key(k, now))
+            {
+                Some(r) => tx.put_signing_key(&r).map(|()| true),
+                None => Ok(false),
+            }
         })
         .await
     }

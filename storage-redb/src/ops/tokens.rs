@@ -16,27 +16,21 @@ impl TokenStore for RedbStore {
         &self,
         hash: &TokenHash,
     ) -> StorageResult<Option<(FamilyRecord, u64)>> {
-        let hash = *hash;
-        self.call(move |db| {
-            db.read(|r| {
-                let index = r.open_table(REFRESH_INDEX)?;
-                let Some((family_id, generation)) = index.get(&hash.0)?.map(|v| {
-                    let (id, generation) = v.value();
-                    (id.to_owned(), generation)
-                }) else {
-                    return Ok(None);
-                };
-                let family: Option<FamilyRecord> = by_id(&r.open_table(FAMILIES)?, &family_id)?;
-                Ok(family.map(|f| (f, generation)))
-            })
+        self.read(|r| {
+            let index = r.open_table(REFRESH_INDEX)?;
+            let Some((family_id, generation)) = index.get(&hash.0)?.map(|v| {
+                let (id, generation) = v.value();
+                (id.to_owned(), generation)
+            }) else {
+                return Ok(None);
+            };
+            let family: Option<FamilyRecord> = by_id(&r.open_table(FAMILIES)?, &family_id)?;
+            Ok(family.map(|f| (f, generation)))
         })
-        .await
     }
 
     async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
-        let id = id.to_owned();
-        self.call(move |db| db.read(|r| by_id(&r.open_table(FAMILIES)?, &id)))
-            .await
+        self.read(|r| by_id(&r.open_table(FAMILIES)?, id))
     }
 
     async fn rotate_family(
@@ -46,20 +40,18 @@ impl TokenStore for RedbStore {
         rotation: &Rotation,
     ) -> StorageResult<RotateOutcome> {
         let (family_id, rotation) = (family_id.to_owned(), rotation.clone());
-        self.call(move |db| {
-            db.write("rotate_family", |tx| {
-                let old = tx.family(&family_id)?;
-                let f = match rules::apply_rotation(old.as_ref(), expected_generation, &rotation) {
-                    Ok(f) => f,
-                    Err(outcome) => return Ok(outcome),
-                };
-                tx.index_refresh(&f)?;
-                tx.fault("mid");
-                tx.put_family(&f, old.as_ref())?;
-                tx.upsert_access(&rotation.access)?;
-                tx.touch_grant(&f.grant_id, rotation.now)?;
-                Ok(RotateOutcome::Rotated)
-            })
+        self.write("rotate_family", move |tx| {
+            let old = tx.family(&family_id)?;
+            let f = match rules::apply_rotation(old.as_ref(), expected_generation, &rotation) {
+                Ok(f) => f,
+                Err(outcome) => return Ok(outcome),
+            };
+            tx.index_refresh(&f)?;
+            tx.fault("mid");
+            tx.put_family(&f, old.as_ref())?;
+            tx.upsert_access(&rotation.access)?;
+            tx.touch_grant(&f.grant_id, rotation.now)?;
+            Ok(RotateOutcome::Rotated)
         })
         .await
     }
@@ -71,53 +63,44 @@ impl TokenStore for RedbStore {
         events: &[NewEvent],
     ) -> StorageResult<bool> {
         let (family_id, events) = (family_id.to_owned(), events.to_vec());
-        self.call(move |db| {
-            db.write("revoke_family", |tx| {
-                if !tx.revoke_family(&family_id, revocation)? {
-                    return Ok(false);
-                }
-                tx.fault("mid");
-                tx.append(&events)?;
-                Ok(true)
-            })
+        self.write("revoke_family", move |tx| {
+            if !tx.revoke_family(&family_id, revocation)? {
+                return Ok(false);
+            }
+            tx.fault("mid");
+            tx.append(&events)?;
+            Ok(true)
         })
         .await
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StorageResult<()> {
         let token = token.clone();
-        self.call(move |db| {
-            db.write("insert_access_token", |tx| {
-                if tx.access(&token.hash)?.is_some() {
-                    return Err(StorageError::Conflict.into());
-                }
-                tx.put_access(&token, None)
-            })
+        self.write("insert_access_token", move |tx| {
+            if tx.access(&token.hash)?.is_some() {
+                return Err(StorageError::Conflict.into());
+            }
+            tx.put_access(&token, None)
         })
         .await
     }
 
     async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
-        let hash = *hash;
-        self.call(move |db| {
-            db.read(|r| {
-                let Some(token) = by_hash::<AccessTokenRecord>(&r.open_table(ACCESS)?, &hash.0)?
-                else {
-                    return Ok(None);
-                };
-                // Same snapshot as the token: the view is consistent.
-                let family_revoked = match &token.family_id {
-                    Some(id) => by_id::<FamilyRecord>(&r.open_table(FAMILIES)?, id)?
-                        .is_some_and(|f| f.revoked.is_some()),
-                    None => false,
-                };
-                Ok(Some(AccessTokenView {
-                    token,
-                    family_revoked,
-                }))
-            })
+        self.read(|r| {
+            let Some(token) = by_hash::<AccessTokenRecord>(&r.open_table(ACCESS)?, &hash.0)? else {
+                return Ok(None);
+            };
+            // Same snapshot as the token: the view is consistent.
+            let family_revoked = match &token.family_id {
+                Some(id) => by_id::<FamilyRecord>(&r.open_table(FAMILIES)?, id)?
+                    .is_some_and(|f| f.revoked.is_some()),
+                None => false,
+            };
+            Ok(Some(AccessTokenView {
+                token,
+                family_revoked,
+            }))
         })
-        .await
     }
 
     async fn revoke_access_token(
@@ -127,15 +110,13 @@ impl TokenStore for RedbStore {
         events: &[NewEvent],
     ) -> StorageResult<bool> {
         let (hash, events) = (*hash, events.to_vec());
-        self.call(move |db| {
-            db.write("revoke_access_token", |tx| {
-                if !tx.revoke_access(&hash, at)? {
-                    return Ok(false);
-                }
-                tx.fault("mid");
-                tx.append(&events)?;
-                Ok(true)
-            })
+        self.write("revoke_access_token", move |tx| {
+            if !tx.revoke_access(&hash, at)? {
+                return Ok(false);
+            }
+            tx.fault("mid");
+            tx.append(&events)?;
+            Ok(true)
         })
         .await
     }

@@ -12,8 +12,11 @@ use crate::read::by_hash;
 
 impl Tx<'_> {
     /// The access token with `hash`.
-    pub(crate) fn access(&self, hash: &TokenHash) -> Result<Option<AccessTokenRecord>, Failure> {
-        by_hash(&self.access, &hash.0)
+    pub(crate) fn access(
+        &mut self,
+        hash: &TokenHash,
+    ) -> Result<Option<AccessTokenRecord>, Failure> {
+        by_hash(&*self.t.access()?, &hash.0)
     }
 
     /// Writes an access token, keeping its expiry entry and (for a
@@ -26,18 +29,20 @@ impl Tx<'_> {
         self.touch();
         if let Some(old) = old {
             if old.expires_at != t.expires_at {
-                self.access_expiry
+                self.t
+                    .access_expiry()?
                     .remove(expiry_key(old.expires_at, &old.hash.0).as_slice())?;
             }
             if client_key(old).is_some() && client_key(old) != client_key(t) {
                 self.unindex_access(old)?;
             }
         }
-        self.access.insert(&t.hash.0, encode(t)?.as_slice())?;
-        self.access_expiry
+        self.t.access()?.insert(&t.hash.0, encode(t)?.as_slice())?;
+        self.t
+            .access_expiry()?
             .insert(expiry_key(t.expires_at, &t.hash.0).as_slice(), ())?;
         if let Some(key) = client_key(t) {
-            self.access_by_client.insert(key, ())?;
+            self.t.access_by_client()?.insert(key, ())?;
         }
         Ok(())
     }
@@ -46,7 +51,7 @@ impl Tx<'_> {
     /// or rewritten (the caller has marked the transaction changed).
     pub(super) fn unindex_access(&mut self, t: &AccessTokenRecord) -> Result<(), Failure> {
         if let Some(key) = client_key(t) {
-            self.access_by_client.remove(key)?;
+            self.t.access_by_client()?.remove(key)?;
         }
         Ok(())
     }
@@ -54,12 +59,13 @@ impl Tx<'_> {
     /// Hashes of every stand-alone access token of `client_id`, from the
     /// client index: the cost is what the client has, not the table size.
     pub(crate) fn standalone_access_of_client(
-        &self,
+        &mut self,
         client_id: &str,
     ) -> Result<Vec<TokenHash>, Failure> {
         let mut out = Vec::new();
         for entry in self
-            .access_by_client
+            .t
+            .access_by_client()?
             .range((client_id, &[0u8; 32])..=(client_id, &[0xffu8; 32]))?
         {
             let (key, _) = entry?;

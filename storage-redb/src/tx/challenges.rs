@@ -12,15 +12,21 @@ use crate::read::by_hash;
 
 impl Tx<'_> {
     /// The challenge with `hash`.
-    pub(crate) fn challenge(&self, hash: &TokenHash) -> Result<Option<ChallengeRecord>, Failure> {
-        by_hash(&self.challenges, &hash.0)
+    pub(crate) fn challenge(
+        &mut self,
+        hash: &TokenHash,
+    ) -> Result<Option<ChallengeRecord>, Failure> {
+        by_hash(&*self.t.challenges()?, &hash.0)
     }
 
     /// Stores a new challenge and its expiry entry.
     pub(crate) fn insert_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
         self.touch();
-        self.challenges.insert(&c.hash.0, encode(c)?.as_slice())?;
-        self.challenge_expiry
+        self.t
+            .challenges()?
+            .insert(&c.hash.0, encode(c)?.as_slice())?;
+        self.t
+            .challenge_expiry()?
             .insert(expiry_key(c.expires_at, &c.hash.0).as_slice(), ())?;
         Ok(())
     }
@@ -44,8 +50,9 @@ impl Tx<'_> {
     /// Deletes a challenge and its expiry entry.
     fn remove_challenge(&mut self, c: &ChallengeRecord) -> Result<(), Failure> {
         self.touch();
-        self.challenges.remove(&c.hash.0)?;
-        self.challenge_expiry
+        self.t.challenges()?.remove(&c.hash.0)?;
+        self.t
+            .challenge_expiry()?
             .remove(expiry_key(c.expires_at, &c.hash.0).as_slice())?;
         Ok(())
     }

@@ -9,8 +9,8 @@ use crate::read::by_id;
 
 impl Tx<'_> {
     /// The client with `id`.
-    pub(crate) fn client(&self, id: &str) -> Result<Option<ClientRecord>, Failure> {
-        by_id(&self.clients, id)
+    pub(crate) fn client(&mut self, id: &str) -> Result<Option<ClientRecord>, Failure> {
+        by_id(&*self.t.clients()?, id)
     }
 
     /// Writes a client, moving its owner index entry if the owner changed.
@@ -22,13 +22,16 @@ impl Tx<'_> {
         self.touch();
         if let Some(old) = old {
             if old.owner != client.owner {
-                self.clients_by_owner
+                self.t
+                    .clients_by_owner()?
                     .remove((old.owner.as_str(), old.id.as_str()))?;
             }
         }
-        self.clients
+        self.t
+            .clients()?
             .insert(client.id.as_str(), encode(client)?.as_slice())?;
-        self.clients_by_owner
+        self.t
+            .clients_by_owner()?
             .insert((client.owner.as_str(), client.id.as_str()), ())?;
         Ok(())
     }
@@ -39,8 +42,9 @@ impl Tx<'_> {
             return Ok(None);
         };
         self.touch();
-        self.clients.remove(id)?;
-        self.clients_by_owner
+        self.t.clients()?.remove(id)?;
+        self.t
+            .clients_by_owner()?
             .remove((client.owner.as_str(), client.id.as_str()))?;
         Ok(Some(client))
     }

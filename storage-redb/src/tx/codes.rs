@@ -10,8 +10,8 @@ use crate::read::by_hash;
 
 impl Tx<'_> {
     /// The code with `hash`.
-    pub(crate) fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, Failure> {
-        by_hash(&self.codes, &hash.0)
+    pub(crate) fn code(&mut self, hash: &TokenHash) -> Result<Option<CodeRecord>, Failure> {
+        by_hash(&*self.t.codes()?, &hash.0)
     }
 
     /// Writes a code, keeping its expiry entry in step with `old`.
@@ -23,12 +23,16 @@ impl Tx<'_> {
         self.touch();
         if let Some(old) = old {
             if old.expires_at != code.expires_at {
-                self.code_expiry
+                self.t
+                    .code_expiry()?
                     .remove(expiry_key(old.expires_at, &old.hash.0).as_slice())?;
             }
         }
-        self.codes.insert(&code.hash.0, encode(code)?.as_slice())?;
-        self.code_expiry
+        self.t
+            .codes()?
+            .insert(&code.hash.0, encode(code)?.as_slice())?;
+        self.t
+            .code_expiry()?
             .insert(expiry_key(code.expires_at, &code.hash.0).as_slice(), ())?;
         Ok(())
     }

@@ -11,8 +11,8 @@ use crate::read::{by_id, with_prefix};
 
 impl Tx<'_> {
     /// The family with `id`.
-    pub(crate) fn family(&self, id: &str) -> Result<Option<FamilyRecord>, Failure> {
-        by_id(&self.families, id)
+    pub(crate) fn family(&mut self, id: &str) -> Result<Option<FamilyRecord>, Failure> {
+        by_id(&*self.t.families()?, id)
     }
 
     /// Writes a family with its expiry and cascade index entries.
@@ -24,19 +24,24 @@ impl Tx<'_> {
         self.touch();
         if let Some(old) = old {
             if old.expires_at != f.expires_at {
-                self.family_expiry
+                self.t
+                    .family_expiry()?
                     .remove(expiry_key(old.expires_at, old.id.as_bytes()).as_slice())?;
             }
         }
         let id = f.id.as_str();
-        self.families.insert(id, encode(f)?.as_slice())?;
-        self.family_expiry
+        self.t.families()?.insert(id, encode(f)?.as_slice())?;
+        self.t
+            .family_expiry()?
             .insert(expiry_key(f.expires_at, id.as_bytes()).as_slice(), ())?;
-        self.families_by_grant
+        self.t
+            .families_by_grant()?
             .insert((f.grant_id.as_str(), id), ())?;
-        self.families_by_client
+        self.t
+            .families_by_client()?
             .insert((f.client_id.as_str(), id), ())?;
-        self.families_by_subject
+        self.t
+            .families_by_subject()?
             .insert((f.subject.as_str(), id), ())?;
         Ok(())
     }
@@ -44,9 +49,11 @@ impl Tx<'_> {
     /// Indexes the family's current refresh token under its generation.
     pub(crate) fn index_refresh(&mut self, f: &FamilyRecord) -> Result<(), Failure> {
         self.touch();
-        self.refresh_index
+        self.t
+            .refresh_index()?
             .insert(&f.current.hash.0, (f.id.as_str(), f.generation))?;
-        self.family_refresh
+        self.t
+            .family_refresh()?
             .insert((f.id.as_str(), f.generation), &f.current.hash.0)?;
         Ok(())
     }
@@ -66,23 +73,23 @@ impl Tx<'_> {
         }
         // Revocation touches no indexed field: rewrite the record only.
         self.touch();
-        self.families.insert(id, encode(&f)?.as_slice())?;
+        self.t.families()?.insert(id, encode(&f)?.as_slice())?;
         Ok(true)
     }
 
     /// Ids of every family of a grant.
-    pub(crate) fn families_of_grant(&self, grant_id: &str) -> Result<Vec<String>, Failure> {
-        with_prefix(&self.families_by_grant, grant_id)
+    pub(crate) fn families_of_grant(&mut self, grant_id: &str) -> Result<Vec<String>, Failure> {
+        with_prefix(&*self.t.families_by_grant()?, grant_id)
     }
 
     /// Ids of every family of a client.
-    pub(crate) fn families_of_client(&self, client_id: &str) -> Result<Vec<String>, Failure> {
-        with_prefix(&self.families_by_client, client_id)
+    pub(crate) fn families_of_client(&mut self, client_id: &str) -> Result<Vec<String>, Failure> {
+        with_prefix(&*self.t.families_by_client()?, client_id)
     }
 
     /// Ids of every family of a subject.
-    pub(crate) fn families_of_subject(&self, subject: &str) -> Result<Vec<String>, Failure> {
-        with_prefix(&self.families_by_subject, subject)
+    pub(crate) fn families_of_subject(&mut self, subject: &str) -> Result<Vec<String>, Failure> {
+        with_prefix(&*self.t.families_by_subject()?, subject)
     }
 
     /// Deletes a family with every index entry and refresh hash it owns
@@ -93,25 +100,32 @@ impl Tx<'_> {
             return Ok(false);
         };
         self.touch();
-        self.families.remove(id)?;
-        self.families_by_grant.remove((f.grant_id.as_str(), id))?;
-        self.families_by_client.remove((f.client_id.as_str(), id))?;
-        self.families_by_subject.remove((f.subject.as_str(), id))?;
+        self.t.families()?.remove(id)?;
+        self.t
+            .families_by_grant()?
+            .remove((f.grant_id.as_str(), id))?;
+        self.t
+            .families_by_client()?
+            .remove((f.client_id.as_str(), id))?;
+        self.t
+            .families_by_subject()?
+            .remove((f.subject.as_str(), id))?;
         let mut generations = Vec::new();
-        for entry in self.family_refresh.range((id, 0)..=(id, u64::MAX))? {
+        for entry in self.t.family_refresh()?.range((id, 0)..=(id, u64::MAX))? {
             let (key, hash) = entry?;
             generations.push((key.value().1, *hash.value()));
         }
         for (generation, hash) in generations {
             // Drop the lookup entry only while it still names this family.
             let ours = self
-                .refresh_index
+                .t
+                .refresh_index()?
                 .get(&hash)?
                 .is_some_and(|v| v.value().0 == id);
             if ours {
-                self.refresh_index.remove(&hash)?;
+                self.t.refresh_index()?.remove(&hash)?;
             }
-            self.family_refresh.remove((id, generation))?;
+            self.t.family_refresh()?.remove((id, generation))?;
         }
         Ok(true)
     }

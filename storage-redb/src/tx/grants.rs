@@ -11,18 +11,19 @@ use crate::read::{by_id, with_prefix};
 
 impl Tx<'_> {
     /// The grant with `id`.
-    pub(crate) fn grant(&self, id: &str) -> Result<Option<GrantRecord>, Failure> {
-        by_id(&self.grants, id)
+    pub(crate) fn grant(&mut self, id: &str) -> Result<Option<GrantRecord>, Failure> {
+        by_id(&*self.t.grants()?, id)
     }
 
     /// The id of the (subject, client) grant.
     pub(crate) fn grant_id_for(
-        &self,
+        &mut self,
         subject: &str,
         client_id: &str,
     ) -> Result<Option<String>, Failure> {
         Ok(self
-            .grant_by_pair
+            .t
+            .grant_by_pair()?
             .get((subject, client_id))?
             .map(|v| v.value().to_owned()))
     }
@@ -39,13 +40,15 @@ impl Tx<'_> {
                 self.unindex_grant(&old)?;
             }
         }
-        self.grants
+        self.t
+            .grants()?
             .insert(grant.id.as_str(), encode(grant)?.as_slice())?;
-        self.grant_by_pair.insert(
+        self.t.grant_by_pair()?.insert(
             (grant.subject.as_str(), grant.client_id.as_str()),
             grant.id.as_str(),
         )?;
-        self.grants_by_client
+        self.t
+            .grants_by_client()?
             .insert((grant.client_id.as_str(), grant.id.as_str()), ())?;
         Ok(())
     }
@@ -56,7 +59,7 @@ impl Tx<'_> {
             if g.last_used_at < now {
                 g.last_used_at = now;
                 self.touch();
-                self.grants.insert(id, encode(&g)?.as_slice())?;
+                self.t.grants()?.insert(id, encode(&g)?.as_slice())?;
             }
         }
         Ok(())
@@ -68,7 +71,7 @@ impl Tx<'_> {
             return Ok(None);
         };
         self.touch();
-        self.grants.remove(id)?;
+        self.t.grants()?.remove(id)?;
         self.unindex_grant(&g)?;
         Ok(Some(g))
     }
@@ -77,22 +80,23 @@ impl Tx<'_> {
         // Only drop the pair entry if it still names this grant.
         let pair = (g.subject.as_str(), g.client_id.as_str());
         if self.grant_id_for(pair.0, pair.1)?.as_deref() == Some(g.id.as_str()) {
-            self.grant_by_pair.remove(pair)?;
+            self.t.grant_by_pair()?.remove(pair)?;
         }
-        self.grants_by_client
+        self.t
+            .grants_by_client()?
             .remove((g.client_id.as_str(), g.id.as_str()))?;
         Ok(())
     }
 
     /// Ids of every grant of `client_id`.
-    pub(crate) fn grants_of_client(&self, client_id: &str) -> Result<Vec<String>, Failure> {
-        with_prefix(&self.grants_by_client, client_id)
+    pub(crate) fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<String>, Failure> {
+        with_prefix(&*self.t.grants_by_client()?, client_id)
     }
 
     /// Ids of every grant of `subject`, in client-id order.
-    pub(crate) fn grants_of_subject(&self, subject: &str) -> Result<Vec<String>, Failure> {
+    pub(crate) fn grants_of_subject(&mut self, subject: &str) -> Result<Vec<String>, Failure> {
         let mut ids = Vec::new();
-        for entry in self.grant_by_pair.range((subject, "")..)? {
+        for entry in self.t.grant_by_pair()?.range((subject, "")..)? {
             let (key, id) = entry?;
             if key.value().0 != subject {
                 break;

@@ -1,10 +1,10 @@
-//! One write transaction with every table open, and the record-level
-//! changes the contracts are built from. Each helper keeps a record and all
+//! One write transaction, its tables opened on first use, and the
+//! record-level changes the contracts are built from. Each helper keeps a record and all
 //! of its index entries in step, so no contract can update one and forget
 //! the other.
 //!
 //! Every mutation goes through a method here, which marks the transaction
-//! changed; [`crate::store`] commits only changed transactions, so a call
+//! changed; [`crate::writer`] commits only changed transactions, so a call
 //! that decides to do nothing costs no fsync.
 
 mod access;
@@ -31,88 +31,90 @@ use crate::tables::{
     SESSION_AGE, SESSION_IDLE, SIGNING_KEYS,
 };
 
-type Records<'t, K> = Table<'t, K, &'static [u8]>;
-type Pairs<'t> = Table<'t, (&'static str, &'static str), ()>;
-type Expiry<'t> = Table<'t, &'static [u8], ()>;
 type Hash = &'static [u8; 32];
 
-/// A write transaction's open tables.
+/// Declares the lazily opened tables of a write transaction: one slot and
+/// one accessor per table, so an operation opens (and, at commit, writes
+/// back the root of) only the tables it touches.
+macro_rules! tables {
+    ($($name:ident: ($k:ty, $v:ty) = $def:ident;)*) => {
+        /// The tables of one write transaction, each opened on first use.
+        pub(crate) struct Tables<'t> {
+            txn: &'t WriteTransaction,
+            $($name: Option<Table<'t, $k, $v>>,)*
+        }
+
+        impl<'t> Tables<'t> {
+            fn new(txn: &'t WriteTransaction) -> Self {
+                Tables { txn, $($name: None,)* }
+            }
+
+            $(
+                #[doc = concat!("The `", stringify!($def), "` table, opened on first use.")]
+                pub(crate) fn $name(&mut self) -> Result<&mut Table<'t, $k, $v>, Failure> {
+                    let table = match self.$name.take() {
+                        Some(t) => t,
+                        None => self.txn.open_table($def)?,
+                    };
+                    Ok(self.$name.insert(table))
+                }
+            )*
+        }
+    };
+}
+
+tables! {
+    counters: (&'static str, u64) = COUNTERS;
+    clients: (&'static str, &'static [u8]) = CLIENTS;
+    clients_by_owner: ((&'static str, &'static str), ()) = CLIENTS_BY_OWNER;
+    challenges: (Hash, &'static [u8]) = CHALLENGES;
+    challenge_expiry: (&'static [u8], ()) = CHALLENGE_EXPIRY;
+    codes: (Hash, &'static [u8]) = CODES;
+    code_expiry: (&'static [u8], ()) = CODE_EXPIRY;
+    grants: (&'static str, &'static [u8]) = GRANTS;
+    grant_by_pair: ((&'static str, &'static str), &'static str) = GRANT_BY_PAIR;
+    grants_by_client: ((&'static str, &'static str), ()) = GRANTS_BY_CLIENT;
+    families: (&'static str, &'static [u8]) = FAMILIES;
+    family_expiry: (&'static [u8], ()) = FAMILY_EXPIRY;
+    families_by_grant: ((&'static str, &'static str), ()) = FAMILIES_BY_GRANT;
+    families_by_client: ((&'static str, &'static str), ()) = FAMILIES_BY_CLIENT;
+    families_by_subject: ((&'static str, &'static str), ()) = FAMILIES_BY_SUBJECT;
+    refresh_index: (Hash, (&'static str, u64)) = REFRESH_INDEX;
+    family_refresh: ((&'static str, u64), Hash) = FAMILY_REFRESH;
+    access: (Hash, &'static [u8]) = ACCESS;
+    access_expiry: (&'static [u8], ()) = ACCESS_EXPIRY;
+    access_by_client: ((&'static str, Hash), ()) = ACCESS_BY_CLIENT;
+    events: (u64, &'static [u8]) = EVENTS;
+    cursors: (&'static str, u64) = CURSORS;
+    sessions: (Hash, &'static [u8]) = BROWSER_SESSIONS;
+    session_idle: (&'static [u8], ()) = SESSION_IDLE;
+    session_age: (&'static [u8], ()) = SESSION_AGE;
+    devices: (Hash, &'static [u8]) = DEVICES;
+    device_by_user_code: (Hash, Hash) = DEVICE_BY_USER_CODE;
+    device_expiry: (&'static [u8], ()) = DEVICE_EXPIRY;
+    signing_keys: (&'static str, &'static [u8]) = SIGNING_KEYS;
+}
+
+/// An expiry index: `expires_at` big-endian ++ key → ().
+type Expiry<'t> = Table<'t, &'static [u8], ()>;
+
+/// A write transaction's tables, and whether anything was written.
 pub(crate) struct Tx<'t> {
-    counters: Table<'t, &'static str, u64>,
-    clients: Records<'t, &'static str>,
-    clients_by_owner: Pairs<'t>,
-    challenges: Records<'t, Hash>,
-    challenge_expiry: Expiry<'t>,
-    codes: Records<'t, Hash>,
-    code_expiry: Expiry<'t>,
-    grants: Records<'t, &'static str>,
-    grant_by_pair: Table<'t, (&'static str, &'static str), &'static str>,
-    grants_by_client: Pairs<'t>,
-    families: Records<'t, &'static str>,
-    family_expiry: Expiry<'t>,
-    families_by_grant: Pairs<'t>,
-    families_by_client: Pairs<'t>,
-    families_by_subject: Pairs<'t>,
-    refresh_index: Table<'t, Hash, (&'static str, u64)>,
-    family_refresh: Table<'t, (&'static str, u64), Hash>,
-    access: Records<'t, Hash>,
-    access_expiry: Expiry<'t>,
-    access_by_client: Table<'t, (&'static str, Hash), ()>,
-    events: Table<'t, u64, &'static [u8]>,
-    cursors: Table<'t, &'static str, u64>,
-    sessions: Records<'t, Hash>,
-    session_idle: Expiry<'t>,
-    session_age: Expiry<'t>,
-    devices: Records<'t, Hash>,
-    device_by_user_code: Table<'t, Hash, Hash>,
-    device_expiry: Expiry<'t>,
-    signing_keys: Records<'t, &'static str>,
+    t: Tables<'t>,
     changed: bool,
     op: &'static str,
     hooks: &'t Hooks,
 }
 
 impl<'t> Tx<'t> {
-    /// Opens every table of `txn` for the operation `op`.
-    pub(crate) fn open(
-        txn: &'t WriteTransaction,
-        op: &'static str,
-        hooks: &'t Hooks,
-    ) -> Result<Self, Failure> {
-        Ok(Tx {
-            counters: txn.open_table(COUNTERS)?,
-            clients: txn.open_table(CLIENTS)?,
-            clients_by_owner: txn.open_table(CLIENTS_BY_OWNER)?,
-            challenges: txn.open_table(CHALLENGES)?,
-            challenge_expiry: txn.open_table(CHALLENGE_EXPIRY)?,
-            codes: txn.open_table(CODES)?,
-            code_expiry: txn.open_table(CODE_EXPIRY)?,
-            grants: txn.open_table(GRANTS)?,
-            grant_by_pair: txn.open_table(GRANT_BY_PAIR)?,
-            grants_by_client: txn.open_table(GRANTS_BY_CLIENT)?,
-            families: txn.open_table(FAMILIES)?,
-            family_expiry: txn.open_table(FAMILY_EXPIRY)?,
-            families_by_grant: txn.open_table(FAMILIES_BY_GRANT)?,
-            families_by_client: txn.open_table(FAMILIES_BY_CLIENT)?,
-            families_by_subject: txn.open_table(FAMILIES_BY_SUBJECT)?,
-            refresh_index: txn.open_table(REFRESH_INDEX)?,
-            family_refresh: txn.open_table(FAMILY_REFRESH)?,
-            access: txn.open_table(ACCESS)?,
-            access_expiry: txn.open_table(ACCESS_EXPIRY)?,
-            access_by_client: txn.open_table(ACCESS_BY_CLIENT)?,
-            events: txn.open_table(EVENTS)?,
-            cursors: txn.open_table(CURSORS)?,
-            sessions: txn.open_table(BROWSER_SESSIONS)?,
-            session_idle: txn.open_table(SESSION_IDLE)?,
-            session_age: txn.open_table(SESSION_AGE)?,
-            devices: txn.open_table(DEVICES)?,
-            device_by_user_code: txn.open_table(DEVICE_BY_USER_CODE)?,
-            device_expiry: txn.open_table(DEVICE_EXPIRY)?,
-            signing_keys: txn.open_table(SIGNING_KEYS)?,
+    /// A view of `txn` for the operation `op`; no table is open yet.
+    pub(crate) fn new(txn: &'t WriteTransaction, op: &'static str, hooks: &'t Hooks) -> Self {
+        Tx {
+            t: Tables::new(txn),
             changed: false,
             op,
             hooks,
-        })
+        }
     }
 
     /// Whether anything was written.

@@ -16,24 +16,24 @@ impl Tx<'_> {
         now: Timestamp,
         limit: usize,
     ) -> Result<u64, Failure> {
-        let due = take_due(&mut self.challenge_expiry, now, limit)?;
+        let due = take_due(self.t.challenge_expiry()?, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {
             let hash = hash_key(expiry_record_key(&key)?)?;
-            n += u64::from(self.challenges.remove(&hash)?.is_some());
+            n += u64::from(self.t.challenges()?.remove(&hash)?.is_some());
         }
         Ok(n)
     }
 
     /// Removes up to `limit` codes due at `now`; returns how many.
     pub(crate) fn purge_codes(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
-        let due = take_due(&mut self.code_expiry, now, limit)?;
+        let due = take_due(self.t.code_expiry()?, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {
             let hash = hash_key(expiry_record_key(&key)?)?;
-            n += u64::from(self.codes.remove(&hash)?.is_some());
+            n += u64::from(self.t.codes()?.remove(&hash)?.is_some());
         }
         Ok(n)
     }
@@ -41,13 +41,13 @@ impl Tx<'_> {
     /// Removes up to `limit` access tokens due at `now`, with their client
     /// index entries; returns how many.
     pub(crate) fn purge_access(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
-        let due = take_due(&mut self.access_expiry, now, limit)?;
+        let due = take_due(self.t.access_expiry()?, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {
             let hash = hash_key(expiry_record_key(&key)?)?;
             // Decoded only to find its client entry.
-            let removed: Option<AccessTokenRecord> = match self.access.remove(&hash)? {
+            let removed: Option<AccessTokenRecord> = match self.t.access()?.remove(&hash)? {
                 Some(bytes) => Some(decode(bytes.value())?),
                 None => None,
             };
@@ -62,18 +62,18 @@ impl Tx<'_> {
     /// Removes up to `limit` device authorizations due at `now`, with
     /// their user-code entries; returns how many.
     pub(crate) fn purge_devices(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
-        let due = take_due(&mut self.device_expiry, now, limit)?;
+        let due = take_due(self.t.device_expiry()?, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {
             let hash = hash_key(expiry_record_key(&key)?)?;
             // Decoded only to find its user-code entry.
-            let removed: Option<DeviceRecord> = match self.devices.remove(&hash)? {
+            let removed: Option<DeviceRecord> = match self.t.devices()?.remove(&hash)? {
                 Some(bytes) => Some(decode(bytes.value())?),
                 None => None,
             };
             if let Some(d) = removed {
-                self.device_by_user_code.remove(&d.user_code.0)?;
+                self.t.device_by_user_code()?.remove(&d.user_code.0)?;
                 n += 1;
             }
         }
@@ -83,7 +83,7 @@ impl Tx<'_> {
     /// Removes up to `limit` families due at `now`, with their refresh
     /// index; returns how many.
     pub(crate) fn purge_families(&mut self, now: Timestamp, limit: usize) -> Result<u64, Failure> {
-        let due = take_due(&mut self.family_expiry, now, limit)?;
+        let due = take_due(self.t.family_expiry()?, now, limit)?;
         self.changed |= !due.is_empty();
         let mut n = 0;
         for key in due {

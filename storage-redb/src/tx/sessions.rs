@@ -11,8 +11,8 @@ use crate::error::Failure;
 
 impl Tx<'_> {
     /// The session under `key`.
-    pub(crate) fn session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, Failure> {
-        match self.sessions.get(&key.0)? {
+    pub(crate) fn session(&mut self, key: &SessionKey) -> Result<Option<SessionRecord>, Failure> {
+        match self.t.sessions()?.get(&key.0)? {
             Some(v) => Ok(Some(decode::<StoredSession>(v.value())?.into_record(key.0))),
             None => Ok(None),
         }
@@ -24,11 +24,14 @@ impl Tx<'_> {
             self.unindex_session(&old)?;
         }
         self.touch();
-        self.sessions
+        self.t
+            .sessions()?
             .insert(&r.key.0, encode(&StoredSession::of(r))?.as_slice())?;
-        self.session_idle
+        self.t
+            .session_idle()?
             .insert(expiry_key(r.last_seen, &r.key.0).as_slice(), ())?;
-        self.session_age
+        self.t
+            .session_age()?
             .insert(expiry_key(r.created_at, &r.key.0).as_slice(), ())?;
         Ok(())
     }
@@ -41,15 +44,17 @@ impl Tx<'_> {
         };
         self.touch();
         self.unindex_session(&old)?;
-        self.sessions.remove(&key.0)?;
+        self.t.sessions()?.remove(&key.0)?;
         Ok(true)
     }
 
     fn unindex_session(&mut self, r: &SessionRecord) -> Result<(), Failure> {
         self.touch();
-        self.session_idle
+        self.t
+            .session_idle()?
             .remove(expiry_key(r.last_seen, &r.key.0).as_slice())?;
-        self.session_age
+        self.t
+            .session_age()?
             .remove(expiry_key(r.created_at, &r.key.0).as_slice())?;
         Ok(())
     }
@@ -63,12 +68,12 @@ impl Tx<'_> {
         limit: usize,
     ) -> Result<u64, Failure> {
         let mut n = 0;
-        for key in keys_before(&self.session_idle, idle_before, limit)? {
+        for key in keys_before(&*self.t.session_idle()?, idle_before, limit)? {
             n += u64::from(self.delete_session(&key)?);
         }
         let room = limit.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));
         // The idle pass removed its sessions from the age index too.
-        for key in keys_before(&self.session_age, created_before, room)? {
+        for key in keys_before(&*self.t.session_age()?, created_before, room)? {
             n += u64::from(self.delete_session(&key)?);
         }
         Ok(n)

@@ -9,14 +9,15 @@ use crate::error::Failure;
 
 impl Tx<'_> {
     /// Every signing key, oldest first.
-    pub(crate) fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, Failure> {
-        read_all(&self.signing_keys)
+    pub(crate) fn signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>, Failure> {
+        read_all(&*self.t.signing_keys()?)
     }
 
     /// Writes `key` under its `kid`, new or replacing.
     pub(crate) fn put_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), Failure> {
         self.touch();
-        self.signing_keys
+        self.t
+            .signing_keys()?
             .insert(key.kid.as_str(), encode(key)?.as_slice())?;
         Ok(())
     }

@@ -149,14 +149,16 @@ impl QmarkStore<MySql> {
     }
 
     /// The default pool settings: 16 connections, 5 s acquire timeout,
-    /// idle connections recycled after 10 minutes, liveness check on
-    /// acquire.
+    /// idle connections recycled after 10 minutes, and a liveness check on
+    /// acquire only for a connection idle for [`IDLE_CHECK`](crate::IDLE_CHECK)
+    /// or more (why that is enough: `PgStore::pool_options`).
     #[must_use]
     pub fn pool_options() -> MySqlPoolOptions {
         MySqlPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(600))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(crate::ping_if_idle)
     }
 }

@@ -73,15 +73,27 @@ impl PgStore {
 
     /// The default pool settings: 16 connections, 5 s acquire timeout (then
     /// calls fail with `Unavailable`), idle connections recycled after 10
-    /// minutes, and a liveness check on acquire so a connection cut while
-    /// idle is replaced instead of failing a call.
+    /// minutes, and a liveness check on acquire only for a connection that
+    /// sat idle for [`IDLE_CHECK`](crate::IDLE_CHECK) or more.
+    ///
+    /// A busy pool hands out connections without a ping: sqlx 0.8 already
+    /// pings every connection when it is returned (in the background, off
+    /// the caller's path) and drops it if that fails, so a connection in
+    /// the idle queue was alive moments ago. One that dies while idle (a
+    /// server restart, a cut network) makes the next statement on it fail
+    /// with an I/O error, which is `Unavailable` (the caller may retry; no
+    /// call ever reports a success it did not have), and sqlx discards it.
+    /// Checking connections idle for a while keeps that from happening after
+    /// a quiet spell or an outage (the outage recovery test,
+    /// `tests/pg_recovery.rs`, needs it); under load it costs nothing.
     #[must_use]
     pub fn pool_options() -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(600))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(crate::ping_if_idle)
     }
 
     /// A store over an existing pool.

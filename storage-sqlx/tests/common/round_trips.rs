@@ -126,9 +126,11 @@ pub async fn hot_operations<S: Storage + ?Sized>(
     out
 }
 
-/// Prints the counts of [`hot_operations`] run without (`lean`) and with
-/// (`default`) the pool's acquire check, titled `dialect`; returns per
-/// operation `(operation, statements, total, total with the check)`.
+/// Prints the counts of [`hot_operations`] run on the default pool
+/// (`lean`: no acquire check for a connection that was just in use) and
+/// with `test_before_acquire` on (`default`, the former default), titled
+/// `dialect`; returns per operation `(operation, statements, total, total
+/// with the check)`.
 pub fn table(
     dialect: &str,
     lean: &[(&'static str, u64, u64)],
@@ -140,8 +142,8 @@ pub fn table(
         "operation",
         "checkouts",
         "statements",
-        "total, no acquire check",
-        "total, default (check+release)"
+        "total, default pool",
+        "total, acquire check (+release)"
     );
     let mut rows = Vec::new();
     for ((op, _, total), (_, _, total_default)) in lean.iter().zip(default) {
