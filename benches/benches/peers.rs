@@ -91,16 +91,18 @@ fn main() -> Result<(), BenchError> {
         .build()?;
     let lk = rt.block_on(Fixture::new(Arc::new(latchkey::MemoryStore::new())))?;
     rt.block_on(lk.remember_consent())?;
-    let first = rt.block_on(lk.code_flow())?;
     let ox = Oxide::new();
-    let ox_first = ox.code_flow()?;
+    // One family to refresh and another whose access token is checked:
+    // oxide-auth drops a family's access token when it is refreshed.
+    let (lk_chain, lk_checked) = (rt.block_on(lk.code_flow())?, rt.block_on(lk.code_flow())?);
+    let (ox_chain, ox_checked) = (ox.code_flow()?, ox.code_flow()?);
     let mut s = Sides {
         lk,
         ox,
-        lk_refresh: first.refresh,
-        ox_refresh: ox_first.refresh,
-        lk_access: first.access,
-        ox_access: ox_first.access,
+        lk_refresh: lk_chain.refresh,
+        ox_refresh: ox_chain.refresh,
+        lk_access: lk_checked.access,
+        ox_access: ox_checked.access,
     };
     // One untimed round warms caches, allocators and branch predictors.
     for op in Op::ALL {

@@ -287,7 +287,8 @@ impl<S: Storage + ?Sized> Fixture<S> {
     /// When the token endpoint refuses.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, BenchError> {
         let req = self.form(format!(
-            "grant_type=refresh_token&refresh_token={refresh_token}"
+            "grant_type=refresh_token&refresh_token={}",
+            encode_component(refresh_token)
         ));
         let body = ok_json(self.engine.token(&req).await)?;
         Ok(Tokens {
@@ -301,7 +302,7 @@ impl<S: Storage + ?Sized> Fixture<S> {
     /// # Errors
     /// When the token is not reported active.
     pub async fn introspect(&self, token: &str) -> Result<(), BenchError> {
-        let req = self.form(format!("token={token}"));
+        let req = self.form(format!("token={}", encode_component(token)));
         let body = ok_json(self.engine.introspect(&req).await)?;
         if body["active"] != true {
             return Err("introspection says inactive".into());
@@ -339,7 +340,10 @@ impl<S: Storage + ?Sized> Fixture<S> {
     /// # Errors
     /// When the endpoint does not answer 200.
     pub async fn revoke(&self, token: &str) -> Result<(), BenchError> {
-        let req = self.form(format!("token={token}&token_type_hint=refresh_token"));
+        let req = self.form(format!(
+            "token={}&token_type_hint=refresh_token",
+            encode_component(token)
+        ));
         let r = self.engine.revoke(&req).await;
         if r.status != 200 {
             return Err(format!("revocation answered {}", r.status).into());

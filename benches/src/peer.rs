@@ -177,7 +177,7 @@ fn tokens_from(r: &Response) -> Result<Tokens, BenchError> {
     Ok(Tokens {
         access: v["access_token"]
             .as_str()
-            .ok_or("no access_token")?
+            .ok_or_else(|| format!("no access_token in {body}"))?
             .to_owned(),
         refresh: v["refresh_token"].as_str().unwrap_or_default().to_owned(),
     })
@@ -269,7 +269,7 @@ impl Oxide {
         let r = flow
             .execute(request("", &body, Some(&self.basic)))
             .map_err(|e| format!("{e:?}"))?;
-        tokens_from(&r)
+        tokens_from(&r).map_err(|e| format!("oxide-auth code exchange: {e}").into())
     }
 
     /// The code flow with a consent step.
@@ -301,7 +301,10 @@ impl Oxide {
     /// # Errors
     /// When refused.
     pub fn refresh(&self, refresh_token: &str) -> Result<Tokens, BenchError> {
-        let body = format!("grant_type=refresh_token&refresh_token={refresh_token}");
+        let body = format!(
+            "grant_type=refresh_token&refresh_token={}",
+            latchkey::http::encode_component(refresh_token)
+        );
         let mut s = self.state.lock().map_err(|_| "poisoned")?;
         let s = &mut *s;
         let endpoint = Generic {
@@ -316,7 +319,7 @@ impl Oxide {
         let r = flow
             .execute(request("", &body, Some(&self.basic)))
             .map_err(|e| format!("{e:?}"))?;
-        tokens_from(&r)
+        tokens_from(&r).map_err(|e| format!("oxide-auth refresh: {e}").into())
     }
 
     /// One bearer check.
@@ -357,7 +360,9 @@ impl Oxide {
         let r = flow
             .execute(request("", &body, Some(&self.basic)))
             .map_err(|e| format!("{e:?}"))?;
-        Ok(tokens_from(&r)?.access)
+        Ok(tokens_from(&r)
+            .map_err(|e| format!("oxide-auth client_credentials: {e}"))?
+            .access)
     }
 }
 
