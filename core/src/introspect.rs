@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::{HttpRequest, HttpResponse, Params};
-use crate::model::ClientRecord;
+use crate::model::{AccessTokenRecord, ClientRecord};
 use crate::scope::ScopeSet;
 use crate::storage::Storage;
 use crate::token::{Secret, TokenHash, TokenKind};
@@ -122,13 +122,13 @@ impl BearerError {
 }
 
 impl<S: Storage + ?Sized> Engine<S> {
-    /// The info of the access token stored under `hash`; `None` unless it
-    /// is active at `now`.
-    async fn access_info(
+    /// The access token stored under `hash`, if it is active at `now`:
+    /// one store read.
+    async fn active_access(
         &self,
         hash: &TokenHash,
         now: Timestamp,
-    ) -> Result<Option<TokenInfo>, Error> {
+    ) -> Result<Option<AccessTokenRecord>, Error> {
         let Some(v) = self.store.find_access_token(hash).await? else {
             return Ok(None);
         };
@@ -136,7 +136,12 @@ impl<S: Storage + ?Sized> Engine<S> {
         if v.family_revoked || t.revoked_at.is_some() || t.expires_at <= now {
             return Ok(None);
         }
-        Ok(Some(TokenInfo {
+        Ok(Some(t))
+    }
+
+    /// What an active access token is (RFC 7662 §2.2).
+    fn access_token_info(&self, t: AccessTokenRecord) -> TokenInfo {
+        TokenInfo {
             active: true,
             scope: t.scopes.to_string(),
             client_id: t.client_id,
@@ -146,7 +151,20 @@ impl<S: Storage + ?Sized> Engine<S> {
             aud: t.resources,
             iss: self.config.issuer.clone(),
             token_type: Some("Bearer".into()),
-        }))
+        }
+    }
+
+    /// The info of the access token stored under `hash`; `None` unless it
+    /// is active at `now`.
+    async fn access_info(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TokenInfo>, Error> {
+        Ok(self
+            .active_access(hash, now)
+            .await?
+            .map(|t| self.access_token_info(t)))
     }
 
     /// Looks up a token of either kind; `None` unless it is active now. A
@@ -242,48 +260,67 @@ impl<S: Storage + ?Sized> Engine<S> {
         };
         // RFC 6750 §2.3 and §5.3: a token in the URL leaks into logs and
         // history; refuse rather than accept two ways at once.
-        if Params::parse(&req.query).is_ok_and(|p| p.contains("access_token")) {
+        if !req.query.is_empty()
+            && Params::parse(&req.query).is_ok_and(|p| p.contains("access_token"))
+        {
             return Err(BearerError::InvalidRequest);
         }
         let Some(token) = crate::http::bearer_token(h) else {
             return Err(BearerError::InvalidRequest);
         };
-        let info = if crate::jwt::looks_like_jwt(token) {
+        if crate::jwt::looks_like_jwt(token) {
             // Local verification: no record is read (see `crate::jwt`).
             let resource = match audience {
                 Audience::Resource(r) => Some(r),
                 Audience::AnyResource => None,
             };
-            self.jwt_info(token, resource)
+            let info = self
+                .jwt_info(token, resource)
                 .await
                 .map_err(BearerError::Unavailable)?
-                .ok_or(BearerError::InvalidToken)?
-        } else {
-            if self.keys.hash(TokenKind::AccessToken, token).is_none() {
+                .ok_or(BearerError::InvalidToken)?;
+            if !serves(audience, &info.aud) {
                 return Err(BearerError::InvalidToken);
             }
-            self.active_info(token)
-                .await
-                .map_err(BearerError::Unavailable)?
-                .ok_or(BearerError::InvalidToken)?
-        };
-        // Audience restriction (RFC 9700 §2.3, RFC 8707): a token without
-        // this resource among its audiences is not for this server.
-        if let Audience::Resource(r) = audience {
-            if !info.aud.iter().any(|a| a == r) {
-                return Err(BearerError::InvalidToken);
-            }
+            let have = info.scopes();
+            check_scopes(required, |s| have.contains(s))?;
+            return Ok(info);
         }
-        let have = info.scopes();
-        let missing: Vec<&str> = required
-            .iter()
-            .copied()
-            .filter(|s| !have.contains(s))
-            .collect();
-        if !missing.is_empty() {
-            return Err(BearerError::InsufficientScope(required.join(" ")));
+        // An opaque token: hashed once, read once, and checked on the
+        // record itself before any of it is turned into text.
+        let hash = self
+            .keys
+            .hash(TokenKind::AccessToken, token)
+            .ok_or(BearerError::InvalidToken)?;
+        let t = self
+            .active_access(&hash, self.now())
+            .await
+            .map_err(BearerError::Unavailable)?
+            .ok_or(BearerError::InvalidToken)?;
+        if !serves(audience, &t.resources) {
+            return Err(BearerError::InvalidToken);
         }
-        Ok(info)
+        check_scopes(required, |s| t.scopes.contains(s))?;
+        Ok(self.access_token_info(t))
+    }
+}
+
+/// Audience restriction (RFC 9700 §2.3, RFC 8707): a token without this
+/// resource among its audiences is not for this server.
+fn serves(audience: Audience<'_>, aud: &[String]) -> bool {
+    match audience {
+        Audience::Resource(r) => aud.iter().any(|a| a == r),
+        Audience::AnyResource => true,
+    }
+}
+
+/// RFC 6750 §3.1 `insufficient_scope` unless the token has every scope in
+/// `required`.
+fn check_scopes(required: &[&str], has: impl Fn(&str) -> bool) -> Result<(), BearerError> {
+    if required.iter().all(|s| has(s)) {
+        Ok(())
+    } else {
+        Err(BearerError::InsufficientScope(required.join(" ")))
     }
 }
 

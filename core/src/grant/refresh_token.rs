@@ -105,15 +105,20 @@ impl<S: Storage + ?Sized> Engine<S> {
         retry_lost_races(2, "refresh token family", |attempt| {
             let (found, presented, hash) = (&found, &presented, &hash);
             async move {
+                // The first attempt decides on the family just read; only
+                // a retry after a lost race reads it again.
+                let reread;
                 let family = if attempt == 0 {
-                    found.clone()
+                    found
                 } else {
-                    self.store
+                    reread = self
+                        .store
                         .get_family(&found.id)
                         .await?
-                        .ok_or_else(invalid_grant)?
+                        .ok_or_else(invalid_grant)?;
+                    &reread
                 };
-                self.refresh_attempt(client, params, &family, generation, presented, hash)
+                self.refresh_attempt(client, params, family, generation, presented, hash)
                     .await
             }
         })

@@ -1,13 +1,14 @@
-//! The in-memory reference store: every contract under one mutex.
+//! The in-memory reference store: every contract under one read-write
+//! lock.
 //!
-//! Correct and concurrent (callers serialise on the lock, which is never
-//! held across an `.await`), not durable. Other backends are checked
+//! Correct and concurrent (reads share the lock, each change holds it
+//! alone, and it is never held across an `.await`), not durable. Other backends are checked
 //! against the same `latchkey::conformance` (feature `conformance`) suite.
 
 mod signing_keys;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
@@ -149,7 +150,7 @@ impl State {
 /// In-memory implementation of every storage trait.
 #[derive(Default)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: RwLock<State>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -165,13 +166,22 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> StorageResult<MutexGuard<'_, State>> {
+    /// The state for a change: callers of changes serialise here.
+    fn lock(&self) -> StorageResult<RwLockWriteGuard<'_, State>> {
         // A panic while holding the lock may have left a half-applied change:
         // refuse to serve from it rather than guess.
-        self.state
-            .lock()
-            .map_err(|_| StorageError::Backend("memory store poisoned by a panic".into()))
+        self.state.write().map_err(|_| poisoned())
     }
+
+    /// The state for a read: readers share it (token lookups, the hot
+    /// path, do not wait for one another).
+    fn read(&self) -> StorageResult<RwLockReadGuard<'_, State>> {
+        self.state.read().map_err(|_| poisoned())
+    }
+}
+
+fn poisoned() -> StorageError {
+    StorageError::Backend("memory store poisoned by a panic".into())
 }
 
 #[async_trait]
@@ -187,7 +197,7 @@ impl ClientStore for MemoryStore {
     }
 
     async fn get_client(&self, id: &str) -> StorageResult<Option<ClientRecord>> {
-        Ok(self.lock()?.clients.get(id).cloned())
+        Ok(self.read()?.clients.get(id).cloned())
     }
 
     async fn update_client(
@@ -251,7 +261,7 @@ impl ClientStore for MemoryStore {
         limit: usize,
     ) -> StorageResult<Vec<ClientRecord>> {
         use std::ops::Bound;
-        let s = self.lock()?;
+        let s = self.read()?;
         let from = match after {
             Some(a) => Bound::Excluded(a.to_owned()),
             None => Bound::Unbounded,
@@ -278,7 +288,7 @@ impl ChallengeStore for MemoryStore {
     }
 
     async fn get_challenge(&self, hash: &TokenHash) -> StorageResult<Option<ChallengeRecord>> {
-        Ok(self.lock()?.challenges.get(hash).cloned())
+        Ok(self.read()?.challenges.get(hash).cloned())
     }
 
     async fn take_challenge(
@@ -324,7 +334,7 @@ impl GrantStore for MemoryStore {
         subject: &str,
         client_id: &str,
     ) -> StorageResult<Option<GrantRecord>> {
-        let s = self.lock()?;
+        let s = self.read()?;
         Ok(s.grant_by_pair
             .get(&(subject.to_owned(), client_id.to_owned()))
             .and_then(|id| s.grants.get(id))
@@ -332,11 +342,11 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_grant_by_id(&self, id: &str) -> StorageResult<Option<GrantRecord>> {
-        Ok(self.lock()?.grants.get(id).cloned())
+        Ok(self.read()?.grants.get(id).cloned())
     }
 
     async fn list_grants(&self, subject: &str) -> StorageResult<Vec<GrantRecord>> {
-        let s = self.lock()?;
+        let s = self.read()?;
         Ok(s.grant_by_pair
             .range((subject.to_owned(), String::new())..)
             .take_while(|((sub, _), _)| sub == subject)
@@ -384,7 +394,7 @@ impl GrantStore for MemoryStore {
 #[async_trait]
 impl CodeStore for MemoryStore {
     async fn get_code(&self, hash: &TokenHash) -> StorageResult<Option<CodeRecord>> {
-        Ok(self.lock()?.codes.get(hash).cloned())
+        Ok(self.read()?.codes.get(hash).cloned())
     }
 
     async fn record_code_failure(
@@ -436,14 +446,14 @@ impl TokenStore for MemoryStore {
         &self,
         hash: &TokenHash,
     ) -> StorageResult<Option<(FamilyRecord, u64)>> {
-        let s = self.lock()?;
+        let s = self.read()?;
         Ok(s.refresh_index
             .get(hash)
             .and_then(|(fid, generation)| s.families.get(fid).map(|f| (f.clone(), *generation))))
     }
 
     async fn get_family(&self, id: &str) -> StorageResult<Option<FamilyRecord>> {
-        Ok(self.lock()?.families.get(id).cloned())
+        Ok(self.read()?.families.get(id).cloned())
     }
 
     async fn rotate_family(
@@ -493,7 +503,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn find_access_token(&self, hash: &TokenHash) -> StorageResult<Option<AccessTokenView>> {
-        let s = self.lock()?;
+        let s = self.read()?;
         Ok(s.access.get(hash).map(|t| AccessTokenView {
             family_revoked: t
                 .family_id
@@ -623,7 +633,7 @@ impl DeviceStore for MemoryStore {
         &self,
         user_code: &TokenHash,
     ) -> StorageResult<Option<DeviceRecord>> {
-        let s = self.lock()?;
+        let s = self.read()?;
         Ok(s.device_by_user_code
             .get(user_code)
             .and_then(|h| s.devices.get(h))
@@ -682,7 +692,7 @@ impl BrowserSessionStore for MemoryStore {
     }
 
     async fn get_browser_session(&self, key: &SessionKey) -> StorageResult<Option<SessionRecord>> {
-        Ok(self.lock()?.sessions.get(key).cloned())
+        Ok(self.read()?.sessions.get(key).cloned())
     }
 
     async fn touch_browser_session(&self, key: &SessionKey, now: Timestamp) -> StorageResult<()> {

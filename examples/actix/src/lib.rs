@@ -47,10 +47,14 @@ impl Services {
     /// service), and the guarded demo API.
     #[must_use]
     pub fn new(app: Arc<App>) -> Self {
-        let oauth = OAuthService::new(app.engine.clone(), app.sessions.clone(), app.users.clone())
-            .pages(app.pages.clone())
-            .protected_resource(app.api_metadata())
-            .routes(latchkey_demo::routes(&app));
+        let mut oauth =
+            OAuthService::new(app.engine.clone(), app.sessions.clone(), app.users.clone())
+                .pages(app.pages.clone())
+                .protected_resource(app.api_metadata())
+                .routes(latchkey_demo::routes(&app));
+        if !app.rate_limits {
+            oauth = oauth.rate_limits(None);
+        }
         let guard = BearerGuard::new(&app.engine, &app.resource, &[ME_SCOPE]);
         Services { app, oauth, guard }
     }

@@ -37,11 +37,14 @@ pub fn router(app: Arc<App>) -> Router {
 /// consent and both well-known documents, the account pages and the demo's
 /// pages (all through the library's router), and the guarded demo API.
 pub fn routes(app: Arc<App>) -> Router {
-    let oauth = OAuthRouter::new(app.engine.clone(), app.sessions.clone(), app.users.clone())
+    let mut oauth = OAuthRouter::new(app.engine.clone(), app.sessions.clone(), app.users.clone())
         .pages(app.pages.clone())
         .protected_resource(app.api_metadata())
-        .routes(latchkey_demo::routes(&app))
-        .into_router();
+        .routes(latchkey_demo::routes(&app));
+    if !app.rate_limits {
+        oauth = oauth.rate_limits(None);
+    }
+    let oauth = oauth.into_router();
     let guard = BearerGuard::new(&app.engine, &app.resource, &[ME_SCOPE]);
     Router::new()
         .route("/api/me", get(me).route_layer(guard))

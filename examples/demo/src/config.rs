@@ -92,6 +92,11 @@ pub struct Config {
     /// one (`--cimd-extra-root-cert FILE`, `LATCHKEY_CIMD_EXTRA_ROOT_CERT`).
     /// Needs [`Config::client_metadata_documents`].
     pub cimd_extra_root_cert: Option<PathBuf>,
+    /// Whether the OAuth routes apply the library's default rate limits
+    /// (on unless `--no-rate-limits`, `LATCHKEY_NO_RATE_LIMITS=1`). Off only
+    /// for load benchmarks from one loopback address, which the
+    /// per-address limits would otherwise cap at 600 requests a minute.
+    pub rate_limits: bool,
 }
 
 /// Lifetimes in seconds, each a flag and an environment variable.
@@ -196,6 +201,7 @@ impl Config {
             client_metadata_documents: false,
             cimd_allow_loopback_for_tests: false,
             cimd_extra_root_cert: None,
+            rate_limits: true,
         }
     }
 
@@ -279,6 +285,9 @@ Options (each also read from the environment variable shown):
                            TESTS ONLY: also trust this root certificate (PEM or DER) when
                            fetching documents; needs --client-metadata-documents
                            [LATCHKEY_CIMD_EXTRA_ROOT_CERT]
+  --no-rate-limits         BENCHMARKS ONLY: turn the OAuth routes' rate limits off (a load
+                           generator on one address would hit them at once)
+                           [LATCHKEY_NO_RATE_LIMITS=1, default on]
   -h, --help               this text
 ";
 
@@ -323,6 +332,7 @@ where
     c.cimd_allow_loopback_for_tests =
         env("LATCHKEY_CIMD_ALLOW_LOOPBACK_FOR_TESTS").is_some_and(yes);
     c.cimd_extra_root_cert = env("LATCHKEY_CIMD_EXTRA_ROOT_CERT").map(PathBuf::from);
+    c.rate_limits = !env("LATCHKEY_NO_RATE_LIMITS").is_some_and(yes);
     let mut resources: Vec<String> = env("LATCHKEY_PROTECTED_RESOURCES")
         .map(|v| v.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
@@ -373,6 +383,7 @@ where
             }
             "--dns-server" => dns_server = Some(value()?),
             "--no-demo-clients" if inline.is_none() => c.demo_clients = false,
+            "--no-rate-limits" if inline.is_none() => c.rate_limits = false,
             "--open-registration" if inline.is_none() => c.open_registration = true,
             "--client-metadata-documents" if inline.is_none() => {
                 c.client_metadata_documents = true;
@@ -653,6 +664,8 @@ mod tests {
         assert_eq!(c.issuer, "https://auth.example");
         assert!(serve(&[]).demo_clients);
         assert!(!serve(&["--no-demo-clients"]).demo_clients);
+        assert!(serve(&[]).rate_limits);
+        assert!(!serve(&["--no-rate-limits"]).rate_limits);
         let env = |k: &str| (k == "LATCHKEY_NO_DEMO_CLIENTS").then(|| "1".to_owned());
         let Command::Serve(c) = parse(args(&[]), env).unwrap() else {
             panic!("expected serve")

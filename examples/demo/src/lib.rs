@@ -76,6 +76,9 @@ pub struct App {
     pub reveal: console::Reveal,
     /// Demo-client flows in progress (state → PKCE verifier).
     pub demo_flows: demo::Flows,
+    /// Whether the OAuth routes apply the default rate limits
+    /// ([`config::Config::rate_limits`]).
+    pub rate_limits: bool,
 }
 
 impl App {
@@ -207,6 +210,7 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
         demo_clients: config.demo_clients,
         reveal: console::Reveal::default(),
         demo_flows: demo::Flows::default(),
+        rate_limits: config.rate_limits,
     }))
 }
 
