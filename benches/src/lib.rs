@@ -95,19 +95,22 @@ impl<S: Storage + ?Sized> Fixture<S> {
             keyring(),
         );
         let app = engine
-            .register_client(ClientRegistration {
-                owner: "acme".into(),
-                name: "Bench app".into(),
-                redirect_uris: vec![REDIRECT.into()],
-                grant_types: vec![
-                    GrantType::AuthorizationCode,
-                    GrantType::RefreshToken,
-                    GrantType::ClientCredentials,
-                ],
-                scopes: vec!["profile:read".into(), "dns:read".into()],
-                resources: vec![API.into()],
-                ..Default::default()
-            })
+            .register_client(
+                &latchkey::Acting::operator("bench", latchkey::Source::default()),
+                ClientRegistration {
+                    owner: "acme".into(),
+                    name: "Bench app".into(),
+                    redirect_uris: vec![REDIRECT.into()],
+                    grant_types: vec![
+                        GrantType::AuthorizationCode,
+                        GrantType::RefreshToken,
+                        GrantType::ClientCredentials,
+                    ],
+                    scopes: vec!["profile:read".into(), "dns:read".into()],
+                    resources: vec![API.into()],
+                    ..Default::default()
+                },
+            )
             .await?;
         let secret = app.secret.ok_or("a confidential client has a secret")?;
         let basic = format!(
@@ -211,6 +214,7 @@ impl<S: Storage + ?Sized> Fixture<S> {
                     scopes: None,
                     remember: false,
                 },
+                &latchkey::Source::default(),
             )
             .await
         {
@@ -255,7 +259,13 @@ impl<S: Storage + ?Sized> Fixture<S> {
         };
         match self
             .engine
-            .accept(p.challenge.expose(), "b", &self.returning, d)
+            .accept(
+                p.challenge.expose(),
+                "b",
+                &self.returning,
+                d,
+                &latchkey::Source::default(),
+            )
             .await
         {
             AuthorizeOutcome::Redirect(_) => Ok(()),
