@@ -128,7 +128,9 @@ impl Ui {
             nav: page.nav,
             title: format!(
                 "{}{}{}",
-                s.consent_heading_before, p.client_name, s.consent_heading_after
+                s.consent_heading_before,
+                crate::display::isolate(&p.client_name),
+                s.consent_heading_after
             ),
             app_name: &p.client_name,
             user: page.user,
