@@ -16,7 +16,8 @@ pub struct ConsentPage<'a> {
     pub prompt: &'a ConsentPrompt,
     /// Display name of the signed-in user.
     pub user: &'a str,
-    /// The session's CSRF token.
+    /// The form's CSRF token: [`crate::web::Session::consent_csrf`] of the
+    /// prompt's challenge.
     pub csrf: &'a str,
     /// Where the form posts.
     pub action: &'a str,

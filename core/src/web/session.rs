@@ -96,6 +96,30 @@ impl Session {
         self.csrf_ok(form.single("csrf").ok().flatten()) && crate::web::same_origin(req, issuer)
     }
 
+    /// The CSRF token of the consent form that decides `challenge`: bound
+    /// to it ([`CsrfToken::bound_to`]), so a token lifted from one consent
+    /// form cannot decide another. A host's own consent page
+    /// ([`crate::web::flow::Pages::consent`]) puts this in its `csrf` field.
+    #[must_use]
+    pub fn consent_csrf(&self, challenge: &str) -> String {
+        self.csrf.bound_to(&format!("consent\0{challenge}"))
+    }
+
+    /// Whether the consent decision `form`, posted in `req`, comes from
+    /// this session's own consent page for the challenge it names: its
+    /// `csrf` field is [`Session::consent_csrf`] of its `challenge`, and it
+    /// came from `issuer`'s origin.
+    #[must_use]
+    pub fn decision_posted_here(&self, req: &HttpRequest, form: &Params, issuer: &str) -> bool {
+        let field = |n| form.single(n).ok().flatten();
+        let Some(challenge) = field("challenge") else {
+            return false;
+        };
+        self.csrf
+            .verify_bound(field("csrf"), &format!("consent\0{challenge}"))
+            && crate::web::same_origin(req, issuer)
+    }
+
     /// The store key of this session.
     #[must_use]
     pub fn key(&self) -> &SessionKey {
