@@ -25,7 +25,7 @@ mod theme;
 
 use askama::Template;
 
-pub use account::{format_utc, AccountPages, AccountPaths};
+pub use account::{format_utc, AccountPages, AccountPaths, SignInThrottle, KNOWN_BROWSER_COOKIE};
 pub use apps::{AppRow, ConnectedAppsPage};
 pub use consent::ConsentPage;
 pub use error::ErrorPage;

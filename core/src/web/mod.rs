@@ -56,7 +56,9 @@ mod sign_in;
 mod store;
 
 pub use bearer::BearerGuard;
-pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
+pub use cookie::{
+    clear_cookie, joined_cookie_header, persistent_cookie, set_cookie, single_cookie,
+};
 pub use cors::Cors;
 pub use csrf::{ct_eq, same_origin, CsrfToken};
 pub use handler::{Handler, Page};
