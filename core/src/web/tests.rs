@@ -306,3 +306,38 @@ async fn complete_sign_in_never_follows_a_foreign_next() {
         assert!(r.header("set-cookie").is_some());
     }
 }
+
+#[tokio::test]
+async fn https_cookies_are_host_prefixed_and_secure_to_the_end() {
+    let f = fixture(true, 10, 10);
+    let s = &f.sessions;
+    let (anon, set) = s.load_or_create_from_header(None).await.unwrap();
+    let set = set.unwrap();
+    assert!(set.starts_with("__Host-latchkey_session=") && set.contains("; Secure"));
+    assert!(!set.contains("Domain"), "host-only: {set}");
+    let (alice, set) = s.sign_in(&anon, "alice").await.unwrap();
+    assert!(set.starts_with("__Host-latchkey_session=") && set.contains("; Secure"));
+    // A shadowing cookie next to the real one: neither is read.
+    let real = s.cookie_header(&alice);
+    for shadow in ["__Host-latchkey_session=planted", real.as_str()] {
+        let both = format!("{real}; {shadow}");
+        assert_eq!(s.load_from_header(Some(&both)).await.unwrap(), None);
+    }
+    // The unprefixed name (which a sibling subdomain can set) is never read
+    // under https.
+    let plain = real.replacen("__Host-", "", 1);
+    assert_eq!(s.load_from_header(Some(&plain)).await.unwrap(), None);
+    assert_eq!(
+        s.load_from_header(Some(&format!("{plain}; {real}")))
+            .await
+            .unwrap()
+            .map(|x| x.user),
+        Some(Some("alice".into()))
+    );
+    let clear = s.sign_out(&alice).await.unwrap();
+    assert!(clear.starts_with("__Host-latchkey_session=;"), "{clear}");
+    assert!(
+        clear.contains("Max-Age=0") && clear.contains("; Secure"),
+        "{clear}"
+    );
+}
