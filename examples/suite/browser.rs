@@ -542,13 +542,14 @@ async fn bidi_name_isolated(c: &Client, server: &Server) -> Result<(), String> {
         m["before"] == "Allow ",
         "heading starts with the page's words: {m}"
     );
-    ensure!(f("first") < f("last"), "'Allow' reads left to right: {m}");
+    // Compared as bools: a NaN (a missing measure) fails each check.
+    let allow_reads_ltr = f("first") < f("last");
+    let allow_first = f("first") < f("bdiLeft");
+    let rest_follows = f("t") < f("q") && f("t") >= f("bdiRight") - 1.0;
+    ensure!(allow_reads_ltr, "'Allow' reads left to right: {m}");
+    ensure!(allow_first, "'Allow' is drawn before the name: {m}");
     ensure!(
-        f("first") < f("bdiLeft"),
-        "'Allow' is drawn before the name: {m}"
-    );
-    ensure!(
-        f("t") < f("q") && f("t") >= f("bdiRight") - 1.0,
+        rest_follows,
         "the words after the name follow it, left to right: {m}"
     );
     let title = m["title"].as_str().unwrap_or_default();
