@@ -133,6 +133,42 @@ fn validate_domain(d: &str) -> Result<String, Error> {
     crate::domains::check_domain_name(d).map_err(|e| meta(e.to_string()))
 }
 
+/// Longest app name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Most clients one write compares its name with (see
+/// `Engine::validate_write`): 20,000 records read in pages of 500.
+pub const NAME_SCAN_LIMIT: usize = 20_000;
+const NAME_SCAN_PAGE: usize = 500;
+
+/// The human-readable metadata a self-registered client gave (RFC 7591
+/// §2): plain visible text, URLs in ASCII ([`crate::display`]).
+fn check_registration_text(r: &crate::model::DynamicRegistration) -> Result<(), Error> {
+    let urls = [
+        ("client_uri", &r.client_uri),
+        ("logo_uri", &r.logo_uri),
+        ("tos_uri", &r.tos_uri),
+        ("policy_uri", &r.policy_uri),
+    ];
+    for (field, v) in urls {
+        if let Some(u) = v {
+            crate::display::check_url_text(field, u)?;
+        }
+    }
+    for c in &r.contacts {
+        crate::display::check_text("contacts", c)?;
+    }
+    for (field, v) in [
+        ("software_id", &r.software_id),
+        ("software_version", &r.software_version),
+    ] {
+        if let Some(t) = v {
+            crate::display::check_text(field, t)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks a client record against every rule: name, redirect URIs, grant
 /// types against client type, scopes against the registry, resources,
 /// lifetimes, and the public-visibility requirement that every redirect URI
@@ -145,9 +181,7 @@ pub fn validate_client(
     registry: &ScopeRegistry,
     enabled_grants: &[GrantType],
 ) -> Result<(), Error> {
-    if c.name.trim().is_empty() || c.name.chars().count() > 100 {
-        return Err(meta("name must be 1 to 100 characters"));
-    }
+    crate::display::check_name(&c.name, MAX_NAME_CHARS, &[])?;
     // A metadata document's URL is its id (draft-ietf-oauth-client-id-
     // metadata-document §3), up to what every backend stores.
     let max_id = if c.metadata_document.is_some() {
@@ -166,7 +200,11 @@ pub fn validate_client(
     if c.redirect_uris.len() > 20 {
         return Err(meta("at most 20 redirect URIs"));
     }
+    if let Some(r) = &c.registration {
+        check_registration_text(r)?;
+    }
     for u in &c.redirect_uris {
+        crate::display::check_url_text("redirect URI", u)?;
         if c.registration.is_some() || c.metadata_document.is_some() {
             // Self-described agents run on developers' machines and
             // register `http://localhost:PORT` (the MCP authorization
@@ -208,6 +246,7 @@ pub fn validate_client(
     }
     registry.check_known(&c.scopes)?;
     for r in c.resources.iter().chain(&c.served_resources) {
+        crate::display::check_url_text("resource", r)?;
         validate_resource(r)
             .map_err(|_| meta("resources must be absolute URIs without fragment"))?;
     }
@@ -336,7 +375,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             id,
             owner: reg.owner,
             created_by: Some(by.audit().actor.clone()),
-            name: reg.name,
+            name: crate::display::normalise(&reg.name),
             redirect_uris: reg.redirect_uris,
             grant_types,
             scopes: ScopeSet::from_tokens(reg.scopes)?,
@@ -355,7 +394,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             revision: 0,
         };
         by.check(ClientAction::Register, &client)?;
-        self.validate(&client)?;
+        self.validate_write(&client, None).await?;
         let ev = self.event(
             EventKind::ClientCreated {
                 client_id: client.id.clone(),
@@ -429,7 +468,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             };
             let mut c = ClientRecord {
                 owner: reg.owner.clone(),
-                name: reg.name.clone(),
+                name: crate::display::normalise(&reg.name),
                 redirect_uris: reg.redirect_uris.clone(),
                 grant_types: reg.grant_types_or_default(),
                 scopes: ScopeSet::from_tokens(reg.scopes.clone())?,
@@ -451,7 +490,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             }
             c.updated_at = self.now();
             c.revision += 1;
-            self.validate(&c)?;
+            self.validate_write(&c, Some(&existing)).await?;
             let ev = self.event(
                 EventKind::ClientUpdated {
                     client_id: c.id.clone(),
@@ -471,14 +510,68 @@ impl<S: Storage + ?Sized> Engine<S> {
         .await
     }
 
-    /// [`validate_client`] against this engine's scopes and grants.
+    /// [`validate_client`] against this engine's scopes and grants, and
+    /// the host's reserved names.
     pub(crate) fn validate(&self, c: &ClientRecord) -> Result<(), Error> {
         let grants: Vec<GrantType> = self.grants.grant_types().collect();
         validate_client(c, &self.config.scopes, &grants)?;
         if c.access_token_format == Some(AccessTokenFormat::Jwt) && self.config.jwt.is_none() {
             return Err(meta("JWT access tokens are not enabled on this server"));
         }
-        Ok(())
+        crate::display::check_name(&c.name, MAX_NAME_CHARS, &self.config.reserved_client_names)
+    }
+
+    /// [`Engine::validate`], then, when `c` is new or its name or owner
+    /// changed from `before`, that no other owner's app has a name that
+    /// looks like it ([`crate::display::skeleton`]).
+    ///
+    /// The check reads the clients a page at a time and stops after
+    /// [`NAME_SCAN_LIMIT`] of them: a write costs one scan, and past that
+    /// many clients the rest go unchecked (storage keeps no index of
+    /// skeletons, so every backend answers it the same way).
+    ///
+    /// Only apps an operator or a developer registered are protected:
+    /// clients that registered themselves (RFC 7591, metadata documents)
+    /// may share a name among themselves, as every install of one agent
+    /// registers anew under the same name, and may not block anyone's
+    /// name by taking it first.
+    pub(crate) async fn validate_write(
+        &self,
+        c: &ClientRecord,
+        before: Option<&ClientRecord>,
+    ) -> Result<(), Error> {
+        self.validate(c)?;
+        let same = before.is_some_and(|b| b.name == c.name && b.owner == c.owner);
+        if same || c.name == crate::registration::metadata::UNNAMED {
+            return Ok(());
+        }
+        let mine = crate::display::skeleton(&c.name);
+        let self_registered =
+            |r: &ClientRecord| r.registration.is_some() || r.metadata_document.is_some();
+        let mut after: Option<String> = None;
+        let mut seen = 0;
+        loop {
+            let page = self
+                .store
+                .list_all_clients(after.as_deref(), NAME_SCAN_PAGE)
+                .await?;
+            let taken = page.iter().any(|o| {
+                o.id != c.id
+                    && o.owner != c.owner
+                    && !self_registered(o)
+                    && crate::display::skeleton(&o.name) == mine
+            });
+            if taken {
+                return Err(meta(
+                    "name is another app's name, or looks like it; choose a name of your own",
+                ));
+            }
+            seen += page.len();
+            if page.len() < NAME_SCAN_PAGE || seen >= NAME_SCAN_LIMIT {
+                return Ok(());
+            }
+            after = page.last().map(|o| o.id.clone());
+        }
     }
 
     /// The client with `id`.
@@ -529,12 +622,13 @@ impl<S: Storage + ?Sized> Engine<S> {
     {
         retry_lost_races(3, "client", |_| async {
             let mut c = self.client_for(by, action, id).await?;
-            let expected = c.revision;
+            let before = c.clone();
             let now = self.now();
             change(&mut c, now)?;
             c.updated_at = now;
             c.revision += 1;
-            self.validate(&c)?;
+            self.validate_write(&c, Some(&before)).await?;
+            let expected = before.revision;
             let ev = self.event(kind(c.id.clone()), by.audit());
             match self.store.update_client(&c, expected, &[ev]).await {
                 Ok(()) => Ok(Attempt::Done(c)),
@@ -569,7 +663,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             |client_id| EventKind::ClientUpdated { client_id },
             |c, _| {
                 if let Some(v) = &update.name {
-                    c.name.clone_from(v);
+                    c.name = crate::display::normalise(v);
                 }
                 if let Some(v) = &update.redirect_uris {
                     c.redirect_uris.clone_from(v);

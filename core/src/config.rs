@@ -91,6 +91,11 @@ pub struct EngineConfig {
     /// JWT access tokens (RFC 9068) for the resources it names; `None`
     /// (the default) issues opaque tokens only. See [`crate::jwt`].
     pub jwt: Option<crate::jwt::JwtConfig>,
+    /// Names no app may take or imitate (UTS #39 skeletons, anywhere in
+    /// the app's name): the host's product and company names, which its
+    /// pages show beside the app's. The library's own page words are
+    /// always reserved ([`crate::display::RESERVED_WORDS`]).
+    pub reserved_client_names: Vec<String>,
 }
 
 /// When the token endpoint hands out a refresh token (to a client whose
@@ -156,6 +161,7 @@ impl EngineConfig {
             device_poll_interval: 5,
             client_id_metadata_documents: None,
             jwt: None,
+            reserved_client_names: vec![],
         }
     }
 }

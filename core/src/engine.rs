@@ -104,6 +104,13 @@ impl<S: Storage + ?Sized> Engine<S> {
         &self.config
     }
 
+    /// The server keys, for what else the host signs with them: browser
+    /// pre-sessions ([`crate::web::Sessions::with_keys`]).
+    #[must_use]
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keys.clone()
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }

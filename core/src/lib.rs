@@ -135,6 +135,7 @@ pub mod clock;
 pub mod config;
 pub mod connected_apps;
 pub mod device;
+pub mod display;
 pub mod domains;
 pub mod engine;
 pub mod entropy;

@@ -34,17 +34,30 @@ impl Credentials for Users {
     }
 }
 
-/// One browser: its cookie, and the pages.
+/// One browser: its cookies, and the pages.
 struct Browser {
     pages: Arc<AccountPages<MemoryStore, Users>>,
-    cookie: Option<String>,
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl Browser {
+    /// Another browser on the same server.
+    fn another(&self) -> Browser {
+        Browser {
+            pages: self.pages.clone(),
+            cookies: Default::default(),
+        }
+    }
+
     async fn send(&mut self, mut req: HttpRequest, path: &str) -> HttpResponse {
         req.path = path.into();
-        if let Some(c) = &self.cookie {
-            req.headers.push(("cookie".into(), c.clone()));
+        if !self.cookies.is_empty() {
+            let all: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req.headers.push(("cookie".into(), all.join("; ")));
         }
         let r = match path {
             "/login" => self.pages.sign_in(&req).await,
@@ -53,8 +66,16 @@ impl Browser {
             "/account/apps/revoke" => self.pages.revoke(&req).await,
             other => panic!("no page {other}"),
         };
-        if let Some(set) = r.header("set-cookie") {
-            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        for (k, set) in &r.headers {
+            if !k.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
         }
         r
     }
@@ -100,7 +121,7 @@ fn browser(h: &Harness) -> Browser {
     let pages = AccountPages::new(h.engine.clone(), sessions, Arc::new(Users), Ui::default());
     Browser {
         pages: Arc::new(pages),
-        cookie: None,
+        cookies: Default::default(),
     }
 }
 
@@ -260,4 +281,109 @@ async fn failed_sign_ins_are_throttled_per_username() {
     );
     let r = b.sign_in("mallory", "mallory-pw", "/").await;
     assert_eq!(r.status, 303, "another user still signs in");
+}
+
+/// A stranger who keeps guessing alice's password locks the name for
+/// browsers that never signed in as alice, not for alice's own: her
+/// browser holds a known-browser cookie from her last sign-in, which skips
+/// the username and address locks and has a small budget of its own. Every
+/// refusal says the same whatever tripped it, and every failure says the
+/// same whether the name exists or not.
+#[tokio::test]
+async fn a_strangers_guesses_never_lock_the_owner_out_of_her_own_browser() {
+    let h = harness().await;
+    let mut alice = browser(&h);
+    assert_eq!(alice.sign_in("alice", "alice-pw", "/").await.status, 303);
+    let known = alice
+        .cookies
+        .get(latchkey::ui::KNOWN_BROWSER_COOKIE)
+        .cloned()
+        .expect("a known-browser cookie");
+    assert!(known.starts_with("k1."), "{known}");
+    alice.cookies.remove("latchkey_session");
+
+    let mut stranger = alice.another();
+    for _ in 0..12 {
+        let r = stranger.sign_in("alice", "guess", "/").await;
+        assert!(matches!(r.status, 401 | 429), "{}", r.status);
+    }
+    let locked = stranger.sign_in("alice", "alice-pw", "/").await;
+    assert_eq!(locked.status, 429, "the name is locked for strangers");
+    let mut fresh = alice.another();
+    assert_eq!(
+        fresh.sign_in("alice", "alice-pw", "/").await.status,
+        429,
+        "and for any browser alice never used"
+    );
+    // Her own browser signs in all the same, and it is not the stranger's
+    // key: the cookie names alice only.
+    assert_eq!(alice.sign_in("alice", "alice-pw", "/").await.status, 303);
+    let mut thief = alice.another();
+    thief
+        .cookies
+        .insert(latchkey::ui::KNOWN_BROWSER_COOKIE.into(), known.clone());
+    for _ in 0..10 {
+        thief.sign_in("mallory", "guess", "/").await;
+    }
+    assert_eq!(
+        thief.sign_in("mallory", "mallory-pw", "/").await.status,
+        429,
+        "alice's cookie does not unlock mallory"
+    );
+    // A forged cookie is no key either.
+    let mut forger = alice.another();
+    forger.cookies.insert(
+        latchkey::ui::KNOWN_BROWSER_COOKIE.into(),
+        format!("{}0", &known[..known.len() - 1]),
+    );
+    assert_eq!(forger.sign_in("alice", "alice-pw", "/").await.status, 429);
+    // Guessing from a copied cookie has a budget of its own: 5 failures.
+    let mut copied = alice.another();
+    copied
+        .cookies
+        .insert(latchkey::ui::KNOWN_BROWSER_COOKIE.into(), known);
+    for _ in 0..5 {
+        assert_eq!(copied.sign_in("alice", "guess", "/").await.status, 401);
+    }
+    assert_eq!(copied.sign_in("alice", "alice-pw", "/").await.status, 429);
+}
+
+#[tokio::test]
+async fn every_failure_and_every_lock_says_the_same() {
+    let h = harness().await;
+    let mut b = browser(&h);
+    let unknown = b.sign_in("nobody", "guess", "/").await;
+    let wrong = b.sign_in("alice", "guess", "/").await;
+    assert_eq!((unknown.status, wrong.status), (401, 401));
+    // The pages differ only in the username typed and the form's token.
+    let strip = |r: &HttpResponse, name: &str| {
+        let page = body(r);
+        let csrf = hidden(&page, "csrf");
+        page.replace(&format!("value=\"{name}\""), "")
+            .replace(&csrf, "")
+    };
+    assert_eq!(
+        strip(&unknown, "nobody"),
+        strip(&wrong, "alice"),
+        "same page"
+    );
+    // Locked by the username rule (an existing and a missing name) or by
+    // the address rule: one status, one message.
+    for _ in 0..10 {
+        b.sign_in("alice", "guess", "/").await;
+        b.sign_in("nobody", "guess", "/").await;
+    }
+    let by_name = b.sign_in("alice", "alice-pw", "/").await;
+    let missing = b.sign_in("nobody", "x", "/").await;
+    let mut other = b.another();
+    for i in 0..50 {
+        other.sign_in(&format!("user{i}"), "guess", "/").await;
+    }
+    let by_address = other.sign_in("mallory", "mallory-pw", "/").await;
+    for r in [&by_name, &missing, &by_address] {
+        assert_eq!(r.status, 429);
+        assert!(body(r).contains("Too many failed sign-in attempts"));
+    }
+    assert_eq!(strip(&by_name, "alice"), strip(&missing, "nobody"));
+    assert_eq!(strip(&by_address, "mallory"), strip(&missing, "nobody"));
 }

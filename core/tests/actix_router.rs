@@ -134,6 +134,13 @@ async fn consent_without_or_with_a_wrong_csrf_token_is_refused() {
 }
 
 #[actix_web::test]
+async fn a_consent_token_decides_only_its_own_challenge() {
+    let h = harness().await;
+    let t = in_process(app(&h)).await;
+    suite::a_consent_token_decides_only_its_own_challenge(&t, &h).await;
+}
+
+#[actix_web::test]
 async fn a_forged_next_is_not_followed() {
     let h = harness().await;
     suite::a_forged_next_is_not_followed(&in_process(app(&h)).await).await;

@@ -47,6 +47,13 @@ async fn consent_without_or_with_a_wrong_csrf_token_is_refused() {
 }
 
 #[tokio::test]
+async fn a_consent_token_decides_only_its_own_challenge() {
+    let h = harness().await;
+    let t = InProcess(app(&h));
+    suite::a_consent_token_decides_only_its_own_challenge(&t, &h).await;
+}
+
+#[tokio::test]
 async fn a_forged_next_is_not_followed() {
     let h = harness().await;
     suite::a_forged_next_is_not_followed(&InProcess(app(&h))).await;

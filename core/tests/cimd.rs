@@ -360,12 +360,16 @@ async fn bad_urls_and_documents_are_refused_and_change_nothing() {
         document(LOOPBACK_CB).replace("\"client_name\"", "\"client_secret\":\"s\",\"client_name\"");
     let confidential = document(LOOPBACK_CB).replace("\"none\"", "\"client_secret_post\"");
     let key_jwt = document(LOOPBACK_CB).replace("\"none\"", "\"private_key_jwt\"");
+    let bidi = document(LOOPBACK_CB).replace("\"Agent\"", "\"\u{202E}tnegA\"");
+    let invisible = document(LOOPBACK_CB).replace("\"Agent\"", "\"Ag\u{200B}ent\"");
     for (body, needle) in [
         (other.as_str(), "differs"),
         (with_secret.as_str(), "client_secret"),
         (confidential.as_str(), "shared secret"),
         (key_jwt.as_str(), "private_key_jwt"),
         ("{", "JSON object"),
+        (bidi.as_str(), "bidirectional control"),
+        (invisible.as_str(), "invisible"),
     ] {
         s.fetcher.serve(body, None);
         let e = error_page(s.authorize(LOOPBACK_CB).await);

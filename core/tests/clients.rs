@@ -564,3 +564,102 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn names_must_be_plain_text_and_nobody_elses() {
+    let h = harness().await;
+    // Hidden and reordering characters, and the page's own words.
+    for name in [
+        "\u{202E}ppA beW omeD",
+        "Demo\u{200B}Web",
+        "Demo\u{2066}Web\u{2069}",
+        "Demo\u{FEFF}",
+        "Demo\u{00AD}Web",
+        "Verified Payments",
+        "Latchkey",
+        "Allow",
+    ] {
+        let e = h.engine.register_client(reg(name)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata", "{name:?}: {e}");
+    }
+    // Compatibility look-alikes are stored as the letters they imitate.
+    let c = h
+        .engine
+        .register_client(reg("  Ｆｕｌｌ   Width "))
+        .await
+        .unwrap();
+    assert_eq!(c.client.name, "Full Width");
+
+    // Another owner cannot take a name that looks like acme's app, in any
+    // spelling; acme itself may reuse its own.
+    let taken = h.app.client.name.clone();
+    let mimic = |name: &str| ClientRegistration {
+        owner: "globex".into(),
+        ..reg(name)
+    };
+    let cyrillic = taken.replace('a', "а").replace('e', "е").replace('o', "о");
+    for name in [
+        taken.clone(),
+        taken.to_uppercase(),
+        cyrillic,
+        format!("{taken}."),
+    ] {
+        let e = h.engine.register_client(mimic(&name)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata", "{name:?}");
+        assert!(e.to_string().contains("another app"), "{e}");
+    }
+    h.engine.register_client(reg(&taken)).await.unwrap();
+    // Renaming into it is refused too; keeping one's own name is fine.
+    let g = h
+        .engine
+        .register_client(mimic("Globex Tool"))
+        .await
+        .unwrap();
+    let e = h
+        .engine
+        .update_client(
+            &g.client.id,
+            ClientUpdate {
+                name: Some(taken.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_client_metadata");
+    assert_eq!(
+        h.engine.get_client(&g.client.id).await.unwrap().name,
+        "Globex Tool",
+        "nothing changed"
+    );
+    h.engine
+        .update_client(
+            &g.client.id,
+            ClientUpdate {
+                scopes: Some(vec!["profile:read".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn urls_must_be_ascii_and_host_product_names_are_reserved() {
+    let mut config = latchkey::EngineConfig::new(ISSUER, scopes());
+    config.reserved_client_names = vec!["Acme Cloud".into()];
+    let (engine, _) = engine_configured(std::sync::Arc::new(latchkey::MemoryStore::new()), config);
+    let e = engine
+        .register_client(reg("acme-cloud Support"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Acme Cloud"), "{e}");
+    let e = engine
+        .register_client(ClientRegistration {
+            resources: vec!["https://аpi.example/".into()],
+            ..reg("Tool")
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("ASCII"), "{e}");
+}

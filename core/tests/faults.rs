@@ -146,10 +146,12 @@ async fn storage_sessions_report_failures_honestly() {
         Arc::new(StorageSessionStore::new(store.clone())),
         SessionConfig::for_issuer("https://auth.example"),
     );
-    let (s, _) = sessions
+    let (anon, _) = sessions
         .load_or_create_from_header(None)
         .await
         .expect("healthy");
+    // Only a signed-in session is stored (an anonymous one is in its cookie).
+    let (s, _) = sessions.sign_in(&anon, "alice").await.expect("healthy");
     let cookie = sessions.cookie_header(&s);
     store.set(1);
     let e = sessions

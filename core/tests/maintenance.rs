@@ -391,7 +391,9 @@ async fn expired_browser_sessions_are_purged_too() {
         )
         .with_clock(h.clock.clone()),
     );
-    let (old, _) = sessions.load_or_create_from_header(None).await.unwrap();
+    let (anon, _) = sessions.load_or_create_from_header(None).await.unwrap();
+    // Only a signed-in session is stored (an anonymous one is in its cookie).
+    let (old, _) = sessions.sign_in(&anon, "alice").await.unwrap();
     let handle = Maintenance::new(h.engine.clone(), config())
         .sessions(sessions.clone())
         .spawn();

@@ -331,3 +331,67 @@ async fn unused_registrations_expire_and_used_ones_stay() {
     assert!(e.get_client(&unused).await.is_err());
     assert!(e.get_client(&used).await.is_ok());
 }
+
+#[tokio::test]
+async fn displayed_metadata_must_be_plain_text_and_not_imitate_an_app() {
+    let (e, _) = engine(RegistrationAccess::Open, 10);
+    let console = e
+        .register_client(latchkey::clients::ClientRegistration {
+            owner: "acme".into(),
+            name: "Acme Dashboard".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: vec!["profile:read".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let agent = |name: &str, uri: &str| {
+        format!(
+            r#"{{"client_name":"{name}","client_uri":"{uri}","redirect_uris":["http://localhost:3000/cb"],
+                "token_endpoint_auth_method":"none"}}"#
+        )
+    };
+    for (name, uri, needle) in [
+        (
+            "\u{202E}draobhsaD emcA",
+            "https://agent.example/",
+            "client_name contains a bidirectional control character (U+202E)",
+        ),
+        (
+            "Agent\u{200D}",
+            "https://agent.example/",
+            "client_name contains an invisible formatting character (U+200D)",
+        ),
+        ("Agent\u{E0041}", "https://agent.example/", "U+E0041"),
+        ("acme dashboard", "https://agent.example/", "another app"),
+        ("Verified Agent", "https://agent.example/", "verified"),
+        (
+            "Agent",
+            "https://аgent.example/",
+            "client_uri must be visible ASCII",
+        ),
+    ] {
+        let r = e.register(&post_json(&agent(name, uri))).await;
+        assert_eq!(r.status, 400, "{name:?}");
+        let b = body(&r);
+        assert_eq!(b["error"], "invalid_client_metadata", "{name:?}: {b}");
+        let d = b["error_description"].as_str().unwrap();
+        assert!(d.contains(needle), "{name:?}: {d}");
+    }
+    // Agents may share a name among themselves (every install registers).
+    for _ in 0..2 {
+        let r = e
+            .register(&post_json(&agent("Agent", "https://agent.example/")))
+            .await;
+        assert_eq!(r.status, 201, "{}", body(&r));
+    }
+    // NFKC: a fullwidth name is stored as plain letters.
+    let r = e
+        .register(&post_json(&agent(
+            "Ａｇｅｎｔ Two",
+            "https://agent.example/",
+        )))
+        .await;
+    assert_eq!(body(&r)["client_name"], "Agent Two");
+    assert_eq!(e.list_clients("acme").await.unwrap(), vec![console.client]);
+}

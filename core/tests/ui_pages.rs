@@ -158,6 +158,27 @@ fn attacker_names_cannot_reorder_the_page() {
     let body = html(&ui.consent(&page(&p, false)));
     assert!(body.contains("<bdi class=\"app\">\u{202e}ppA beW omeD</bdi>"));
     assert!(body.contains("<h1 dir=\"auto\">"));
+    // <title> takes no markup: Unicode's isolates end the override there.
+    assert!(
+        body.contains("\u{2068}\u{202e}ppA beW omeD\u{2069}"),
+        "title isolated: {body}"
+    );
+    // The built-in plain pages isolate too.
+    let session = futures_lite_block(
+        latchkey::web::Sessions::in_memory(latchkey::web::SessionConfig::for_issuer(
+            "https://auth.example",
+        ))
+        .load_or_create_from_header(None),
+    )
+    .unwrap()
+    .0;
+    use latchkey::web::flow::Pages as _;
+    let plain = html(&latchkey::web::flow::PlainPages.consent(&p, &session, "/c"));
+    assert!(plain.contains("<bdi>\u{202e}ppA beW omeD</bdi>"), "{plain}");
+    assert!(
+        plain.contains("<title>Authorize \u{2068}\u{202e}ppA"),
+        "{plain}"
+    );
 }
 
 #[test]

@@ -180,24 +180,9 @@ async fn flow(c: &Client, server: &Server) -> Result<(), String> {
     // Sign in.
     c.goto(url.as_str()).await.map_err(e)?;
     wait_for_url(c, &server.url("/login")).await?;
-    let user = c
-        .wait()
-        .for_element(Locator::Css("input[name=username]"))
-        .await
-        .map_err(e)?;
+    wait_for(c, "input[name=username]").await?;
     screenshot(c, "sign-in").await?;
-    user.send_keys("alice").await.map_err(e)?;
-    let pw = c
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .map_err(e)?;
-    pw.send_keys("alice-pass").await.map_err(e)?;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(e)?
-        .click()
-        .await
-        .map_err(e)?;
+    fill_sign_in(c).await?;
 
     // Consent: the app, its scopes with descriptions, then approve.
     wait_for_url(c, &server.url("/oauth/consent")).await?;
@@ -314,8 +299,13 @@ async fn flow(c: &Client, server: &Server) -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_signs_in_consents_and_revokes() {
+/// Runs `scenario` in a fresh headless Chromium, closing it afterwards
+/// whatever happened; skips loudly (fails under `CI=true`) without one.
+async fn in_chromium<F, Fut>(scenario: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let (Some(chromium), Some(driver)) = (
         tool("CHROMIUM", "/usr/bin/chromium"),
@@ -333,8 +323,6 @@ async fn browser_signs_in_consents_and_revokes() {
         let _ = std::io::Write::write_all(&mut std::io::stderr(), loud.as_bytes());
         return;
     };
-
-    let server = Server::start().await;
     let (_driver, webdriver) = start_chromedriver(&driver).await;
     let profile = tempfile::tempdir().unwrap();
     let args = [
@@ -361,9 +349,247 @@ async fn browser_signs_in_consents_and_revokes() {
         .connect(&webdriver)
         .await
         .expect("WebDriver session");
-    let result = flow(&c, &server).await;
+    let result = scenario(c.clone()).await;
     // Always end the session so Chromium exits before chromedriver is killed.
     let closed = c.close().await;
     result.unwrap();
     closed.expect("close browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_in_consents_and_revokes() {
+    let server = Server::start().await;
+    in_chromium(|c| {
+        let server = &server;
+        async move { flow(&c, server).await }
+    })
+    .await;
+}
+
+/// Signs in on the form the browser is on (the sign-in page).
+async fn fill_sign_in(c: &Client) -> Result<(), String> {
+    let user = c
+        .wait()
+        .for_element(Locator::Css("input[name=username]"))
+        .await
+        .map_err(e)?;
+    user.send_keys("alice").await.map_err(e)?;
+    let pw = c
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .map_err(e)?;
+    pw.send_keys("alice-pass").await.map_err(e)?;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)
+}
+
+/// The sign-in form is open in the browser when ~10,000 cookie-less
+/// requests arrive; the user then signs in and consents all the same. The
+/// session cookie the browser holds is host-only, `HttpOnly`,
+/// `SameSite=Lax`, `Path=/`, and gone after sign-out.
+async fn flood_then_finish(c: &Client, server: &Server) -> Result<(), String> {
+    let (callback, _) = callback_server().await;
+    let d = Discovered::fetch(server).await;
+    let client = d.client(CLI_ID, None, &callback);
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("profile:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    c.goto(url.as_str()).await.map_err(e)?;
+    wait_for_url(c, &server.url("/login")).await?;
+    wait_for(c, "input[name=username]").await?;
+    let served = flood(server, 10_000).await;
+    ensure!(served >= 9_000, "flood mostly served: {served}");
+    fill_sign_in(c).await?;
+    wait_for_url(c, &server.url("/oauth/consent")).await?;
+    let session = c
+        .get_named_cookie("latchkey_session")
+        .await
+        .map_err(|x| format!("session cookie: {x}"))?;
+    ensure!(session.http_only() == Some(true), "HttpOnly: {session:?}");
+    ensure!(
+        format!("{:?}", session.same_site()) == "Some(Lax)",
+        "SameSite=Lax: {session:?}"
+    );
+    ensure!(session.path() == Some("/"), "Path=/: {session:?}");
+    ensure!(
+        !session.domain().unwrap_or_default().starts_with('.'),
+        "host-only, no Domain: {session:?}"
+    );
+    ensure!(
+        session.expires().is_none(),
+        "a browser-session cookie: {session:?}"
+    );
+    ensure!(
+        !session.value().starts_with("p1."),
+        "signed in: a stored session, not a pre-session"
+    );
+    let all = c.get_all_cookies().await.map_err(e)?;
+    let named = all
+        .iter()
+        .filter(|k| k.name().contains("latchkey_session"))
+        .count();
+    ensure!(named == 1, "one session cookie: {all:?}");
+    c.find(Locator::Css("button[name=decision][value=allow]"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)?;
+    let landed = wait_for_url(c, &callback).await?;
+    ensure!(query_param(&landed, "code").is_some(), "a code: {landed}");
+    // Sign-out clears the cookie.
+    c.goto(&server.url("/account/apps")).await.map_err(e)?;
+    let out = wait_for(c, "form[action='/logout'] button").await?;
+    out.click().await.map_err(e)?;
+    wait_for_url(c, &server.url("/login")).await?;
+    let left = c.get_all_cookies().await.map_err(e)?;
+    ensure!(
+        left.iter()
+            .filter(|k| k.name() == "latchkey_session")
+            .all(|k| k.value().starts_with("p1.")),
+        "signed out: at most an anonymous pre-session is left: {left:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_survives_a_flood_and_its_cookie_is_hardened() {
+    let server = Server::start().await;
+    in_chromium(|c| {
+        let server = &server;
+        async move { flood_then_finish(&c, server).await }
+    })
+    .await;
+}
+
+/// What an app stored before today's rules could hold: a name that is one
+/// right-to-left override and "Demo Web App" written backwards.
+const RLO_NAME: &str = "\u{202E}ppA beW omeD";
+
+fn rlo_app() -> latchkey::model::ClientRecord {
+    use latchkey::model::{AuthMethod, GrantType, Visibility};
+    let now = latchkey::clock::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    latchkey::model::ClientRecord {
+        id: "rlo-app".into(),
+        owner: "mallory".into(),
+        created_by: None,
+        access_token_format: None,
+        name: RLO_NAME.into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: latchkey::ScopeSet::from_tokens(vec!["profile:read".to_owned()]).unwrap(),
+        resources: vec![],
+        served_resources: vec![],
+        auth_method: AuthMethod::None,
+        secret: None,
+        visibility: Visibility::Unvetted,
+        domains: vec![],
+        lifetimes: Default::default(),
+        registration: None,
+        metadata_document: None,
+        created_at: now,
+        updated_at: now,
+        revision: 0,
+    }
+}
+
+/// Where each part of the consent heading is drawn, measured by Chromium.
+const MEASURE: &str = r#"
+const h = document.querySelector('h1');
+const nodes = Array.from(h.childNodes);
+const before = nodes[0], after = nodes[nodes.length - 1];
+const bdi = h.querySelector('.app').getBoundingClientRect();
+const at = (n, i) => { const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1); return r.getBoundingClientRect().left; };
+const a = after.textContent;
+return { before: before.textContent, after: a, first: at(before, 0), last: at(before, before.textContent.length - 2),
+  bdiLeft: bdi.left, bdiRight: bdi.right, t: at(after, a.indexOf('t')), q: at(after, a.lastIndexOf('?')),
+  title: document.title };
+"#;
+
+/// The consent page of an app whose stored name carries a right-to-left
+/// override: the heading still reads "Allow …" from the left, the words
+/// after the name still read left to right, and the tab title isolates the
+/// name; registering such a name today is refused.
+async fn bidi_name_isolated(c: &Client, server: &Server) -> Result<(), String> {
+    let (callback, _) = callback_server().await;
+    let d = Discovered::fetch(server).await;
+    let client = d.client("rlo-app", None, &callback);
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("profile:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    c.goto(url.as_str()).await.map_err(e)?;
+    wait_for_url(c, &server.url("/login")).await?;
+    fill_sign_in(c).await?;
+    wait_for_url(c, &server.url("/oauth/consent")).await?;
+    wait_for(c, "h1 .app").await?;
+    screenshot(c, "consent-bidi").await?;
+    let m = c.execute(MEASURE, vec![]).await.map_err(e)?;
+    let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+    ensure!(
+        m["before"] == "Allow ",
+        "heading starts with the page's words: {m}"
+    );
+    // Compared as bools: a NaN (a missing measure) fails each check.
+    let allow_reads_ltr = f("first") < f("last");
+    let allow_first = f("first") < f("bdiLeft");
+    let rest_follows = f("t") < f("q") && f("t") >= f("bdiRight") - 1.0;
+    ensure!(allow_reads_ltr, "'Allow' reads left to right: {m}");
+    ensure!(allow_first, "'Allow' is drawn before the name: {m}");
+    ensure!(
+        rest_follows,
+        "the words after the name follow it, left to right: {m}"
+    );
+    let title = m["title"].as_str().unwrap_or_default();
+    ensure!(
+        title.starts_with("Allow \u{2068}\u{202E}") && title.contains("\u{2069} to use"),
+        "title isolates the name: {title:?}"
+    );
+    // Registering such a name now is refused, as RFC 7591 §3.2.2 words it.
+    let body = json!({
+        "client_name": RLO_NAME,
+        "redirect_uris": ["http://localhost:3000/cb"],
+        "token_endpoint_auth_method": "none",
+    });
+    let r = plain_http()
+        .post(server.url("/oauth/register"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(e)?;
+    ensure!(r.status() == 400, "refused: {}", r.status());
+    let answer: serde_json::Value = r.json().await.map_err(e)?;
+    ensure!(
+        answer["error"] == "invalid_client_metadata"
+            && answer["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("U+202E"),
+        "invalid_client_metadata naming the character: {answer}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_shows_a_bidi_name_isolated() {
+    let server = Server::start_with_stored(|c| c.open_registration = true, vec![rlo_app()]).await;
+    in_chromium(|c| {
+        let server = &server;
+        async move { bidi_name_isolated(&c, server).await }
+    })
+    .await;
 }

@@ -79,15 +79,29 @@ impl Server {
 
     /// A server that also has `/boom`, a route whose handler panics.
     pub async fn start_panicking() -> Server {
-        Self::launch(|_| {}, true).await
+        Self::launch(|_| {}, true, vec![]).await
     }
 
     /// A server after `tweak` adjusted the config.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
-        Self::launch(tweak, false).await
+        Self::launch(tweak, false, vec![]).await
     }
 
-    async fn launch(tweak: impl FnOnce(&mut Config), boom: bool) -> Server {
+    /// A server whose storage also holds `clients`, written straight into
+    /// it before the server starts, past every registration rule (a record
+    /// stored by an older version).
+    pub async fn start_with_stored(
+        tweak: impl FnOnce(&mut Config),
+        clients: Vec<latchkey::model::ClientRecord>,
+    ) -> Server {
+        Self::launch(tweak, false, clients).await
+    }
+
+    async fn launch(
+        tweak: impl FnOnce(&mut Config),
+        boom: bool,
+        stored: Vec<latchkey::model::ClientRecord>,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -102,6 +116,10 @@ impl Server {
         tweak(&mut config);
         latchkey::keys::KeyDir::open(&config.data_dir).expect("data dir");
         let store = latchkey_demo::store::open_redb(&config.data_dir).expect("redb");
+        for c in &stored {
+            use latchkey::storage::ClientStore as _;
+            store.insert_client(c, &[]).await.expect("stored client");
+        }
         let app = latchkey_demo::prepare(&config, store)
             .await
             .expect("prepare");
@@ -124,6 +142,48 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// Sends `n` cookie-less `GET /login` to `server`, 64 at a time, from
+/// 40 loopback addresses other than 127.0.0.1 (so the per-address rate
+/// limit lets most through, and the user at 127.0.0.1 is not limited by
+/// them); returns how many were answered `200`.
+pub async fn flood(server: &Server, n: usize) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let sources: Arc<Vec<reqwest::Client>> = Arc::new(
+        (2..42)
+            .map(|i| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .local_address(std::net::IpAddr::from([127, 0, 0, i]))
+                    .build()
+                    .expect("client")
+            })
+            .collect(),
+    );
+    let (sent, ok) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let url = server.url("/login");
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let (sources, sent, ok, url) = (sources.clone(), sent.clone(), ok.clone(), url.clone());
+        workers.spawn(async move {
+            loop {
+                let i = sent.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let from = &sources[i % sources.len()];
+                if let Ok(r) = from.get(&url).send().await {
+                    if r.status() == 200 {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    ok.load(Ordering::Relaxed)
 }
 
 /// An HTTP client that never follows redirects (the tests look at them,
@@ -323,19 +383,7 @@ pub async fn authorize(
         let mut at = location(&r, &server.base);
         if at.starts_with(&server.url("/login")) {
             let page = http.get(&at).send().await.unwrap().text().await.unwrap();
-            let form = [
-                ("csrf", hidden(&page, "csrf")),
-                ("next", hidden(&page, "next")),
-                ("username", user.0.to_owned()),
-                ("password", user.1.to_owned()),
-            ];
-            let r = http
-                .post(server.url("/login"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            at = location(&r, &server.base);
+            at = submit_sign_in(http, server, &page, user).await;
         }
         if !at.starts_with(&server.url("/oauth/consent")) {
             return at; // remembered consent or an error redirect
@@ -347,15 +395,50 @@ pub async fn authorize(
         assert_eq!(r.status(), 200);
         r.text().await.unwrap()
     };
+    submit_consent(http, server, &page, decision, remember).await
+}
+
+/// Posts the sign-in form of `page` (its token and `next`) as `user`;
+/// returns where the server sends the browser.
+pub async fn submit_sign_in(
+    http: &reqwest::Client,
+    server: &Server,
+    page: &str,
+    user: (&str, &str),
+) -> String {
+    let form = [
+        ("csrf", hidden(page, "csrf")),
+        ("next", hidden(page, "next")),
+        ("username", user.0.to_owned()),
+        ("password", user.1.to_owned()),
+    ];
+    let r = http
+        .post(server.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    location(&r, &server.base)
+}
+
+/// Answers the consent `page` with `decision`, `remember` and the ticked
+/// scopes; returns the redirect to the client.
+pub async fn submit_consent(
+    http: &reqwest::Client,
+    server: &Server,
+    page: &str,
+    decision: &str,
+    remember: bool,
+) -> String {
     let mut form = vec![
-        ("csrf", hidden(&page, "csrf")),
-        ("challenge", hidden(&page, "challenge")),
+        ("csrf", hidden(page, "csrf")),
+        ("challenge", hidden(page, "challenge")),
         ("decision", decision.to_owned()),
     ];
     if remember {
         form.push(("remember", "on".to_owned()));
     }
-    for s in ticked_scopes(&page) {
+    for s in ticked_scopes(page) {
         form.push(("scope", s));
     }
     let r = http

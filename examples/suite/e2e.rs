@@ -1707,3 +1707,53 @@ async fn console_viewers_change_nothing() {
         .any(|c| c.name == "Viewer Tool"));
     assert!(server.app.engine.get_client(WEB_ID).await.is_ok());
 }
+
+/// A flood of cookie-less sign-in pages (about 10,000, what once evicted
+/// every pending sign-in) between a user's first step and their last: the
+/// user still signs in and consents, and the flood left nothing stored,
+/// because an anonymous visit is a signed pre-session in its cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_less_flood_does_not_undo_a_pending_sign_in() {
+    let server = Server::start().await;
+    let d = Discovered::fetch(&server).await;
+    let client = d.client(CLI_ID, None, REDIRECT);
+    let browser = browser_http();
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("profile:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let r = browser.get(url.as_str()).send().await.unwrap();
+    let login = location(&r, &server.base);
+    let page = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let served = flood(&server, 10_000).await;
+    let took = started.elapsed();
+    eprintln!("flood: 10000 cookie-less GET /login, {served} served, in {took:?}");
+    assert!(served >= 9_000, "the flood was mostly served: {served}");
+    // What a cookie-less visit leaves: a signed pre-session in the cookie.
+    let r = plain_http().get(server.url("/login")).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("latchkey_session=p1."), "{cookie}");
+
+    let at = submit_sign_in(&browser, &server, &page, ALICE).await;
+    assert!(at.starts_with(&server.url("/oauth/consent")), "{at}");
+    let page = browser.get(&at).send().await.unwrap().text().await.unwrap();
+    let at = submit_consent(&browser, &server, &page, "allow", false).await;
+    let code = query_param(&at, "code").unwrap_or_else(|| panic!("no code: {at}"));
+    client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&plain_http())
+        .await
+        .expect("the code works");
+}

@@ -22,11 +22,13 @@ async fn two_sessions_share_one_redb_store() {
     use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
     let store = Arc::new(fresh_store());
     let config = SessionConfig::for_issuer("https://auth.example");
+    let keys = Arc::new(latchkey::Keyring::new(&[(1, [3u8; 32])]).unwrap());
     let a = Sessions::new(
         Arc::new(StorageSessionStore::new(store.clone())),
         config.clone(),
-    );
-    let b = Sessions::new(Arc::new(StorageSessionStore::new(store)), config);
+    )
+    .with_keys(keys.clone());
+    let b = Sessions::new(Arc::new(StorageSessionStore::new(store)), config).with_keys(keys);
     latchkey::conformance::shared_sessions_check(&a, &b).await;
     latchkey::conformance::shared_sessions_check(&b, &a).await;
 }

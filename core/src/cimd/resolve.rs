@@ -37,7 +37,11 @@ impl LookupError {
     }
 }
 
-fn document_error(e: &Error) -> LookupError {
+fn document_error(e: Error) -> LookupError {
+    // Storage failing during the check is ours, not the document's.
+    if matches!(e, Error::ServerError(_) | Error::TemporarilyUnavailable(_)) {
+        return LookupError::Internal(e);
+    }
     LookupError::Document(
         format!(
             "the client's metadata document is not acceptable: {}",
@@ -77,8 +81,8 @@ impl<S: Storage + ?Sized> Engine<S> {
                 format!("the client's metadata document could not be fetched: {e}").into(),
             )
         })?;
-        let doc = check_document(id, &fetched.body, &policy.allowed_scopes)
-            .map_err(|e| document_error(&e))?;
+        let doc =
+            check_document(id, &fetched.body, &policy.allowed_scopes).map_err(document_error)?;
         let now = self.now();
         let freshness = MetadataDocument {
             fetched_at: now,
@@ -133,7 +137,9 @@ impl<S: Storage + ?Sized> Engine<S> {
             revision: 0,
         };
         apply(&mut client, doc, policy);
-        self.validate(&client).map_err(|e| document_error(&e))?;
+        self.validate_write(&client, None)
+            .await
+            .map_err(document_error)?;
         let ev = self.event(
             EventKind::ClientCreated {
                 client_id: client.id.clone(),
@@ -160,7 +166,9 @@ impl<S: Storage + ?Sized> Engine<S> {
     ) -> Result<ClientRecord, LookupError> {
         let mut client = old.clone();
         apply(&mut client, doc, policy);
-        self.validate(&client).map_err(|e| document_error(&e))?;
+        self.validate_write(&client, Some(&old))
+            .await
+            .map_err(document_error)?;
         let changed = client != old;
         client.metadata_document = Some(freshness);
         client.revision += 1;

@@ -71,6 +71,10 @@ pub struct ClientMetadata {
     pub client_secret: Option<String>,
 }
 
+/// The name of a self-registered client that gave none; many may share it
+/// (it imitates nobody).
+pub(crate) const UNNAMED: &str = "Unnamed app";
+
 fn bad(why: impl Into<String>) -> Error {
     Error::InvalidClientMetadata(why.into().into())
 }
@@ -130,6 +134,7 @@ pub(crate) fn from_object(
 /// An `https` URL for a human-facing page (`client_uri`, `logo_uri`, …).
 fn web_url(field: &str, v: &Option<String>) -> Result<Option<String>, Error> {
     let Some(u) = v else { return Ok(None) };
+    crate::display::check_url_text(field, u)?;
     match split_uri(u) {
         Some(p) if p.scheme == "https" && !p.host.is_empty() && !p.has_fragment => {
             Ok(Some(u.clone()))
@@ -268,9 +273,32 @@ impl ClientMetadata {
         let name = self
             .client_name
             .as_deref()
-            .map(str::trim)
+            .map(crate::display::normalise)
             .filter(|n| !n.is_empty())
-            .unwrap_or("Unnamed app");
+            .unwrap_or_else(|| UNNAMED.to_owned());
+        crate::display::check_name(&name, crate::clients::MAX_NAME_CHARS, &[])
+            .map_err(|e| bad(format!("client_{}", e.description())))?;
+        let contacts: Vec<String> = self
+            .contacts
+            .iter()
+            .map(|c| crate::display::normalise(c))
+            .collect();
+        for c in &contacts {
+            crate::display::check_text("contacts", c)?;
+        }
+        let software_id = self.software_id.as_deref().map(crate::display::normalise);
+        let software_version = self
+            .software_version
+            .as_deref()
+            .map(crate::display::normalise);
+        for (f, v) in [
+            ("software_id", &software_id),
+            ("software_version", &software_version),
+        ] {
+            if let Some(t) = v {
+                crate::display::check_text(f, t)?;
+            }
+        }
         if self.contacts.len() > 5 || self.contacts.iter().any(|c| c.len() > 254) {
             return Err(bad("at most 5 contacts of at most 254 characters"));
         }
@@ -283,7 +311,7 @@ impl ClientMetadata {
             }
         }
         Ok(CheckedMetadata {
-            name: name.to_owned(),
+            name,
             redirect_uris: self.redirect_uris.clone(),
             auth_method,
             grant_types,
@@ -292,9 +320,9 @@ impl ClientMetadata {
             logo_uri: web_url("logo_uri", &self.logo_uri)?,
             tos_uri: web_url("tos_uri", &self.tos_uri)?,
             policy_uri: web_url("policy_uri", &self.policy_uri)?,
-            contacts: self.contacts.clone(),
-            software_id: self.software_id.clone(),
-            software_version: self.software_version.clone(),
+            contacts,
+            software_id,
+            software_version,
         })
     }
 }

@@ -274,7 +274,7 @@ impl<S: Storage + ?Sized> Engine<S> {
             updated_at: now,
             revision: 0,
         };
-        self.validate(&client)?;
+        self.validate_write(&client, None).await?;
         let ev = self.event(
             EventKind::ClientCreated {
                 client_id: client.id.clone(),
@@ -375,6 +375,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         }
         let scopes = policy.scopes_for(checked.scope.as_deref())?;
         let expected = client.revision;
+        let before = client.clone();
         let Some(reg) = client.registration.take() else {
             return Ok(invalid_token());
         };
@@ -394,7 +395,7 @@ impl<S: Storage + ?Sized> Engine<S> {
         });
         client.updated_at = self.now();
         client.revision += 1;
-        self.validate(&client)?;
+        self.validate_write(&client, Some(&before)).await?;
         let ev = self.event(
             EventKind::ClientUpdated {
                 client_id: client.id.clone(),

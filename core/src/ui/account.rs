@@ -93,9 +93,17 @@ pub struct AccountPages<S: ?Sized, U> {
 /// How failed sign-ins are throttled: per username (whether or not such a
 /// user exists, so a refusal tells nothing) and per source address. Once
 /// over either, every attempt is refused until the window ends, right
-/// password or not: guessing costs the guesser, not the account's owner
-/// at another address (whose own failures count against their address
-/// only up to the per-username rule).
+/// password or not, with one message and status whatever tripped it.
+///
+/// The owner is never locked out by a stranger: a browser that signed in
+/// as a user gets a *known-browser* cookie (signed with the server keys,
+/// naming the user, [`SignInThrottle::known_browser_lifetime`]), the
+/// device cookies of the OWASP authentication cheat sheet. A sign-in for
+/// that user from that browser skips the username and address locks and
+/// counts its failures against that cookie alone
+/// ([`SignInThrottle::per_known_browser`]): a stranger's guesses lock the
+/// username for browsers that never signed in to it, never for the
+/// owner's own. A stolen cookie buys a guesser only that slower budget.
 #[derive(Clone)]
 pub struct SignInThrottle {
     /// Where the counts live (shared between instances with
@@ -105,6 +113,10 @@ pub struct SignInThrottle {
     pub per_username: Rule,
     /// Failed attempts per source address: 50 in 15 minutes by default.
     pub per_address: Rule,
+    /// Failed attempts per known-browser cookie: 5 in 15 minutes.
+    pub per_known_browser: Rule,
+    /// How long a known-browser cookie lasts: 90 days.
+    pub known_browser_lifetime: u64,
 }
 
 impl Default for SignInThrottle {
@@ -113,9 +125,14 @@ impl Default for SignInThrottle {
             limiter: Arc::new(MemoryRateLimiter::default()),
             per_username: Rule::per(10, 900),
             per_address: Rule::per(50, 900),
+            per_known_browser: Rule::per(5, 900),
+            known_browser_lifetime: 90 * 86_400,
         }
     }
 }
+
+/// Name of the known-browser cookie (with `__Host-` under https).
+pub const KNOWN_BROWSER_COOKIE: &str = "latchkey_known";
 
 impl std::fmt::Debug for SignInThrottle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,7 +164,20 @@ impl SignInThrottle {
 
     /// Seconds to wait when `req` may not try `username` now. A limiter
     /// that fails lets the attempt through.
-    async fn refused(&self, req: &HttpRequest, username: &str, now: Timestamp) -> Option<u64> {
+    async fn refused(
+        &self,
+        req: &HttpRequest,
+        username: &str,
+        known: Option<&str>,
+        now: Timestamp,
+    ) -> Option<u64> {
+        if let Some(k) = known {
+            let key = limit_key(&["sign-in", "known", k]);
+            return match self.limiter.check(&key, self.per_known_browser, now).await {
+                Ok(Verdict::Deny { retry_after }) => Some(retry_after),
+                _ => None,
+            };
+        }
         for (k, per_user) in Self::keys(req, username) {
             if let Ok(Verdict::Deny { retry_after }) =
                 self.limiter.check(&k, self.rule(per_user), now).await
@@ -158,7 +188,12 @@ impl SignInThrottle {
         None
     }
 
-    async fn failed(&self, req: &HttpRequest, username: &str, now: Timestamp) {
+    async fn failed(&self, req: &HttpRequest, username: &str, known: Option<&str>, now: Timestamp) {
+        if let Some(k) = known {
+            let key = limit_key(&["sign-in", "known", k]);
+            let _ = self.limiter.hit(&key, self.per_known_browser, now).await;
+            return;
+        }
         for (k, per_user) in Self::keys(req, username) {
             let _ = self.limiter.hit(&k, self.rule(per_user), now).await;
         }
@@ -378,6 +413,7 @@ where
             .flatten()
             .filter(|n| crate::web::safe_next(n).is_some());
         let username = field("username");
+        let known = self.known_browser(req, username);
         let (error, status) = if !post {
             if session.user.is_some() {
                 return redirect(after_sign_in(next, &self.paths.home));
@@ -387,24 +423,73 @@ where
             (Some("Your sign-in form expired. Please try again."), 403)
         } else if let Some(wait) = self
             .throttle
-            .refused(req, username, self.engine.now())
+            .refused(req, username, known.as_deref(), self.engine.now())
             .await
         {
             let page = self.sign_in_page(&session, next, username, TOO_MANY, 429);
             return with_cookie(page.retry_after(wait), cookie);
         } else if let Some(user) = self.users.check(username, field("password")).await {
-            return self
+            let done = self
                 .sessions
                 .complete_sign_in(&session, &user, next, &self.paths.home)
-                .await
-                .unwrap_or_else(|e| self.broken(e, None));
+                .await;
+            return match done {
+                Ok(r) => with_cookie(r, self.known_browser_cookie(username)),
+                Err(e) => self.broken(e, None),
+            };
         } else {
             let now = self.engine.now();
-            self.throttle.failed(req, username, now).await;
-            (Some("Invalid username or password."), 401)
+            self.throttle
+                .failed(req, username, known.as_deref(), now)
+                .await;
+            (Some(INVALID), 401)
         };
         let page = self.sign_in_page(&session, next, username, error.unwrap_or_default(), status);
         with_cookie(page, cookie)
+    }
+
+    /// The known-browser cookie's value for `username` issued now.
+    fn known_browser_value(&self, username: &str, issued: u64) -> String {
+        let user = username.trim().to_lowercase();
+        let mac = self
+            .engine
+            .keyring()
+            .digest(&format!("latchkey known browser v1\0{user}\0{issued}"));
+        format!("k1.{issued}.{}", mac.to_hex())
+    }
+
+    fn known_browser_name(&self) -> String {
+        if self.sessions.config().secure {
+            format!("__Host-{KNOWN_BROWSER_COOKIE}")
+        } else {
+            KNOWN_BROWSER_COOKIE.to_owned()
+        }
+    }
+
+    /// The `Set-Cookie` that marks this browser as one `username` signed
+    /// in from.
+    fn known_browser_cookie(&self, username: &str) -> Option<String> {
+        let value = self.known_browser_value(username, self.engine.now().0);
+        Some(crate::web::persistent_cookie(
+            &self.known_browser_name(),
+            &value,
+            self.throttle.known_browser_lifetime,
+            self.sessions.config().secure,
+        ))
+    }
+
+    /// The signature of `req`'s known-browser cookie, when it is one
+    /// `username` signed in from within the cookie's lifetime.
+    fn known_browser(&self, req: &HttpRequest, username: &str) -> Option<String> {
+        let header = crate::web::joined_cookie_header(req)?;
+        let value = crate::web::single_cookie(&header, &self.known_browser_name())?;
+        let (issued, _) = value.strip_prefix("k1.")?.split_once('.')?;
+        let issued: u64 = issued.parse().ok()?;
+        if issued.saturating_add(self.throttle.known_browser_lifetime) < self.engine.now().0 {
+            return None;
+        }
+        let expected = self.known_browser_value(username, issued);
+        crate::web::ct_eq(expected.as_bytes(), value.as_bytes()).then(|| value.to_owned())
     }
 
     fn sign_in_page(
@@ -531,8 +616,13 @@ where
     }
 }
 
-/// What a throttled sign-in says: the same whether or not the user exists.
+/// What a throttled sign-in says: the same whether or not the user exists
+/// and whichever limit (username or address) was reached.
 const TOO_MANY: &str = "Too many failed sign-in attempts. Wait a few minutes, then try again.";
+
+/// What a failed sign-in says: the same for an unknown user and a wrong
+/// password.
+const INVALID: &str = "Invalid username or password.";
 
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse> + Send>>;
 

@@ -16,7 +16,8 @@ pub struct ConsentPage<'a> {
     pub prompt: &'a ConsentPrompt,
     /// Display name of the signed-in user.
     pub user: &'a str,
-    /// The session's CSRF token.
+    /// The form's CSRF token: [`crate::web::Session::consent_csrf`] of the
+    /// prompt's challenge.
     pub csrf: &'a str,
     /// Where the form posts.
     pub action: &'a str,
@@ -128,7 +129,9 @@ impl Ui {
             nav: page.nav,
             title: format!(
                 "{}{}{}",
-                s.consent_heading_before, p.client_name, s.consent_heading_after
+                s.consent_heading_before,
+                crate::display::isolate(&p.client_name),
+                s.consent_heading_after
             ),
             app_name: &p.client_name,
             user: page.user,

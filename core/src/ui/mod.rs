@@ -25,7 +25,7 @@ mod theme;
 
 use askama::Template;
 
-pub use account::{format_utc, AccountPages, AccountPaths};
+pub use account::{format_utc, AccountPages, AccountPaths, SignInThrottle, KNOWN_BROWSER_COOKIE};
 pub use apps::{AppRow, ConnectedAppsPage};
 pub use consent::ConsentPage;
 pub use error::ErrorPage;
@@ -180,10 +180,11 @@ pub struct UiPages {
 
 impl Pages for UiPages {
     fn consent(&self, prompt: &ConsentPrompt, session: &Session, action: &str) -> HttpResponse {
+        let csrf = session.consent_csrf(prompt.challenge.expose());
         self.ui.consent(&ConsentPage {
             prompt,
             user: session.user.as_deref().unwrap_or_default(),
-            csrf: session.csrf.expose(),
+            csrf: &csrf,
             action,
             switch_account: self.switch_account,
             apps_url: self.apps_url.as_deref(),

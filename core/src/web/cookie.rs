@@ -42,6 +42,15 @@ pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}")
 }
 
+/// A `Set-Cookie` value installing a cookie that outlives the browser
+/// session: `Max-Age` seconds, `HttpOnly`, `SameSite=Strict` (only our own
+/// pages send it), `Path=/`, and `Secure` when the issuer is `https`.
+#[must_use]
+pub fn persistent_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+}
+
 /// A `Set-Cookie` value that deletes cookie `name` (RFC 6265 §3.1).
 #[must_use]
 pub fn clear_cookie(name: &str, secure: bool) -> String {

@@ -27,6 +27,27 @@ impl CsrfToken {
     pub fn verify(&self, presented: Option<&str>) -> bool {
         presented.is_some_and(|p| ct_eq(p.as_bytes(), self.0.as_bytes()))
     }
+
+    /// The token of the one form that acts on `subject` (a consent
+    /// challenge): HMAC-SHA256 keyed by this session token over the
+    /// subject, base64url. A token copied out of one such form is worth
+    /// nothing on a form about another subject, and reveals nothing of the
+    /// session's own token.
+    #[must_use]
+    pub fn bound_to(&self, subject: &str) -> String {
+        use base64::Engine as _;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.0.as_bytes());
+        let mut msg = b"latchkey form token v1\0".to_vec();
+        msg.extend_from_slice(subject.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, &msg))
+    }
+
+    /// Whether `presented` is [`CsrfToken::bound_to`]`(subject)`, in
+    /// constant time. A missing token never matches.
+    #[must_use]
+    pub fn verify_bound(&self, presented: Option<&str>, subject: &str) -> bool {
+        presented.is_some_and(|p| ct_eq(p.as_bytes(), self.bound_to(subject).as_bytes()))
+    }
 }
 
 impl fmt::Debug for CsrfToken {
@@ -55,6 +76,21 @@ mod tests {
         assert!(!t.verify(Some("")));
         assert!(!t.verify(None));
         assert_eq!(format!("{t:?}"), "CsrfToken(<redacted>)");
+    }
+
+    #[test]
+    fn bound_tokens_are_per_subject_and_per_session() {
+        let t = CsrfToken::new("session-token");
+        let a = t.bound_to("challenge-a");
+        assert!(t.verify_bound(Some(&a), "challenge-a"));
+        assert!(!t.verify_bound(Some(&a), "challenge-b"), "not across forms");
+        assert!(
+            !t.verify_bound(Some("session-token"), "challenge-a"),
+            "not the bare token"
+        );
+        assert!(!t.verify_bound(None, "challenge-a"));
+        assert!(!CsrfToken::new("other").verify_bound(Some(&a), "challenge-a"));
+        assert!(!a.contains("session-token"));
     }
 }
 

@@ -24,7 +24,9 @@ pub use device::{DeviceEntryPage, EntryProblem, GuessLimits};
 /// How the flow's pages look: the consent page and error pages.
 pub trait Pages: Send + Sync + 'static {
     /// The consent page for `prompt`, shown to the signed-in `session`,
-    /// posting to `action`.
+    /// posting to `action`. Its form's `csrf` field must be
+    /// [`Session::consent_csrf`] of the challenge: the session's bare token
+    /// is refused there.
     fn consent(&self, prompt: &ConsentPrompt, session: &Session, action: &str) -> HttpResponse;
 
     /// An error page for a person at a browser (never a redirect).
@@ -56,7 +58,8 @@ pub struct PlainPages;
 impl Pages for PlainPages {
     fn consent(&self, prompt: &ConsentPrompt, session: &Session, action: &str) -> HttpResponse {
         let user = session.user.as_deref().unwrap_or_default();
-        consent_form(prompt, user, session.csrf.expose(), action)
+        let csrf = session.consent_csrf(prompt.challenge.expose());
+        consent_form(prompt, user, &csrf, action)
     }
 
     fn error(&self, e: &Error) -> HttpResponse {
@@ -286,7 +289,7 @@ impl<S: Storage + ?Sized + 'static, H: SignIn> BrowserFlow<S, H> {
         };
         // Checked before anything else of the form is looked at: a page of
         // another site cannot post a decision (CSRF).
-        if !session.posted_here(req, &form, &self.engine.config().issuer) {
+        if !session.decision_posted_here(req, &form, &self.engine.config().issuer) {
             return error_page(
                 403,
                 "Form expired",

@@ -4,12 +4,13 @@
 //! - [`Sessions`]: a session cookie (`HttpOnly; SameSite=Lax; Path=/`,
 //!   `Secure` and the `__Host-` prefix under https) naming a record in a
 //!   [`SessionStore`]; id rotation at sign-in; idle timeout and absolute
-//!   lifetime; a flash message.
+//!   lifetime; a flash message. An anonymous visitor's session is a
+//!   signed pre-session in the cookie, stored nowhere until sign-in.
+//! - CSRF tokens ([`CsrfToken`]), one per session, and one per consent
+//!   challenge derived from it ([`Session::consent_csrf`]).
 //! - The user-agent binding ([`Session::binding`]) that
 //!   [`crate::Engine::authorize`] ties consent challenges to: set on the
 //!   first visit, carried across sign-in, never shared between users.
-//! - CSRF tokens ([`CsrfToken`]), one per session, compared in constant
-//!   time.
 //! - [`safe_next`]: the open-redirect guard for `next` parameters.
 //! - [`SignIn`]: the hook through which the host says who is signed in.
 //! - [`page`]: escaping, security headers and a minimal consent form.
@@ -56,7 +57,9 @@ mod sign_in;
 mod store;
 
 pub use bearer::BearerGuard;
-pub use cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
+pub use cookie::{
+    clear_cookie, joined_cookie_header, persistent_cookie, set_cookie, single_cookie,
+};
 pub use cors::Cors;
 pub use csrf::{ct_eq, same_origin, CsrfToken};
 pub use handler::{Handler, Page};

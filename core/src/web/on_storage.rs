@@ -21,15 +21,18 @@ pub const PURGE_BATCH: usize = 500;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use latchkey::MemoryStore;
+/// use latchkey::{Keyring, MemoryStore};
 /// use latchkey::web::{SessionConfig, Sessions, StorageSessionStore};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let storage = Arc::new(MemoryStore::new()); // the engine's store
+/// let keys = Arc::new(Keyring::new(&[(1, [7u8; 32])]).unwrap()); // the engine's keys
 /// let config = SessionConfig::for_issuer("https://auth.example");
-/// let a = Sessions::new(Arc::new(StorageSessionStore::new(storage.clone())), config.clone());
-/// let b = Sessions::new(Arc::new(StorageSessionStore::new(storage)), config);
+/// let a = Sessions::new(Arc::new(StorageSessionStore::new(storage.clone())), config.clone())
+///     .with_keys(keys.clone());
+/// let b = Sessions::new(Arc::new(StorageSessionStore::new(storage)), config).with_keys(keys);
 /// let (anon, _) = a.load_or_create_from_header(None).await.unwrap();
-/// let seen = b.load_from_header(Some(&a.cookie_header(&anon))).await.unwrap();
+/// let (alice, _) = b.sign_in(&anon, "alice").await.unwrap();
+/// let seen = a.load_from_header(Some(&b.cookie_header(&alice))).await.unwrap();
 /// assert_eq!(seen.unwrap().binding, anon.binding);
 /// # });
 /// ```

@@ -116,7 +116,11 @@ pub fn consent_form(prompt: &ConsentPrompt, user: &str, csrf: &str, action: &str
     let domain = if prompt.verified_domains.is_empty() {
         "<p>This app has not verified a domain.</p>".to_owned()
     } else {
-        let list: Vec<String> = prompt.verified_domains.iter().map(|d| escape(d)).collect();
+        let list: Vec<String> = prompt
+            .verified_domains
+            .iter()
+            .map(|d| format!("<bdi>{}</bdi>", escape(d)))
+            .collect();
         format!("<p>Verified domain: {}</p>", list.join(", "))
     };
     let mut scopes = String::new();
@@ -129,9 +133,9 @@ pub fn consent_form(prompt: &ConsentPrompt, user: &str, csrf: &str, action: &str
         );
     }
     let body = format!(
-        "<p><b>{name}</b> ({who}) wants to access your account <b>{user}</b>.</p>{domain}\
+        "<p><b><bdi>{name}</bdi></b> ({who}) wants to access your account <b><bdi>{user}</bdi></b>.</p>{domain}\
          <p>It asks to:</p><ul>{scopes}</ul>\
-         <p>After you decide you will be sent to <b>{host}</b>.</p>\
+         <p>After you decide you will be sent to <b><bdi>{host}</bdi></b>.</p>\
          <form method=\"post\" action=\"{action}\">{csrf}\
          <input type=\"hidden\" name=\"challenge\" value=\"{challenge}\">\
          <label><input type=\"checkbox\" name=\"remember\" value=\"on\"> \
@@ -146,7 +150,9 @@ pub fn consent_form(prompt: &ConsentPrompt, user: &str, csrf: &str, action: &str
         csrf = csrf_field(csrf),
         challenge = escape(prompt.challenge.expose()),
     );
-    html_page(200, &format!("Authorize {}", prompt.client_name), &body)
+    // Markup cannot isolate inside <title>: Unicode's isolates do.
+    let title = format!("Authorize {}", crate::display::isolate(&prompt.client_name));
+    html_page(200, &title, &body)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Browser sessions: the rules every store gets.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,6 +10,7 @@ use ring::digest;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::entropy::{Entropy, SystemEntropy};
 use crate::http::{HttpRequest, HttpResponse, Params};
+use crate::token::{Keyring, TokenHash};
 use crate::web::cookie::{clear_cookie, joined_cookie_header, set_cookie, single_cookie};
 use crate::web::csrf::CsrfToken;
 use crate::web::memory::MemorySessionStore;
@@ -95,6 +96,30 @@ impl Session {
         self.csrf_ok(form.single("csrf").ok().flatten()) && crate::web::same_origin(req, issuer)
     }
 
+    /// The CSRF token of the consent form that decides `challenge`: bound
+    /// to it ([`CsrfToken::bound_to`]), so a token lifted from one consent
+    /// form cannot decide another. A host's own consent page
+    /// ([`crate::web::flow::Pages::consent`]) puts this in its `csrf` field.
+    #[must_use]
+    pub fn consent_csrf(&self, challenge: &str) -> String {
+        self.csrf.bound_to(&format!("consent\0{challenge}"))
+    }
+
+    /// Whether the consent decision `form`, posted in `req`, comes from
+    /// this session's own consent page for the challenge it names: its
+    /// `csrf` field is [`Session::consent_csrf`] of its `challenge`, and it
+    /// came from `issuer`'s origin.
+    #[must_use]
+    pub fn decision_posted_here(&self, req: &HttpRequest, form: &Params, issuer: &str) -> bool {
+        let field = |n| form.single(n).ok().flatten();
+        let Some(challenge) = field("challenge") else {
+            return false;
+        };
+        self.csrf
+            .verify_bound(field("csrf"), &format!("consent\0{challenge}"))
+            && crate::web::same_origin(req, issuer)
+    }
+
     /// The store key of this session.
     #[must_use]
     pub fn key(&self) -> &SessionKey {
@@ -119,12 +144,23 @@ impl fmt::Debug for Session {
 /// sign-in (a challenge started before sign-in still matches after it),
 /// and never handed from one user to another (a challenge the previous
 /// user of a shared browser started does not follow the next user in).
+///
+/// An anonymous session is a *pre-session*: its binding and issue time in
+/// the cookie, signed with the server's keys (HMAC-SHA256), and nothing
+/// stored. Only signing in stores a session, so requests without a cookie
+/// (a flood of `GET /login`, `GET /authorize`) cost no storage and cannot
+/// push anyone's pending sign-in out of a bounded store.
 pub struct Sessions {
     store: Arc<dyn SessionStore>,
     config: SessionConfig,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
+    keys: OnceLock<Arc<Keyring>>,
 }
+
+/// How a pre-session cookie starts (a stored session's id is base64url,
+/// which has no `.`).
+const PRE: &str = "p1.";
 
 impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,7 +179,84 @@ impl Sessions {
             config,
             clock: Arc::new(SystemClock),
             entropy: Arc::new(SystemEntropy::new()),
+            keys: OnceLock::new(),
         }
+    }
+
+    /// Signs pre-sessions with `keys` (the engine's, [`crate::Engine::keyring`]),
+    /// so every instance that shares them accepts the others' pre-sessions.
+    /// Without it each `Sessions` makes a random key of its own: a sign-in
+    /// started on one instance and finished on another then starts over.
+    #[must_use]
+    pub fn with_keys(self, keys: Arc<Keyring>) -> Self {
+        let _ = self.keys.set(keys);
+        self
+    }
+
+    fn keys(&self) -> Result<&Keyring, SessionError> {
+        if let Some(k) = self.keys.get() {
+            return Ok(k);
+        }
+        let k = Keyring::generate(self.entropy.as_ref()).map_err(|_| SessionError::Randomness)?;
+        // Two first requests may race: whichever key is set first is used.
+        let _ = self.keys.set(Arc::new(k));
+        self.keys
+            .get()
+            .map(AsRef::as_ref)
+            .ok_or(SessionError::Randomness)
+    }
+
+    /// The anonymous session with `binding`, issued at `issued`.
+    fn pre_session(&self, binding: String, issued: Timestamp) -> Result<Session, SessionError> {
+        let keys = self.keys()?;
+        let signed = format!("{binding}.{}", issued.0);
+        let mac = keys.digest(&format!("latchkey pre-session v1\0{signed}"));
+        let id = format!("{PRE}{signed}.{}", mac.to_hex());
+        let csrf = keys.digest(&format!("latchkey pre-session csrf v1\0{binding}"));
+        Ok(Session {
+            key: key_for(&id),
+            id,
+            user: None,
+            csrf: CsrfToken::new(URL_SAFE_NO_PAD.encode(csrf.0)),
+            binding,
+        })
+    }
+
+    /// The pre-session cookie `id` names, if its signature holds under one
+    /// of the keys and it is not older than the idle timeout.
+    fn read_pre_session(&self, id: &str, now: Timestamp) -> Result<Option<Session>, SessionError> {
+        let Some(rest) = id.strip_prefix(PRE) else {
+            return Ok(None);
+        };
+        let mut parts = rest.split('.');
+        let (Some(binding), Some(issued), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(None);
+        };
+        let (Ok(issued), Some(mac)) = (issued.parse::<u64>(), hex32(mac)) else {
+            return Ok(None);
+        };
+        let signed = format!("{binding}.{issued}");
+        let keys = self.keys()?;
+        if !keys.matches(
+            &format!("latchkey pre-session v1\0{signed}"),
+            &TokenHash(mac),
+        ) {
+            return Ok(None);
+        }
+        let issued = Timestamp(issued);
+        // A clock step back of a minute is tolerated; a cookie from the
+        // future beyond that was not ours.
+        if issued.until(now) > self.config.idle_timeout || now.until(issued) > 60 {
+            return Ok(None);
+        }
+        let s = self.pre_session(binding.to_owned(), issued)?;
+        Ok(Some(Session {
+            id: id.to_owned(),
+            key: key_for(id),
+            ..s
+        }))
     }
 
     /// Sessions in a default [`MemorySessionStore`].
@@ -213,11 +326,14 @@ impl Sessions {
         else {
             return Ok(None);
         };
+        let now = self.clock.now();
+        if id.starts_with(PRE) {
+            return self.read_pre_session(id, now);
+        }
         let key = key_for(id);
         let Some(r) = self.store.get(&key).await? else {
             return Ok(None);
         };
-        let now = self.clock.now();
         if self.expired(&r, now) {
             self.store.remove(&key).await?;
             return Ok(None);
@@ -258,9 +374,8 @@ impl Sessions {
         if let Some(s) = self.load_from_header(cookie_header).await? {
             return Ok((s, None));
         }
-        let binding = self.random()?;
-        let (s, cookie) = self.fresh(None, binding)?;
-        self.store.insert(self.record(&s)).await?;
+        let s = self.pre_session(self.random()?, self.clock.now())?;
+        let cookie = set_cookie(&self.config.cookie_name, &s.id, self.config.secure);
         Ok((s, Some(cookie)))
     }
 
@@ -347,6 +462,8 @@ impl Sessions {
     }
 
     /// Stores a one-time message shown on the next page of this session.
+    /// Only a signed-in session is stored, so an anonymous one's message
+    /// is dropped.
     ///
     /// # Errors
     /// Store failures.
@@ -383,6 +500,18 @@ impl Sessions {
     pub fn cookie_header(&self, s: &Session) -> String {
         format!("{}={}", self.config.cookie_name, s.id)
     }
+}
+
+/// 64 hex digits as 32 bytes.
+fn hex32(h: &str) -> Option<[u8; 32]> {
+    if h.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// The store key of session cookie `id`.

@@ -55,13 +55,10 @@ async fn sign_in_rotates_id_but_keeps_binding() {
     assert_ne!(user.key(), anon.key());
     assert_ne!(user.csrf, anon.csrf);
     assert_eq!(user.binding, anon.binding);
-    assert!(
-        s.load_from_header(Some(&header(&set)))
-            .await
-            .unwrap()
-            .is_none(),
-        "old id is dead"
-    );
+    // The old cookie is a pre-session, signed and stored nowhere: it
+    // still reads, but only ever as anonymous.
+    let old = s.load_from_header(Some(&header(&set))).await.unwrap();
+    assert_eq!(old.and_then(|o| o.user), None, "old id signs nobody in");
     let back = s
         .load_from_header(Some(&header(&set2)))
         .await
@@ -81,6 +78,8 @@ async fn csrf_and_flash() {
     assert!(sess.csrf_ok(Some(sess.csrf.expose())));
     assert!(!sess.csrf_ok(Some("nope")));
     assert!(!sess.csrf_ok(None));
+    // A flash lives in the stored session: signed in.
+    let (sess, _) = s.sign_in(&sess, "alice").await.unwrap();
     s.set_flash(&sess, "hi").await.unwrap();
     assert_eq!(s.take_flash(&sess).await.unwrap().as_deref(), Some("hi"));
     assert_eq!(s.take_flash(&sess).await.unwrap(), None);
@@ -123,25 +122,57 @@ async fn an_anonymous_flood_never_signs_anyone_out() {
         s.load_from_header(Some(&header(&set))).await.unwrap(),
         Some(user)
     );
-    assert!(f.store.len() <= 101);
+    assert_eq!(f.store.len(), 1, "anonymous visits store nothing");
 }
 
 #[tokio::test]
-async fn anonymous_sessions_go_oldest_first() {
+async fn pre_sessions_are_signed_and_stored_nowhere() {
     let f = fixture(false, 3, 10);
     let s = &f.sessions;
     let mut all = Vec::new();
     for _ in 0..5 {
         all.push(s.load_or_create_from_header(None).await.unwrap().0);
     }
-    for (i, a) in all.iter().enumerate() {
-        let alive = s
-            .load_from_header(Some(&s.cookie_header(a)))
-            .await
-            .unwrap()
-            .is_some();
-        assert_eq!(alive, i >= 2, "session {i}");
+    assert!(f.store.is_empty());
+    for a in &all {
+        let back = s.load_from_header(Some(&s.cookie_header(a))).await.unwrap();
+        assert_eq!(back.as_ref(), Some(a), "every one still reads");
     }
+    // Anything changed in the cookie breaks the signature.
+    let h = s.cookie_header(&all[0]);
+    let (name, value) = h.split_once('=').unwrap();
+    let mut parts: Vec<String> = value.split('.').map(str::to_owned).collect();
+    let forged = [
+        {
+            parts[1] = all[1].binding.clone();
+            parts.join(".")
+        },
+        value.replacen(".18", ".17", 1),
+        {
+            let last = if value.ends_with('0') { '1' } else { '0' };
+            format!("{}{last}", &value[..value.len() - 1])
+        },
+        value.replace("p1.", "p2."),
+    ];
+    for v in forged {
+        assert_ne!(v, value);
+        let got = s.load_from_header(Some(&format!("{name}={v}"))).await;
+        assert_eq!(got.unwrap(), None, "{v}");
+    }
+    // Another server's key does not sign for this one.
+    let other = Sessions::new(f.store.clone(), s.config().clone()).with_clock(f.clock.clone());
+    assert_eq!(other.load_from_header(Some(&h)).await.unwrap(), None);
+    // The same keys do (instances behind one load balancer).
+    let keys = Arc::new(crate::token::Keyring::new(&[(1, [7; 32])]).unwrap());
+    let a = Sessions::new(f.store.clone(), s.config().clone()).with_keys(keys.clone());
+    let b = Sessions::new(f.store.clone(), s.config().clone()).with_keys(keys);
+    let (p, _) = a.load_or_create_from_header(None).await.unwrap();
+    assert_eq!(
+        b.load_from_header(Some(&a.cookie_header(&p)))
+            .await
+            .unwrap(),
+        Some(p)
+    );
 }
 
 #[tokio::test]
@@ -185,7 +216,8 @@ async fn idle_timeout_and_absolute_lifetime() {
     );
 
     let (anon, _) = s.load_or_create_from_header(None).await.unwrap();
-    let h = s.cookie_header(&anon);
+    let (alice, _) = s.sign_in(&anon, "alice").await.unwrap();
+    let h = s.cookie_header(&alice);
     let mut used = 0;
     // Used every hour, so never idle, but still capped.
     while used <= s.config().absolute_lifetime {
@@ -203,9 +235,11 @@ async fn idle_timeout_and_absolute_lifetime() {
 async fn purge_removes_expired_sessions() {
     let f = plain();
     let s = &f.sessions;
-    s.load_or_create_from_header(None).await.unwrap();
+    let (anon, _) = s.load_or_create_from_header(None).await.unwrap();
+    s.sign_in(&anon, "old").await.unwrap();
     f.clock.advance(s.config().idle_timeout + 1);
-    let (fresh, _) = s.load_or_create_from_header(None).await.unwrap();
+    let (anon, _) = s.load_or_create_from_header(None).await.unwrap();
+    let (fresh, _) = s.sign_in(&anon, "new").await.unwrap();
     assert_eq!(s.purge_expired().await.unwrap(), 1);
     assert_eq!(f.store.len(), 1);
     assert!(s
@@ -271,4 +305,39 @@ async fn complete_sign_in_never_follows_a_foreign_next() {
         assert_eq!(r.header("location"), Some(to), "{next:?}");
         assert!(r.header("set-cookie").is_some());
     }
+}
+
+#[tokio::test]
+async fn https_cookies_are_host_prefixed_and_secure_to_the_end() {
+    let f = fixture(true, 10, 10);
+    let s = &f.sessions;
+    let (anon, set) = s.load_or_create_from_header(None).await.unwrap();
+    let set = set.unwrap();
+    assert!(set.starts_with("__Host-latchkey_session=") && set.contains("; Secure"));
+    assert!(!set.contains("Domain"), "host-only: {set}");
+    let (alice, set) = s.sign_in(&anon, "alice").await.unwrap();
+    assert!(set.starts_with("__Host-latchkey_session=") && set.contains("; Secure"));
+    // A shadowing cookie next to the real one: neither is read.
+    let real = s.cookie_header(&alice);
+    for shadow in ["__Host-latchkey_session=planted", real.as_str()] {
+        let both = format!("{real}; {shadow}");
+        assert_eq!(s.load_from_header(Some(&both)).await.unwrap(), None);
+    }
+    // The unprefixed name (which a sibling subdomain can set) is never read
+    // under https.
+    let plain = real.replacen("__Host-", "", 1);
+    assert_eq!(s.load_from_header(Some(&plain)).await.unwrap(), None);
+    assert_eq!(
+        s.load_from_header(Some(&format!("{plain}; {real}")))
+            .await
+            .unwrap()
+            .map(|x| x.user),
+        Some(Some("alice".into()))
+    );
+    let clear = s.sign_out(&alice).await.unwrap();
+    assert!(clear.starts_with("__Host-latchkey_session=;"), "{clear}");
+    assert!(
+        clear.contains("Max-Age=0") && clear.contains("; Secure"),
+        "{clear}"
+    );
 }

@@ -401,6 +401,36 @@ pub async fn consent_without_or_with_a_wrong_csrf_token_is_refused(
     assert!(query_param(a.location(), "code").is_some());
 }
 
+/// A consent form's token decides only its own challenge: lifted from one
+/// consent page (the session's other tabs, a leaked page), it cannot
+/// approve another request, and the session's bare token is no key either.
+pub async fn a_consent_token_decides_only_its_own_challenge(t: &impl Transport, h: &Harness) {
+    let mut b = Browser::new(t);
+    let first = to_consent(&mut b, h).await;
+    let second = b.get(&authorize_uri(h)).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let (one, two) = (first.hidden("challenge"), second.hidden("challenge"));
+    assert_ne!(one, two);
+    assert_ne!(first.hidden("csrf"), second.hidden("csrf"));
+    let lifted = b
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &first.hidden("csrf")),
+                ("challenge", &two),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(lifted.status, 403, "{lifted:?}");
+    assert!(lifted.header("location").is_none());
+    let a = decide(&mut b, &second, "allow").await;
+    assert_eq!(a.status, 303, "{a:?}");
+    assert!(query_param(a.location(), "code").is_some());
+    let a = decide(&mut b, &first, "deny").await;
+    assert_eq!(a.status, 303, "the first form still decides its own: {a:?}");
+}
+
 pub async fn a_forged_next_is_not_followed(t: &impl Transport) {
     for next in [
         "//evil.example",

@@ -172,10 +172,15 @@ pub async fn prepare(config: &Config, store: Arc<dyn Storage>) -> Result<Arc<App
     );
     // Sessions live in the engine's own storage, so several instances on
     // one database share them (no sticky sessions needed).
-    let sessions = Arc::new(Sessions::new(
-        Arc::new(StorageSessionStore::new(store)),
-        SessionConfig::for_issuer(&config.issuer),
-    ));
+    // Anonymous pre-sessions are signed with the server keys, which every
+    // instance on the data dir shares.
+    let sessions = Arc::new(
+        Sessions::new(
+            Arc::new(StorageSessionStore::new(store)),
+            SessionConfig::for_issuer(&config.issuer),
+        )
+        .with_keys(engine.keyring()),
+    );
     let users =
         Users::demo(&config.alice_password, &config.bob_password).with_viewers(&config.viewers);
     let link = |href: &str, label: &str| NavLink {

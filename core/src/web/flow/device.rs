@@ -130,6 +130,7 @@ pub(super) fn plain_entry(page: &DeviceEntryPage<'_>) -> HttpResponse {
 
 /// The built-in page after a decision.
 pub(super) fn plain_decided(approved: bool, client_name: &str) -> HttpResponse {
+    let client_name = crate::display::isolate(client_name);
     let (title, text) = if approved {
         (
             "Device connected",
