@@ -334,8 +334,7 @@ mod tests {
             e.description(),
             "see RFC 6749 section 2.3.1 and section ?5.2"
         );
-        let e =
-            Error::InvalidRedirectUri(format!("redirect URI \"a\\b\u{7}\u{e9}\" refused").into());
+        let e = Error::InvalidRedirectUri("redirect URI \"a\\b\u{7}\u{e9}\" refused".into());
         assert_eq!(e.description(), "redirect URI 'a/b??' refused");
         assert!(matches!(
             Error::invalid_request("plain").description(),
