@@ -245,8 +245,12 @@ pub fn host_within(host: &str, domain: &str) -> bool {
 #[must_use]
 pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     let mut out = redirect_uri.to_owned();
-    let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    if redirect_uri.ends_with('?') || redirect_uri.ends_with('&') {
+    let has_query = redirect_uri.contains('?');
+    let mut sep = if has_query { '&' } else { '?' };
+    // A trailing `?` or `&` already separates, but only inside a query: a
+    // path ending in `&` (found by the `redirect_uri` fuzz target) still
+    // needs its `?`, or the code would land in the path.
+    if has_query && (redirect_uri.ends_with('?') || redirect_uri.ends_with('&')) {
         sep = '\0';
     }
     for (k, v) in params {
@@ -365,6 +369,22 @@ mod tests {
         assert_eq!(redirect_host("https://App.Example:8443/cb"), "app.example");
         assert!(host_within("login.app.example", "app.example"));
         assert!(!host_within("evilapp.example", "app.example"));
+    }
+
+    #[test]
+    fn a_path_ending_in_an_ampersand_still_gets_its_query() {
+        assert_eq!(
+            with_query("http://127.0.0.1/cb&", &[("code", "c")]),
+            "http://127.0.0.1/cb&?code=c"
+        );
+        assert_eq!(
+            with_query("https://a/cb?", &[("code", "c")]),
+            "https://a/cb?code=c"
+        );
+        assert_eq!(
+            with_query("https://a/cb?x=1&", &[("code", "c")]),
+            "https://a/cb?x=1&code=c"
+        );
     }
 
     #[test]
