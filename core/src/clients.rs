@@ -25,7 +25,7 @@ use crate::model::{
     AuthMethod, ClientLifetimes, ClientRecord, DomainState, DomainVerification, EventKind,
     GrantType, Revocation, RevocationReason, SecretHashes, Visibility,
 };
-use crate::redirect::{host_within, redirect_host, validate_redirect_uri, validate_resource};
+use crate::redirect::{on_domain, validate_redirect_uri, validate_resource};
 use crate::retry::{retry_lost_races, Attempt};
 use crate::scope::{ScopeRegistry, ScopeSet};
 use crate::storage::{Storage, StorageError};
@@ -265,8 +265,7 @@ pub fn validate_client(
             return Err(meta("public clients need a verified domain"));
         }
         for u in &c.redirect_uris {
-            let host = redirect_host(u);
-            if !verified.iter().any(|d| host_within(&host, d)) {
+            if !verified.iter().any(|d| on_domain(u, d)) {
                 return Err(Error::InvalidRedirectUri(
                     format!("redirect URI {u} is not on a verified domain").into(),
                 ));

@@ -125,10 +125,11 @@ impl Error {
         }
     }
 
-    /// The description safe to send to the client.
+    /// The description safe to send to the client, in the characters
+    /// RFC 6749 §5.2 allows in `error_description` ([`wire_text`]).
     #[must_use]
     pub fn description(&self) -> Cow<'static, str> {
-        match self {
+        wire_text(match self {
             Error::InvalidRequest(d)
             | Error::InvalidClient { description: d, .. }
             | Error::InvalidGrant(d)
@@ -155,7 +156,7 @@ impl Error {
                 Cow::Borrowed("the service is temporarily unavailable; retry later")
             }
             Error::ServerError(_) => Cow::Borrowed("internal server error"),
-        }
+        })
     }
 
     /// The JSON body of RFC 6749 §5.2: `error` and `error_description`.
@@ -252,6 +253,44 @@ impl From<crate::entropy::EntropyError> for Error {
     }
 }
 
+/// Whether `b` may stand in `error_description` (RFC 6749 §5.2:
+/// `%x20-21 / %x23-5B / %x5D-7E`, printable ASCII without `"` and `\`).
+fn description_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// `text` in the characters RFC 6749 §5.2 allows in `error_description`:
+/// `§` is spelled `section`, `"` becomes `'`, `\` becomes `/`, and any
+/// other character outside printable ASCII becomes `?`. Descriptions
+/// quote what a client sent (a redirect URI, a fetch error), and a
+/// client library that trusts the grammar must not meet a quote, a
+/// backslash or a control character there.
+///
+/// Found by the `token_endpoint` fuzz target.
+#[must_use]
+pub fn wire_text(text: Cow<'static, str>) -> Cow<'static, str> {
+    if text.bytes().all(description_byte) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '§' => {
+                out.push_str("section");
+                if chars.peek() != Some(&' ') {
+                    out.push(' ');
+                }
+            }
+            '"' => out.push('\''),
+            '\\' => out.push('/'),
+            c if c.is_ascii() && description_byte(c as u8) => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +325,22 @@ mod tests {
             (unavailable.code(), unavailable.status()),
             ("temporarily_unavailable", 503)
         );
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_6749_character_set() {
+        let e = Error::invalid_request("see RFC 6749 §2.3.1 and §\u{a0}5.2");
+        assert_eq!(
+            e.description(),
+            "see RFC 6749 section 2.3.1 and section ?5.2"
+        );
+        let e = Error::InvalidRedirectUri("redirect URI \"a\\b\u{7}\u{e9}\" refused".into());
+        assert_eq!(e.description(), "redirect URI 'a/b??' refused");
+        assert!(matches!(
+            Error::invalid_request("plain").description(),
+            Cow::Borrowed("plain")
+        ));
+        let body: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(body["error_description"], "redirect URI 'a/b??' refused");
     }
 }

@@ -328,12 +328,10 @@ impl ClientRecord {
     pub fn publisher_verified(&self) -> bool {
         let verified: Vec<&str> = self.verified_domains().collect();
         !verified.is_empty()
-            && self.redirect_uris.iter().all(|u| {
-                let host = crate::redirect::redirect_host(u);
-                verified
-                    .iter()
-                    .any(|d| crate::redirect::host_within(&host, d))
-            })
+            && self
+                .redirect_uris
+                .iter()
+                .all(|u| verified.iter().any(|d| crate::redirect::on_domain(u, d)))
     }
 }
 

@@ -204,6 +204,35 @@ pub fn redirect_host(uri: &str) -> String {
     }
 }
 
+/// The DNS name a redirect URI belongs to, for the verified-domain rule:
+/// its host, lower-cased; for a private-use scheme (no authority), the
+/// scheme read backwards, since RFC 8252 §7.1 has an app that controls
+/// `app.example.com` use the scheme `com.example.app`. Empty when `uri`
+/// does not split.
+///
+/// Not [`redirect_host`]: that is what the consent screen shows, and the
+/// scheme read forwards (`com.example.app`) would be a name under
+/// `example.app`, somebody else's domain, whose owner could then pass as
+/// the publisher of example.com's app.
+#[must_use]
+pub fn redirect_domain(uri: &str) -> String {
+    match split_uri(uri) {
+        Some(p) if !p.host.is_empty() => p.host.to_ascii_lowercase(),
+        Some(p) => {
+            let labels: Vec<&str> = p.scheme.split('.').rev().collect();
+            labels.join(".").to_ascii_lowercase()
+        }
+        None => String::new(),
+    }
+}
+
+/// Whether redirect URI `uri` is on `domain` (a verified domain, in
+/// canonical lower case): its [`redirect_domain`] is `domain` or under it.
+#[must_use]
+pub fn on_domain(uri: &str, domain: &str) -> bool {
+    host_within(&redirect_domain(uri), domain)
+}
+
 /// Whether `host` is `domain` or a subdomain of it.
 #[must_use]
 pub fn host_within(host: &str, domain: &str) -> bool {
@@ -216,8 +245,12 @@ pub fn host_within(host: &str, domain: &str) -> bool {
 #[must_use]
 pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     let mut out = redirect_uri.to_owned();
-    let mut sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    if redirect_uri.ends_with('?') || redirect_uri.ends_with('&') {
+    let has_query = redirect_uri.contains('?');
+    let mut sep = if has_query { '&' } else { '?' };
+    // A trailing `?` or `&` already separates, but only inside a query: a
+    // path ending in `&` (found by the `redirect_uri` fuzz target) still
+    // needs its `?`, or the code would land in the path.
+    if has_query && (redirect_uri.ends_with('?') || redirect_uri.ends_with('&')) {
         sep = '\0';
     }
     for (k, v) in params {
@@ -336,6 +369,36 @@ mod tests {
         assert_eq!(redirect_host("https://App.Example:8443/cb"), "app.example");
         assert!(host_within("login.app.example", "app.example"));
         assert!(!host_within("evilapp.example", "app.example"));
+    }
+
+    #[test]
+    fn a_path_ending_in_an_ampersand_still_gets_its_query() {
+        assert_eq!(
+            with_query("http://127.0.0.1/cb&", &[("code", "c")]),
+            "http://127.0.0.1/cb&?code=c"
+        );
+        assert_eq!(
+            with_query("https://a/cb?", &[("code", "c")]),
+            "https://a/cb?code=c"
+        );
+        assert_eq!(
+            with_query("https://a/cb?x=1&", &[("code", "c")]),
+            "https://a/cb?x=1&code=c"
+        );
+    }
+
+    #[test]
+    fn a_private_use_scheme_belongs_to_its_reversed_domain() {
+        assert_eq!(redirect_domain("com.Example.app:/cb"), "app.example.com");
+        assert_eq!(
+            redirect_domain("https://Login.App.Example/cb"),
+            "login.app.example"
+        );
+        assert_eq!(redirect_domain("not a uri"), "");
+        assert!(on_domain("com.example.app:/cb", "example.com"));
+        assert!(!on_domain("com.example.app:/cb", "example.app"));
+        assert!(on_domain("https://login.app.example/cb", "app.example"));
+        assert!(!on_domain("https://evilapp.example/cb", "app.example"));
     }
 
     proptest! {

@@ -663,3 +663,52 @@ async fn urls_must_be_ascii_and_host_product_names_are_reserved() {
         .unwrap_err();
     assert!(e.to_string().contains("ASCII"), "{e}");
 }
+
+/// Found by the `redirect_uri` fuzz target: the verified-domain rule read
+/// a private-use scheme forwards, as a host name, so `com.example.app`
+/// counted as under `example.app` (somebody else's domain) and not under
+/// `example.com`, whose reversed form it is (RFC 8252 §7.1).
+#[tokio::test]
+async fn a_private_use_scheme_is_on_the_domain_it_reverses() {
+    let h = harness().await;
+    let native = |name: &str| ClientRegistration {
+        owner: "acme".into(),
+        name: name.into(),
+        redirect_uris: vec!["com.example.app:/oauth".into()],
+        scopes: vec!["profile:read".into()],
+        auth_method: Some(AuthMethod::None),
+        ..Default::default()
+    };
+    let public = || ClientUpdate {
+        visibility: Some(Visibility::Public),
+        ..Default::default()
+    };
+    // The owner of example.com may publish the app at com.example.app.
+    let ours = h.engine.register_client(native("Ours")).await.unwrap();
+    let id = ours.client.id.clone();
+    h.engine
+        .start_domain_verification(&id, "example.com")
+        .await
+        .unwrap();
+    let c = h.engine.confirm_domain(&id, "example.com").await.unwrap();
+    assert!(c.publisher_verified());
+    h.engine.update_client(&id, public()).await.unwrap();
+
+    // The owner of example.app may not, nor pass as its publisher.
+    let theirs = h.engine.register_client(native("Theirs")).await.unwrap();
+    let id = theirs.client.id.clone();
+    h.engine
+        .start_domain_verification(&id, "example.app")
+        .await
+        .unwrap();
+    let c = h.engine.confirm_domain(&id, "example.app").await.unwrap();
+    assert!(!c.publisher_verified());
+    assert_eq!(
+        h.engine
+            .update_client(&id, public())
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_redirect_uri"
+    );
+}

@@ -57,6 +57,29 @@ async fn parameters_in_the_url_are_refused_everywhere_credentials_go() {
     assert_eq!(h.refresh(&rt, &[]).await.status, 200);
 }
 
+/// Found by the `token_endpoint` fuzz target: `error_description` carried
+/// a `§`, outside the characters RFC 6749 §5.2 allows there; so do
+/// descriptions that quote what a client sent.
+#[tokio::test]
+async fn error_descriptions_keep_to_the_rfc_6749_character_set() {
+    let h = harness().await;
+    let mut req = HttpRequest::form_post(&[("grant_type", "client_credentials")])
+        .with_header("Authorization", &h.app_auth());
+    req.query = "scope=x".into();
+    let r = h.engine.token(&req).await;
+    assert_eq!(r.status, 400);
+    let description = r.json_body()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        description.contains("RFC 6749 section 2.3.1"),
+        "{description}"
+    );
+    let allowed = |b: u8| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E);
+    assert!(description.bytes().all(allowed), "{description:?}");
+}
+
 /// A grant a host adds: answers with a fixed scope, for any client allowed
 /// to use the (otherwise disabled) `client_credentials` type.
 struct EchoGrant;
