@@ -579,13 +579,23 @@ async fn names_must_be_plain_text_and_nobody_elses() {
         "Latchkey",
         "Allow",
     ] {
-        let e = h.engine.register_client(reg(name)).await.unwrap_err();
+        let e = h
+            .engine
+            .register_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                reg(name),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "invalid_client_metadata", "{name:?}: {e}");
     }
     // Compatibility look-alikes are stored as the letters they imitate.
     let c = h
         .engine
-        .register_client(reg("  Ｆｕｌｌ   Width "))
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            reg("  Ｆｕｌｌ   Width "),
+        )
         .await
         .unwrap();
     assert_eq!(c.client.name, "Full Width");
@@ -604,20 +614,37 @@ async fn names_must_be_plain_text_and_nobody_elses() {
         cyrillic,
         format!("{taken}."),
     ] {
-        let e = h.engine.register_client(mimic(&name)).await.unwrap_err();
+        let e = h
+            .engine
+            .register_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                mimic(&name),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "invalid_client_metadata", "{name:?}");
         assert!(e.to_string().contains("another app"), "{e}");
     }
-    h.engine.register_client(reg(&taken)).await.unwrap();
+    h.engine
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            reg(&taken),
+        )
+        .await
+        .unwrap();
     // Renaming into it is refused too; keeping one's own name is fine.
     let g = h
         .engine
-        .register_client(mimic("Globex Tool"))
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            mimic("Globex Tool"),
+        )
         .await
         .unwrap();
     let e = h
         .engine
         .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
             &g.client.id,
             ClientUpdate {
                 name: Some(taken.clone()),
@@ -634,6 +661,7 @@ async fn names_must_be_plain_text_and_nobody_elses() {
     );
     h.engine
         .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
             &g.client.id,
             ClientUpdate {
                 scopes: Some(vec!["profile:read".into()]),
@@ -650,15 +678,21 @@ async fn urls_must_be_ascii_and_host_product_names_are_reserved() {
     config.reserved_client_names = vec!["Acme Cloud".into()];
     let (engine, _) = engine_configured(std::sync::Arc::new(latchkey::MemoryStore::new()), config);
     let e = engine
-        .register_client(reg("acme-cloud Support"))
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            reg("acme-cloud Support"),
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("Acme Cloud"), "{e}");
     let e = engine
-        .register_client(ClientRegistration {
-            resources: vec!["https://аpi.example/".into()],
-            ..reg("Tool")
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            ClientRegistration {
+                resources: vec!["https://аpi.example/".into()],
+                ..reg("Tool")
+            },
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("ASCII"), "{e}");
@@ -684,28 +718,77 @@ async fn a_private_use_scheme_is_on_the_domain_it_reverses() {
         ..Default::default()
     };
     // The owner of example.com may publish the app at com.example.app.
-    let ours = h.engine.register_client(native("Ours")).await.unwrap();
+    let ours = h
+        .engine
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            native("Ours"),
+        )
+        .await
+        .unwrap();
     let id = ours.client.id.clone();
     h.engine
-        .start_domain_verification(&id, "example.com")
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "example.com",
+        )
         .await
         .unwrap();
-    let c = h.engine.confirm_domain(&id, "example.com").await.unwrap();
+    let c = h
+        .engine
+        .confirm_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "example.com",
+        )
+        .await
+        .unwrap();
     assert!(c.publisher_verified());
-    h.engine.update_client(&id, public()).await.unwrap();
+    h.engine
+        .update_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            public(),
+        )
+        .await
+        .unwrap();
 
     // The owner of example.app may not, nor pass as its publisher.
-    let theirs = h.engine.register_client(native("Theirs")).await.unwrap();
-    let id = theirs.client.id.clone();
-    h.engine
-        .start_domain_verification(&id, "example.app")
+    let theirs = h
+        .engine
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            native("Theirs"),
+        )
         .await
         .unwrap();
-    let c = h.engine.confirm_domain(&id, "example.app").await.unwrap();
+    let id = theirs.client.id.clone();
+    h.engine
+        .start_domain_verification(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "example.app",
+        )
+        .await
+        .unwrap();
+    let c = h
+        .engine
+        .confirm_domain(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &id,
+            "example.app",
+        )
+        .await
+        .unwrap();
     assert!(!c.publisher_verified());
     assert_eq!(
         h.engine
-            .update_client(&id, public())
+            .update_client(
+                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &id,
+                public()
+            )
             .await
             .unwrap_err()
             .code(),

@@ -336,13 +336,16 @@ async fn unused_registrations_expire_and_used_ones_stay() {
 async fn displayed_metadata_must_be_plain_text_and_not_imitate_an_app() {
     let (e, _) = engine(RegistrationAccess::Open, 10);
     let console = e
-        .register_client(latchkey::clients::ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme Dashboard".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            scopes: vec!["profile:read".into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            latchkey::clients::ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme Dashboard".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                scopes: vec!["profile:read".into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let agent = |name: &str, uri: &str| {
