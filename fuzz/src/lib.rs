@@ -100,30 +100,36 @@ pub async fn harness_with<S: Storage + ?Sized>(
     clock: Arc<ManualClock>,
 ) -> Harness<S> {
     let app = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme Dashboard".into(),
-            redirect_uris: vec![REDIRECT.into(), "https://app.example/other".into()],
-            grant_types: vec![
-                GrantType::AuthorizationCode,
-                GrantType::RefreshToken,
-                GrantType::ClientCredentials,
-            ],
-            scopes: vec!["profile:read".into(), "dns:read".into(), "dns:edit".into()],
-            resources: vec![API.into()],
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("fuzz", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme Dashboard".into(),
+                redirect_uris: vec![REDIRECT.into(), "https://app.example/other".into()],
+                grant_types: vec![
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::ClientCredentials,
+                ],
+                scopes: vec!["profile:read".into(), "dns:read".into(), "dns:edit".into()],
+                resources: vec![API.into()],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let cli = engine
-        .register_client(ClientRegistration {
-            owner: "acme".into(),
-            name: "Acme CLI".into(),
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            scopes: vec!["profile:read".into(), "zones:read".into()],
-            auth_method: Some(AuthMethod::None),
-            ..Default::default()
-        })
+        .register_client(
+            &latchkey::Acting::operator("fuzz", latchkey::Source::default()),
+            ClientRegistration {
+                owner: "acme".into(),
+                name: "Acme CLI".into(),
+                redirect_uris: vec!["http://127.0.0.1/callback".into()],
+                scopes: vec!["profile:read".into(), "zones:read".into()],
+                auth_method: Some(AuthMethod::None),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     Harness {
@@ -181,7 +187,13 @@ impl<S: Storage + ?Sized> Harness<S> {
                 };
                 match self
                     .engine
-                    .accept(p.challenge.expose(), BINDING, &alice(), decision)
+                    .accept(
+                        p.challenge.expose(),
+                        BINDING,
+                        &alice(),
+                        decision,
+                        &latchkey::Source::default(),
+                    )
                     .await
                 {
                     AuthorizeOutcome::Redirect(l) => l,

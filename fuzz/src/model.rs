@@ -271,14 +271,17 @@ impl<S: Storage + ?Sized> Model<S> {
     /// A model over `engine` (configured with [`config`], on `clock`).
     pub async fn new(engine: Engine<S>, clock: Arc<ManualClock>) -> Self {
         let rs = engine
-            .register_client(ClientRegistration {
-                owner: "acme".into(),
-                name: "API".into(),
-                grant_types: vec![GrantType::ClientCredentials],
-                scopes: vec!["profile:read".into()],
-                served_resources: vec![API.into()],
-                ..Default::default()
-            })
+            .register_client(
+                &latchkey::Acting::operator("fuzz", latchkey::Source::default()),
+                ClientRegistration {
+                    owner: "acme".into(),
+                    name: "API".into(),
+                    grant_types: vec![GrantType::ClientCredentials],
+                    scopes: vec!["profile:read".into()],
+                    served_resources: vec![API.into()],
+                    ..Default::default()
+                },
+            )
             .await
             .expect("resource server registers");
         let rs_auth = basic(&rs.client.id, rs.secret.as_ref().unwrap().expose());
@@ -362,15 +365,18 @@ impl<S: Storage + ?Sized> Model<S> {
         let n = self.clients.len();
         let c = self
             .engine
-            .register_client(ClientRegistration {
-                owner: "acme".into(),
-                name: format!("App {n}"),
-                redirect_uris: vec![REDIRECT.into()],
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                scopes: vec!["profile:read".into(), "dns:read".into()],
-                resources: vec![API.into()],
-                ..Default::default()
-            })
+            .register_client(
+                &latchkey::Acting::operator("fuzz", latchkey::Source::default()),
+                ClientRegistration {
+                    owner: "acme".into(),
+                    name: format!("App {n}"),
+                    redirect_uris: vec![REDIRECT.into()],
+                    grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                    scopes: vec!["profile:read".into(), "dns:read".into()],
+                    resources: vec![API.into()],
+                    ..Default::default()
+                },
+            )
             .await
             .expect("registration");
         self.clients.push(MClient {
@@ -420,7 +426,15 @@ impl<S: Storage + ?Sized> Model<S> {
                 }
                 panic!("signed out, expected LoginRequired: {outcome:?}");
             };
-            outcome = self.engine.resume(challenge.expose(), BINDING, &who).await;
+            outcome = self
+                .engine
+                .resume(
+                    challenge.expose(),
+                    BINDING,
+                    &who,
+                    &latchkey::Source::default(),
+                )
+                .await;
         }
         if self.clients[client].deleted {
             assert!(
@@ -478,7 +492,9 @@ impl<S: Storage + ?Sized> Model<S> {
                 scopes: None,
                 remember,
             };
-            self.engine.accept(&challenge, BINDING, &who, d).await
+            self.engine
+                .accept(&challenge, BINDING, &who, d, &latchkey::Source::default())
+                .await
         } else {
             self.engine.reject(&challenge, BINDING).await
         };
@@ -810,7 +826,11 @@ impl<S: Storage + ?Sized> Model<S> {
             return;
         };
         self.engine
-            .revoke_grant(USERS[user], &app.grant_id)
+            .revoke_grant(
+                &latchkey::Audit::user(USERS[user], latchkey::Source::default()),
+                USERS[user],
+                &app.grant_id,
+            )
             .await
             .expect("revoke grant");
         self.grants.remove(&(client, user));
@@ -831,7 +851,10 @@ impl<S: Storage + ?Sized> Model<S> {
             return;
         }
         self.engine
-            .delete_client(&self.clients[c].id)
+            .delete_client(
+                &latchkey::Acting::operator("fuzz", latchkey::Source::default()),
+                &self.clients[c].id,
+            )
             .await
             .expect("delete client");
         self.clients[c].deleted = true;
