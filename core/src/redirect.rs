@@ -103,11 +103,15 @@ fn valid_host(host: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
+/// `[::1]` or a dotted-quad `127.x.y.z`, in canonical form only: the
+/// standard parser refuses leading zeros and signs (`127.0.000.1`,
+/// `127.+0.0.1`), which other URL parsers read differently (as octal, or
+/// not at all), so a registered URI means one address everywhere.
 fn is_loopback_ip(host: &str) -> bool {
     host == "[::1]"
-        || host.split('.').count() == 4
-            && host.starts_with("127.")
-            && host.split('.').all(|o| o.parse::<u8>().is_ok())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
 }
 
 /// Whether `presented` matches `registered` exactly, or differs only in the
@@ -297,6 +301,21 @@ mod tests {
         ] {
             assert!(!redirect_matches(r, p), "{p}");
         }
+    }
+
+    #[test]
+    fn loopback_literals_must_be_canonical() {
+        // Found by the redirect_uri fuzz target: `u8` parsing took
+        // `0000000000000` and `+0` as octets.
+        for bad in [
+            "http://127.0.0000000000000.1/callback",
+            "http://127.+0.0.1/cb",
+            "http://127.0.0.01/cb",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+        assert!(validate_redirect_uri("http://127.0.0.1/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.1.2.3/cb").is_ok());
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn loopback_literal(host: &str) -> bool {
         && octets.iter().all(|o| {
             !o.is_empty()
                 && o.len() <= 3
+                && (*o == "0" || !o.starts_with('0'))
                 && o.bytes().all(|b| b.is_ascii_digit())
                 && o.parse::<u16>().is_ok_and(|n| n < 256)
         })
