@@ -478,11 +478,7 @@ async fn private_apps_only_for_their_account_and_public_apps_reprompt() {
     };
     assert_eq!(
         h.engine
-            .update_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                public.clone()
-            )
+            .update_client(&operator(), &id, public.clone())
             .await
             .unwrap_err()
             .code(),
@@ -490,42 +486,26 @@ async fn private_apps_only_for_their_account_and_public_apps_reprompt() {
     );
     let d = h
         .engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "App.Example",
-        )
+        .start_domain_verification(&operator(), &id, "App.Example")
         .await
         .unwrap();
     assert_eq!(d.domain, "app.example");
     assert!(d.challenge.starts_with("latchkey-verification="));
     assert_eq!(
         h.engine
-            .update_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                public.clone()
-            )
+            .update_client(&operator(), &id, public.clone())
             .await
             .unwrap_err()
             .code(),
         "invalid_client_metadata"
     );
     h.engine
-        .confirm_domain(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .confirm_domain(&operator(), &id, "app.example")
         .await
         .unwrap();
     let c = h
         .engine
-        .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            public,
-        )
+        .update_client(&operator(), &id, public)
         .await
         .unwrap();
     assert_eq!(c.visibility, Visibility::Public);
@@ -560,11 +540,7 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
         ..Default::default()
     };
     h.engine
-        .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            narrowed,
-        )
+        .update_client(&operator(), &id, narrowed)
         .await
         .unwrap();
     let loc = redirect(
@@ -589,13 +565,7 @@ async fn client_changes_between_prompt_and_decision_are_enforced() {
     else {
         panic!()
     };
-    h.engine
-        .delete_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-        )
-        .await
-        .unwrap();
+    h.engine.delete_client(&operator(), &id).await.unwrap();
     shown(
         h.engine
             .accept(

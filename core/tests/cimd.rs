@@ -407,13 +407,7 @@ async fn deleting_a_url_client_revokes_its_tokens_and_the_next_use_fetches_anew(
         .await
         .is_ok());
     assert_eq!(s.engine.connected_apps("alice").await.unwrap().len(), 1);
-    s.engine
-        .delete_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            CLIENT,
-        )
-        .await
-        .unwrap();
+    s.engine.delete_client(&operator(), CLIENT).await.unwrap();
     assert!(
         s.engine
             .verify_bearer(&bearer, Audience::AnyResource, &[])

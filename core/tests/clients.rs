@@ -24,10 +24,7 @@ async fn secrets_are_generated_shown_once_and_stored_hashed() {
     let h = harness().await;
     let r = h
         .engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            reg("A"),
-        )
+        .register_client(&operator(), reg("A"))
         .await
         .unwrap();
     let secret = r.secret.unwrap();
@@ -122,10 +119,7 @@ async fn registration_rules_are_enforced() {
     for (r, code) in cases {
         let e = h
             .engine
-            .register_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                r.clone(),
-            )
+            .register_client(&operator(), r.clone())
             .await
             .unwrap_err();
         assert_eq!(e.code(), code, "{r:?}");
@@ -142,18 +136,12 @@ async fn registration_rules_are_enforced() {
         ..reg("Seeded")
     };
     h.engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seeded.clone(),
-        )
+        .register_client(&operator(), seeded.clone())
         .await
         .unwrap();
     assert_eq!(
         h.engine
-            .register_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                seeded
-            )
+            .register_client(&operator(), seeded)
             .await
             .unwrap_err()
             .code(),
@@ -184,10 +172,7 @@ async fn rotated_secret_overlaps_then_stops() {
     let old = h.app.secret.as_ref().unwrap().expose().to_owned();
     let new = h
         .engine
-        .rotate_client_secret(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-        )
+        .rotate_client_secret(&operator(), &id)
         .await
         .unwrap();
     let cc = |s: &str| {
@@ -201,10 +186,7 @@ async fn rotated_secret_overlaps_then_stops() {
     assert_eq!(h.engine.token(&cc(new.expose())).await.status, 200);
     assert_eq!(
         h.engine
-            .rotate_client_secret(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &h.cli.client.id
-            )
+            .rotate_client_secret(&operator(), &h.cli.client.id)
             .await
             .unwrap_err()
             .code(),
@@ -226,18 +208,12 @@ async fn deleting_a_client_cuts_every_token() {
     let h = harness().await;
     let (at, rt) = h.tokens("profile:read").await;
     h.engine
-        .delete_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &h.app.client.id,
-        )
+        .delete_client(&operator(), &h.app.client.id)
         .await
         .unwrap();
     assert_eq!(
         h.engine
-            .delete_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &h.app.client.id
-            )
+            .delete_client(&operator(), &h.app.client.id)
             .await
             .unwrap_err()
             .code(),
@@ -270,40 +246,24 @@ async fn domain_verification_lifecycle() {
     let id = h.app.client.id.clone();
     assert!(h
         .engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "not a domain"
-        )
+        .start_domain_verification(&operator(), &id, "not a domain")
         .await
         .is_err());
     assert!(
         h.engine
-            .confirm_domain(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                "app.example"
-            )
+            .confirm_domain(&operator(), &id, "app.example")
             .await
             .is_err(),
         "nothing pending"
     );
     h.engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .start_domain_verification(&operator(), &id, "app.example")
         .await
         .unwrap();
     h.clock.advance(7 * 86_400);
     assert!(
         h.engine
-            .confirm_domain(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                "app.example"
-            )
+            .confirm_domain(&operator(), &id, "app.example")
             .await
             .is_err(),
         "expired"
@@ -312,38 +272,26 @@ async fn domain_verification_lifecycle() {
     assert_eq!(c.domains[0].state, DomainState::Expired);
     let d = h
         .engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .start_domain_verification(&operator(), &id, "app.example")
         .await
         .unwrap();
     assert!(matches!(d.state, DomainState::Pending { .. }));
     let c = h
         .engine
-        .confirm_domain(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .confirm_domain(&operator(), &id, "app.example")
         .await
         .unwrap();
     assert!(c.domains[0].is_verified());
     assert!(
         h.engine
-            .start_domain_verification(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                "app.example"
-            )
+            .start_domain_verification(&operator(), &id, "app.example")
             .await
             .is_err(),
         "already verified"
     );
     h.engine
         .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             &id,
             ClientUpdate {
                 visibility: Some(Visibility::Public),
@@ -355,11 +303,7 @@ async fn domain_verification_lifecycle() {
     // A public client cannot lose the domain its redirect URIs need.
     assert!(h
         .engine
-        .expire_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example"
-        )
+        .expire_domain_verification(&operator(), &id, "app.example")
         .await
         .is_err());
     // Nor add a redirect URI off its verified domains.
@@ -369,11 +313,7 @@ async fn domain_verification_lifecycle() {
     };
     assert_eq!(
         h.engine
-            .update_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                off
-            )
+            .update_client(&operator(), &id, off)
             .await
             .unwrap_err()
             .code(),
@@ -390,7 +330,7 @@ async fn listing_and_updates() {
     let c = h
         .engine
         .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             &h.app.client.id,
             ClientUpdate {
                 name: Some("Renamed".into()),
@@ -402,11 +342,7 @@ async fn listing_and_updates() {
     assert_eq!((c.name.as_str(), c.revision), ("Renamed", 1));
     assert_eq!(
         h.engine
-            .update_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                "ghost",
-                ClientUpdate::default()
-            )
+            .update_client(&operator(), "ghost", ClientUpdate::default())
             .await
             .unwrap_err()
             .code(),
@@ -440,10 +376,7 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     let h = harness().await;
     let r = h
         .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seed("One", Some(SEED_A)),
-        )
+        .upsert_client(&operator(), seed("One", Some(SEED_A)))
         .await
         .unwrap();
     assert_eq!(
@@ -455,10 +388,7 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     let events = h.engine.poll_events("t", 100).await.unwrap().len();
     let r = h
         .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seed("One", Some(SEED_A)),
-        )
+        .upsert_client(&operator(), seed("One", Some(SEED_A)))
         .await
         .unwrap();
     assert_eq!(r.outcome, Unchanged);
@@ -471,10 +401,7 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
 
     assert_eq!(
         h.engine
-            .upsert_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                seed("Two", Some(SEED_A))
-            )
+            .upsert_client(&operator(), seed("Two", Some(SEED_A)))
             .await
             .unwrap()
             .outcome,
@@ -483,10 +410,7 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     assert_eq!(h.engine.get_client("seeded").await.unwrap().name, "Two");
     // A new operator secret replaces the old one at once.
     h.engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seed("Two", Some(SEED_B)),
-        )
+        .upsert_client(&operator(), seed("Two", Some(SEED_B)))
         .await
         .unwrap();
     assert!(authenticates(&h, SEED_B).await && !authenticates(&h, SEED_A).await);
@@ -495,26 +419,14 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
         owner: "globex".into(),
         ..seed("Two", Some(SEED_B))
     };
-    h.engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            moved,
-        )
-        .await
-        .unwrap();
+    h.engine.upsert_client(&operator(), moved).await.unwrap();
     assert_eq!(h.engine.list_clients("globex").await.unwrap().len(), 1);
     // Public: the secret goes.
     let public = ClientRegistration {
         auth_method: Some(AuthMethod::None),
         ..seed("Two", None)
     };
-    h.engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            public,
-        )
-        .await
-        .unwrap();
+    h.engine.upsert_client(&operator(), public).await.unwrap();
     assert!(h
         .engine
         .get_client("seeded")
@@ -525,10 +437,7 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     // Back to confidential without a secret: one is generated and shown once.
     let r = h
         .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seed("Two", None),
-        )
+        .upsert_client(&operator(), seed("Two", None))
         .await
         .unwrap();
     let s = r.secret.expect("generated");
@@ -536,31 +445,18 @@ async fn upsert_creates_leaves_alone_and_updates_every_field() {
     // Invalid seeds change nothing.
     assert!(h
         .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            seed("Two", Some("short"))
-        )
+        .upsert_client(&operator(), seed("Two", Some("short")))
         .await
         .is_err());
     let bad = ClientRegistration {
         scopes: vec!["nope".into()],
         ..seed("Two", None)
     };
-    assert!(h
-        .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            bad
-        )
-        .await
-        .is_err());
+    assert!(h.engine.upsert_client(&operator(), bad).await.is_err());
     assert!(authenticates(&h, s.expose()).await);
     assert!(h
         .engine
-        .upsert_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            reg("no id")
-        )
+        .upsert_client(&operator(), reg("no id"))
         .await
         .is_err());
 }
@@ -581,10 +477,7 @@ async fn names_must_be_plain_text_and_nobody_elses() {
     ] {
         let e = h
             .engine
-            .register_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                reg(name),
-            )
+            .register_client(&operator(), reg(name))
             .await
             .unwrap_err();
         assert_eq!(e.code(), "invalid_client_metadata", "{name:?}: {e}");
@@ -592,10 +485,7 @@ async fn names_must_be_plain_text_and_nobody_elses() {
     // Compatibility look-alikes are stored as the letters they imitate.
     let c = h
         .engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            reg("  Ｆｕｌｌ   Width "),
-        )
+        .register_client(&operator(), reg("  Ｆｕｌｌ   Width "))
         .await
         .unwrap();
     assert_eq!(c.client.name, "Full Width");
@@ -616,35 +506,26 @@ async fn names_must_be_plain_text_and_nobody_elses() {
     ] {
         let e = h
             .engine
-            .register_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                mimic(&name),
-            )
+            .register_client(&operator(), mimic(&name))
             .await
             .unwrap_err();
         assert_eq!(e.code(), "invalid_client_metadata", "{name:?}");
         assert!(e.to_string().contains("another app"), "{e}");
     }
     h.engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            reg(&taken),
-        )
+        .register_client(&operator(), reg(&taken))
         .await
         .unwrap();
     // Renaming into it is refused too; keeping one's own name is fine.
     let g = h
         .engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            mimic("Globex Tool"),
-        )
+        .register_client(&operator(), mimic("Globex Tool"))
         .await
         .unwrap();
     let e = h
         .engine
         .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             &g.client.id,
             ClientUpdate {
                 name: Some(taken.clone()),
@@ -661,7 +542,7 @@ async fn names_must_be_plain_text_and_nobody_elses() {
     );
     h.engine
         .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             &g.client.id,
             ClientUpdate {
                 scopes: Some(vec!["profile:read".into()]),
@@ -678,16 +559,13 @@ async fn urls_must_be_ascii_and_host_product_names_are_reserved() {
     config.reserved_client_names = vec!["Acme Cloud".into()];
     let (engine, _) = engine_configured(std::sync::Arc::new(latchkey::MemoryStore::new()), config);
     let e = engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            reg("acme-cloud Support"),
-        )
+        .register_client(&operator(), reg("acme-cloud Support"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("Acme Cloud"), "{e}");
     let e = engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 resources: vec!["https://аpi.example/".into()],
                 ..reg("Tool")
@@ -720,75 +598,45 @@ async fn a_private_use_scheme_is_on_the_domain_it_reverses() {
     // The owner of example.com may publish the app at com.example.app.
     let ours = h
         .engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            native("Ours"),
-        )
+        .register_client(&operator(), native("Ours"))
         .await
         .unwrap();
     let id = ours.client.id.clone();
     h.engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "example.com",
-        )
+        .start_domain_verification(&operator(), &id, "example.com")
         .await
         .unwrap();
     let c = h
         .engine
-        .confirm_domain(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "example.com",
-        )
+        .confirm_domain(&operator(), &id, "example.com")
         .await
         .unwrap();
     assert!(c.publisher_verified());
     h.engine
-        .update_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            public(),
-        )
+        .update_client(&operator(), &id, public())
         .await
         .unwrap();
 
     // The owner of example.app may not, nor pass as its publisher.
     let theirs = h
         .engine
-        .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            native("Theirs"),
-        )
+        .register_client(&operator(), native("Theirs"))
         .await
         .unwrap();
     let id = theirs.client.id.clone();
     h.engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "example.app",
-        )
+        .start_domain_verification(&operator(), &id, "example.app")
         .await
         .unwrap();
     let c = h
         .engine
-        .confirm_domain(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "example.app",
-        )
+        .confirm_domain(&operator(), &id, "example.app")
         .await
         .unwrap();
     assert!(!c.publisher_verified());
     assert_eq!(
         h.engine
-            .update_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &id,
-                public()
-            )
+            .update_client(&operator(), &id, public())
             .await
             .unwrap_err()
             .code(),

@@ -287,7 +287,7 @@ async fn another_clients_device_code_is_invalid_grant_and_changes_nothing() {
     let other =
         d.h.engine
             .register_client(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
+                &operator(),
                 ClientRegistration {
                     owner: "acme".into(),
                     name: "Kitchen radio".into(),

@@ -55,7 +55,7 @@ async fn only_the_issuee_or_an_audience_learns_anything() {
     let stranger = h
         .engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "globex".into(),
                 name: "Stranger".into(),
@@ -68,7 +68,7 @@ async fn only_the_issuee_or_an_audience_learns_anything() {
     let api = h
         .engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "acme".into(),
                 name: "DNS API".into(),
@@ -128,7 +128,7 @@ async fn revocation_rules() {
     let other = h
         .engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "acme".into(),
                 name: "Other".into(),

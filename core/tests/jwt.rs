@@ -506,7 +506,7 @@ async fn with_jwts_off_a_jwt_is_an_unknown_token_and_storage_is_not_asked() {
 async fn a_client_overrides_the_per_resource_choice_both_ways() {
     use latchkey::clients::ClientUpdate;
     use latchkey::jwt::AccessTokenFormat;
-    let op = latchkey::Acting::operator("tests", latchkey::Source::default());
+    let op = operator();
     let format = |f| ClientUpdate {
         access_token_format: Some(f),
         ..ClientUpdate::default()

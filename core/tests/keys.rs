@@ -306,10 +306,7 @@ async fn rotation_keeps_old_credentials_valid_until_their_key_is_retired() {
     assert_eq!(r.status, 401, "the client secret was hashed under key 0");
     let new_secret = after
         .engine
-        .rotate_client_secret(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &after.app.client.id,
-        )
+        .rotate_client_secret(&operator(), &after.app.client.id)
         .await
         .unwrap();
     let mut renewed = restarted(&before, &store, gen1_only.keyring().unwrap(), 14);

@@ -87,10 +87,7 @@ async fn a_failing_callback_sees_the_same_events_again_and_they_are_acked_after_
     let h = harness().await;
     for _ in 0..3 {
         h.engine
-            .rotate_client_secret(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &h.app.client.id,
-            )
+            .rotate_client_secret(&operator(), &h.app.client.id)
             .await
             .unwrap();
     }
@@ -144,10 +141,7 @@ async fn events_arrive_in_seq_order_across_batches() {
     let h = harness().await;
     for _ in 0..4 {
         h.engine
-            .rotate_client_secret(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &h.app.client.id,
-            )
+            .rotate_client_secret(&operator(), &h.app.client.id)
             .await
             .unwrap();
     }
@@ -170,10 +164,7 @@ async fn events_arrive_in_seq_order_across_batches() {
     // More events while it runs are picked up after the poll interval.
     for _ in 0..3 {
         h.engine
-            .rotate_client_secret(
-                &latchkey::Acting::operator("tests", latchkey::Source::default()),
-                &h.app.client.id,
-            )
+            .rotate_client_secret(&operator(), &h.app.client.id)
             .await
             .unwrap();
     }
@@ -464,19 +455,11 @@ async fn domain_rechecks_run_on_their_interval_and_lapse_what_is_gone() {
     let h = harness().await;
     let id = h.app.client.id.clone();
     h.engine
-        .start_domain_verification(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .start_domain_verification(&operator(), &id, "app.example")
         .await
         .unwrap();
     h.engine
-        .confirm_domain(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &id,
-            "app.example",
-        )
+        .confirm_domain(&operator(), &id, "app.example")
         .await
         .unwrap();
     let policy = latchkey::domains::RecheckPolicy {

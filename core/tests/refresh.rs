@@ -168,7 +168,7 @@ async fn refresh_tokens_expire_and_are_bound_to_their_client() {
     let other = h
         .engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             latchkey::clients::ClientRegistration {
                 owner: "acme".into(),
                 name: "Other".into(),

@@ -337,7 +337,7 @@ async fn displayed_metadata_must_be_plain_text_and_not_imitate_an_app() {
     let (e, _) = engine(RegistrationAccess::Open, 10);
     let console = e
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             latchkey::clients::ClientRegistration {
                 owner: "acme".into(),
                 name: "Acme Dashboard".into(),

@@ -43,7 +43,7 @@ async fn client_credentials_tokens_die_with_their_client() {
     let svc = h
         .engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "acme".into(),
                 name: "Service".into(),
@@ -73,10 +73,7 @@ async fn client_credentials_tokens_die_with_their_client() {
         .await
         .is_ok());
     h.engine
-        .delete_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
-            &svc.client.id,
-        )
+        .delete_client(&operator(), &svc.client.id)
         .await
         .unwrap();
     assert!(h

@@ -121,7 +121,7 @@ async fn dispatch_validation_and_metadata_follow_the_registry() {
     // A client cannot be registered for a grant this server does not serve.
     let refused = code_only
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "acme".into(),
                 name: "Service".into(),
@@ -140,7 +140,7 @@ async fn dispatch_validation_and_metadata_follow_the_registry() {
     let (engine, _) = engine_on(Arc::new(MemoryStore::new()));
     let svc = engine
         .register_client(
-            &latchkey::Acting::operator("tests", latchkey::Source::default()),
+            &operator(),
             ClientRegistration {
                 owner: "acme".into(),
                 name: "Service".into(),

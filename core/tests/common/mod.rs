@@ -361,3 +361,8 @@ pub async fn event_kinds<S: Storage + ?Sized>(
     let events = engine.poll_events(consumer, 10_000).await.unwrap();
     events.into_iter().map(|e| e.kind).collect()
 }
+
+/// The operator the tests act as when managing clients.
+pub fn operator() -> latchkey::Acting {
+    latchkey::Acting::operator("tests", latchkey::Source::default())
+}
