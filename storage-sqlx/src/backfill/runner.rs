@@ -161,6 +161,26 @@ macro_rules! bind_key {
     };
 }
 
+/// Creates the progress table if it is missing and the job's row in it.
+async fn register<DB>(conn: &mut DB::Connection, job: &Backfill) -> Result<(), DbError>
+where
+    DB: BackfillDialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    Executor::execute(&mut *conn, DB::PROGRESS_TABLE).await?;
+    sqlx::query(DB::REGISTER)
+        .bind(job.name.clone())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 /// Runs (or resumes) `job` to the end, or until `progress` says stop.
 pub(crate) async fn run<DB, F>(
     pool: &Pool<DB>,
@@ -190,11 +210,24 @@ where
     let result: Result<BackfillProgress, DbError> = async {
         let began = Instant::now();
         DB::prepare(conn, opts).await?;
-        Executor::execute(&mut *conn, DB::PROGRESS_TABLE).await?;
-        sqlx::query(DB::REGISTER)
-            .bind(job.name.clone())
-            .execute(&mut *conn)
-            .await?;
+        // A run that restarts right after a killed one can meet it here:
+        // the server finishes the dead session's `CREATE TABLE` or insert
+        // after the client has gone, and until it does this one waits past
+        // the lock timeout or, on PostgreSQL, loses the race for the
+        // catalog row (a unique violation). Both leave nothing behind.
+        let mut attempt = 1;
+        loop {
+            match register::<DB>(conn, job).await {
+                Err(DbError::Sql(e))
+                    if (DB::lock_timeout(&e) || unique_violation(&e))
+                        && attempt < opts.attempts.max(1) =>
+                {
+                    backoff(attempt.min(5)).await;
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        }
         let ph = |i: usize| {
             if DB::NUMBERED {
                 format!("${i}")

@@ -151,18 +151,18 @@ pub async fn abort_after<S: Backfills>(
 /// Drives `fut` by hand for `polls` polls, 1 ms apart (each lets one
 /// statement's round trip complete), then drops it wherever it stands:
 /// between two statements of a batch, inside its transaction, or after
-/// its commit. Returns false if it finished first.
-pub async fn cut_after<F: std::future::Future>(fut: F, polls: u32) -> bool {
+/// its commit. Returns its output if it finished first.
+pub async fn cut_after<F: std::future::Future>(fut: F, polls: u32) -> Option<F::Output> {
     use std::task::Poll;
     let mut fut = std::pin::pin!(fut);
     for _ in 0..polls {
-        let ready = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
-        if ready {
-            return false;
+        let out = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let Poll::Ready(out) = out {
+            return Some(out);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    true
+    None
 }
 
 /// Kills runs part-way, then lets one finish: every row is updated
@@ -182,10 +182,15 @@ pub async fn resumes_after_kills<S: Backfills>(store: Arc<S>, items: &Items<'_>,
     let mut cuts = 0;
     for polls in 1..=40 {
         let run = store.run(&job, &opts, Box::new(|_| Flow::Continue));
-        if !cut_after(run, polls).await {
-            break;
+        match cut_after(run, polls).await {
+            None => cuts += 1,
+            // A run that starts while the one cut before it is still being
+            // torn down on the server must wait for it, not fail.
+            Some(finished) => {
+                finished.expect("the run after a cut one");
+                break;
+            }
         }
-        cuts += 1;
     }
     println!("{cuts} runs cut part-way");
     assert!(cuts >= min_cuts, "only {cuts} of 40 runs were cut");
