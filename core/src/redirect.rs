@@ -149,6 +149,11 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
     if p.has_fragment {
         return bad("redirect URI must not contain a fragment");
     }
+    if !percent_encoding_well_formed(uri) {
+        // Not a URI (RFC 3986 §2.1), and parsers disagree on what it
+        // means: the client's might not find the code the server added.
+        return bad("redirect URI has a '%' not followed by two hex digits");
+    }
     // The server appends these; a registered copy would make them repeat
     // (RFC 6749 §3.1: parameters must not be included more than once).
     if let Some((_, q)) = p.rest.split_once('?') {
@@ -179,6 +184,16 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
             "redirect URI must use https, loopback http, or a reverse-domain private-use scheme",
         ),
     }
+}
+
+/// Whether every `%` starts a percent-encoded octet (RFC 3986 §2.1).
+fn percent_encoding_well_formed(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 /// Whether a private-use URI scheme is a domain name in reverse order
@@ -316,6 +331,22 @@ mod tests {
         }
         assert!(validate_redirect_uri("http://127.0.0.1/cb").is_ok());
         assert!(validate_redirect_uri("http://127.1.2.3/cb").is_ok());
+    }
+
+    #[test]
+    fn percent_encoding_must_be_well_formed() {
+        // Found by the redirect_uri fuzz target: a registered query of
+        // `http://%` was accepted, and a form parser then refused the whole
+        // redirect query, so the client could not read its code.
+        for bad in [
+            "http://127.0.0.1/callback?http://%",
+            "https://app.example.com/cb?x=%4",
+            "https://app.example.com/c%zzb",
+            "com.example.app:/cb%",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+        assert!(validate_redirect_uri("https://app.example.com/c%C3%A9?x=%2F").is_ok());
     }
 
     #[test]
