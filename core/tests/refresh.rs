@@ -192,3 +192,51 @@ async fn refresh_tokens_expire_and_are_bound_to_their_client() {
     h.clock.advance(30 * 86_400);
     assert_eq!(error_code(&h.refresh(&rt, &[]).await), "invalid_grant");
 }
+
+/// Reuse detection needs the family: once an expired family is purged, a
+/// rotated-out token of it is just unknown (`invalid_grant`) and writes no
+/// revocation event, while before the purge the same reuse still revokes.
+/// The engine_memory fuzz target's model had this wrong.
+#[tokio::test]
+async fn reuse_after_the_family_is_purged_is_unknown_and_writes_no_event() {
+    let h = harness().await;
+    let (_, rt0) = h.tokens("profile:read").await;
+    let r1 = h.refresh(&rt0, &[]).await.json_body();
+    assert!(r1["refresh_token"].is_string());
+    h.clock.advance(60 * 86_400);
+    h.engine.purge_expired(1_000).await.unwrap();
+    let seen = drain(&h).await;
+    let reuse = h.refresh(&rt0, &[]).await;
+    assert_eq!(error_code(&reuse), "invalid_grant");
+    let events = drain(&h).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::FamilyRevoked { .. })),
+        "a purged family cannot be revoked again: {events:?}"
+    );
+    assert!(!seen.is_empty(), "the consent's events were there to drain");
+
+    // Expired but not purged: the reuse still revokes the family.
+    let (_, rt0) = h.tokens("profile:read").await;
+    h.refresh(&rt0, &[]).await.json_body();
+    h.clock.advance(60 * 86_400);
+    assert_eq!(error_code(&h.refresh(&rt0, &[]).await), "invalid_grant");
+    let events = drain(&h).await;
+    assert!(events.iter().any(|e| matches!(
+        e.kind,
+        EventKind::FamilyRevoked {
+            reason: RevocationReason::RefreshReuse,
+            ..
+        }
+    )));
+}
+
+/// Every unacknowledged event of consumer `t`, acknowledged.
+async fn drain(h: &Harness) -> Vec<latchkey::model::Event> {
+    let events = h.engine.poll_events("t", 1_000).await.unwrap();
+    if let Some(last) = events.last() {
+        h.engine.ack_events("t", last.seq).await.unwrap();
+    }
+    events
+}
