@@ -264,14 +264,16 @@ pub fn host_within(host: &str, domain: &str) -> bool {
 #[must_use]
 pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     let mut out = redirect_uri.to_owned();
-    let has_query = redirect_uri.contains('?');
-    let mut sep = if has_query { '&' } else { '?' };
-    // A trailing `?` or `&` already separates, but only inside a query: a
-    // path ending in `&` (found by the `redirect_uri` fuzz target) still
-    // needs its `?`, or the code would land in the path.
-    if has_query && (redirect_uri.ends_with('?') || redirect_uri.ends_with('&')) {
-        sep = '\0';
-    }
+    // A query that is empty or ends in `&` is already separated. Only the
+    // first `?` starts the query (found by the `redirect_uri` fuzz
+    // target): a path ending in `&` still needs its `?`, and a query
+    // ending in a second `?` needs its `&`, or the first parameter would
+    // land in the path or in the last value.
+    let mut sep = match redirect_uri.split_once('?') {
+        None => '?',
+        Some((_, q)) if q.is_empty() || q.ends_with('&') => '\0',
+        Some(_) => '&',
+    };
     for (k, v) in params {
         if sep != '\0' {
             out.push(sep);
@@ -434,6 +436,11 @@ mod tests {
         assert_eq!(
             with_query("https://a/cb?x=1&", &[("code", "c")]),
             "https://a/cb?x=1&code=c"
+        );
+        // A `?` inside the query separates nothing.
+        assert_eq!(
+            with_query("https://a/cb?x=y?", &[("code", "c")]),
+            "https://a/cb?x=y?&code=c"
         );
     }
 
