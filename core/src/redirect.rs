@@ -152,7 +152,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
     if !percent_encoding_well_formed(uri) {
         // Not a URI (RFC 3986 §2.1), and parsers disagree on what it
         // means: the client's might not find the code the server added.
-        return bad("redirect URI has a '%' not followed by two hex digits");
+        return bad(
+            "redirect URI has a '%' not followed by two hex digits, or escapes that are not UTF-8",
+        );
     }
     // The server appends these; a registered copy would make them repeat
     // (RFC 6749 §3.1: parameters must not be included more than once).
@@ -186,14 +188,28 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
     }
 }
 
-/// Whether every `%` starts a percent-encoded octet (RFC 3986 §2.1).
+/// Whether every `%` starts a percent-encoded octet (RFC 3986 §2.1) and
+/// the octets decode to UTF-8 (RFC 3986 §2.5, as browsers and URL
+/// libraries read them): a client that decodes its redirect's query
+/// strictly would otherwise refuse the whole query, code included.
 fn percent_encoding_well_formed(uri: &str) -> bool {
     let b = uri.as_bytes();
-    b.iter().enumerate().all(|(i, &c)| {
-        c != b'%'
-            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    })
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+            let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                return false;
+            };
+            decoded.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            decoded.push(b[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// Whether a private-use URI scheme is a domain name in reverse order
@@ -345,6 +361,8 @@ mod tests {
             "https://app.example.com/cb?x=%4",
             "https://app.example.com/c%zzb",
             "com.example.app:/cb%",
+            // Well formed, but 0xAC alone is no UTF-8: found next.
+            "https://ape/cb?x=/je%acen",
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }

@@ -174,8 +174,12 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         let out = with_query(r, &params);
         assert!(out.starts_with(r.trim_end_matches(['?', '&'])));
+        // The reader (the engine's own form parser) takes at most
+        // MAX_PARAMS pairs; a registered query may already hold many.
+        let readable = out.split('&').count() <= latchkey::http::MAX_PARAMS;
         for (k, v) in &params {
-            if params.iter().filter(|(k2, _)| k2 == k).count() == 1
+            if readable
+                && params.iter().filter(|(k2, _)| k2 == k).count() == 1
                 && v.len() <= 4096
                 && k.len() <= 4096
             {
