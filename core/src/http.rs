@@ -477,6 +477,18 @@ mod tests {
     }
 
     #[test]
+    fn an_overlong_name_is_refused_even_without_a_value() {
+        // The web_forms fuzz target's reference counted only the pairs it
+        // keeps (those with a value); the parser bounds every component.
+        let name = "n".repeat(MAX_VALUE_BYTES + 1);
+        assert!(Params::parse(&format!("a=1&{name}")).is_err());
+        assert!(Params::parse(&format!("a=1&{name}=")).is_err());
+        let name = "n".repeat(MAX_VALUE_BYTES);
+        let p = Params::parse(&format!("a=1&{name}")).unwrap();
+        assert_eq!(p.single("a").unwrap(), Some("1"));
+    }
+
+    #[test]
     fn form_body_checks_method_type_and_size() {
         let mut r = HttpRequest::form_post(&[("a", "b")]);
         r.method = "GET".into();
