@@ -23,8 +23,11 @@ PG_ADMIN=${LATCHKEY_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postg
 
 profile_flag=(--release)
 [ "$PROFILE" = release ] || profile_flag=(--profile "$PROFILE")
+# Both binaries by name: `--bin` filters every package's targets, so
+# `-p latchkey-example-axum … --bin loadgen` alone builds no server (a
+# debug build only worked because the test build had made one).
 cargo build "${profile_flag[@]}" -p latchkey-example-axum --features sql \
-    -p latchkey-benches --bin loadgen
+    -p latchkey-benches --bin loadgen --bin latchkey-example-axum
 bin=target/$PROFILE
 [ "$PROFILE" = dev ] && bin=target/debug
 
@@ -53,12 +56,20 @@ run() { # label, extra server flags...
     "$bin/latchkey-example-axum" --addr "127.0.0.1:$port" --data-dir "$work/data" \
         --clients "$work/clients.json" --no-rate-limits "$@" 2>"$work/server-$label.log" &
     server_pid=$!
+    local up=
     for _ in $(seq 1 100); do
         if curl -fsS "http://127.0.0.1:$port/.well-known/oauth-authorization-server" >/dev/null 2>&1; then
+            up=1
             break
         fi
+        kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1
     done
+    if [ -z "$up" ]; then
+        echo "the $label server did not come up; its log:" >&2
+        cat "$work/server-$label.log" >&2
+        exit 1
+    fi
     "$bin/loadgen" --base "http://127.0.0.1:$port" --label "$label" \
         --scenarios "$SCENARIOS" --concurrency "$CONCURRENCY" \
         --seconds "$SECONDS_PER_CELL" --max-requests "$MAX_REQUESTS"
