@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p latchkey-benches --bench peers`
 //! (`LATCHKEY_BENCH_ROUNDS`, default 9; `LATCHKEY_BENCH_ITERS`, operations
-//! per side per round, default 3000; `-- --test` runs it once, tiny).
+//! per side per round, default 3000; `LATCHKEY_BENCH_OPS`, a subset such
+//! as `refresh,bearer` of `code,remembered,refresh,bearer,cc`, for a
+//! profiler; `-- --test` runs it once, tiny).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,7 +79,26 @@ fn oxide_side(s: &mut Sides, op: Op, n: usize) -> Result<f64, BenchError> {
     Ok(t.elapsed().as_nanos() as f64 / n as f64)
 }
 
+/// The operations `LATCHKEY_BENCH_OPS` names (all by default).
+fn chosen_ops() -> Vec<Op> {
+    let names = std::env::var("LATCHKEY_BENCH_OPS").unwrap_or_default();
+    Op::ALL
+        .into_iter()
+        .filter(|op| {
+            let key = match op {
+                Op::CodeFlow => "code",
+                Op::RememberedCodeFlow => "remembered",
+                Op::Refresh => "refresh",
+                Op::Bearer => "bearer",
+                Op::ClientCredentials => "cc",
+            };
+            names.is_empty() || names.split(',').any(|n| n.trim() == key)
+        })
+        .collect()
+}
+
 fn main() -> Result<(), BenchError> {
+    let ops = chosen_ops();
     let (rounds, iters) = if smoke() {
         (1, 3)
     } else {
@@ -105,14 +126,14 @@ fn main() -> Result<(), BenchError> {
         ox_access: ox_checked.access,
     };
     // One untimed round warms caches, allocators and branch predictors.
-    for op in Op::ALL {
+    for &op in &ops {
         latchkey_side(&rt, &mut s, op, iters.min(500))?;
         oxide_side(&mut s, op, iters.min(500))?;
     }
-    let mut lk_ns: Vec<Vec<f64>> = vec![vec![]; Op::ALL.len()];
-    let mut ox_ns: Vec<Vec<f64>> = vec![vec![]; Op::ALL.len()];
+    let mut lk_ns: Vec<Vec<f64>> = vec![vec![]; ops.len()];
+    let mut ox_ns: Vec<Vec<f64>> = vec![vec![]; ops.len()];
     for round in 0..rounds {
-        for (i, op) in Op::ALL.into_iter().enumerate() {
+        for (i, &op) in ops.iter().enumerate() {
             if round % 2 == 0 {
                 lk_ns[i].push(latchkey_side(&rt, &mut s, op, iters)?);
                 ox_ns[i].push(oxide_side(&mut s, op, iters)?);
@@ -127,7 +148,7 @@ fn main() -> Result<(), BenchError> {
     );
     println!("| operation | Latchkey µs | oxide-auth µs | oxide-auth time / Latchkey time | target ≥ 1.5 |");
     println!("|---|---:|---:|---:|---|");
-    for (i, op) in Op::ALL.into_iter().enumerate() {
+    for (i, op) in ops.into_iter().enumerate() {
         let l = median(&mut lk_ns[i]) / 1000.0;
         let o = median(&mut ox_ns[i]) / 1000.0;
         let ratio = o / l;
