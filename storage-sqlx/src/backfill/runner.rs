@@ -177,8 +177,13 @@ where
     Ok(())
 }
 
-fn unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+/// PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a
+/// concurrent one: the loser fails with `duplicate_table` (42P07) or a
+/// unique violation on the catalog (CI saw the first). Nothing stayed.
+fn lost_create_race(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.is_unique_violation()
+            || db.code().is_some_and(|c| c == "42P07" || c == "42710"))
 }
 
 /// Runs (or resumes) `job` to the end, or until `progress` says stop.
@@ -213,13 +218,13 @@ where
         // A run that restarts right after a killed one can meet it here:
         // the server finishes the dead session's `CREATE TABLE` or insert
         // after the client has gone, and until it does this one waits past
-        // the lock timeout or, on PostgreSQL, loses the race for the
-        // catalog row (a unique violation). Both leave nothing behind.
+        // the lock timeout or, on PostgreSQL, loses the race to create the
+        // table. Both leave nothing behind.
         let mut attempt = 1;
         loop {
             match register::<DB>(conn, job).await {
                 Err(DbError::Sql(e))
-                    if (DB::lock_timeout(&e) || unique_violation(&e))
+                    if (DB::lock_timeout(&e) || lost_create_race(&e))
                         && attempt < opts.attempts.max(1) =>
                 {
                     backoff(attempt.min(5)).await;

@@ -366,6 +366,46 @@ pub async fn runs_past_a_held_row<S: Backfills>(
     assert_once(store, rows).await;
 }
 
+/// First runs of eight jobs at once on a database without the progress
+/// table: they race to create it, and PostgreSQL's `CREATE TABLE IF NOT
+/// EXISTS` fails the losers (CI saw `duplicate_table` when a run started
+/// while a killed one's was still finishing). Every run must wait its
+/// turn and finish, each updating every row once.
+pub async fn first_runs_race_to_create_the_progress_table<S: Backfills>(
+    store: Arc<S>,
+    items: &Items<'_>,
+) {
+    let rows = 200;
+    items.create(&*store, rows).await;
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.run(
+                    &counting(&format!("race{i}")),
+                    &quick(50),
+                    Box::new(|_| Flow::Continue),
+                )
+                .await
+            })
+        })
+        .collect();
+    for r in runs {
+        let p = r
+            .await
+            .expect("no panic")
+            .expect("every racing run finishes");
+        assert!(p.done);
+    }
+    assert_eq!(
+        store
+            .count("SELECT count(*) FROM bf_items WHERE hits = 8")
+            .await,
+        rows,
+        "each job updated every row once"
+    );
+}
+
 /// The scenarios above as tests of one dialect: `$fresh` makes a store
 /// (`common::pg::fresh` …), `$cuts` is the `min_cuts` of
 /// [`resumes_after_kills`], `$ddl` and `$fill` feed
@@ -394,6 +434,13 @@ macro_rules! backfill_scenarios {
             let s = std::sync::Arc::new(g.inner().clone());
             let (ddl, fill): ([&str; 2], [String; 2]) = ($ddl, $fill);
             common::backfill::text_and_binary_keys(s, ddl, [&fill[0], &fill[1]]).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn first_runs_race_to_create_the_progress_table() {
+            let g = $fresh().await;
+            let s = std::sync::Arc::new(g.inner().clone());
+            common::backfill::first_runs_race_to_create_the_progress_table(s, &$items).await;
         }
 
         #[tokio::test]
