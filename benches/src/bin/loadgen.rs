@@ -188,6 +188,20 @@ fn json(r: &Response) -> Result<serde_json::Value, BenchError> {
     Ok(serde_json::from_slice(&r.body)?)
 }
 
+/// A form POST authenticated as the benchmark's client (HTTP Basic), and
+/// its JSON answer, which must be a 200.
+async fn client_post(
+    c: &Ctx,
+    conn: &mut Conn,
+    path: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, BenchError> {
+    let r = conn
+        .send("POST", path, &[FORM, ("authorization", &c.basic)], body)
+        .await?;
+    json(&r)
+}
+
 fn hidden(html: &str, name: &str) -> Result<String, BenchError> {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html
@@ -324,16 +338,8 @@ async fn code_flow(c: &Ctx, conn: &mut Conn) -> Result<(String, String, u32), Be
         encode_component(&code),
         encode_component(REDIRECT)
     );
-    let r = conn
-        .send(
-            "POST",
-            &c.paths.token,
-            &[FORM, ("authorization", &c.basic)],
-            body.as_bytes(),
-        )
-        .await?;
+    let v = client_post(c, conn, &c.paths.token, body.as_bytes()).await?;
     n += 1;
-    let v = json(&r)?;
     let s = |k: &str| -> Result<String, BenchError> {
         Ok(v[k]
             .as_str()
@@ -355,45 +361,25 @@ async fn one(c: &Ctx, s: Scenario, w: &mut Worker) -> Result<u32, BenchError> {
     match s {
         Scenario::Introspection => {
             let body = format!("token={}", w.access);
-            let r = w
-                .conn
-                .send(
-                    "POST",
-                    &c.paths.introspect,
-                    &[FORM, ("authorization", &c.basic)],
-                    body.as_bytes(),
-                )
-                .await?;
-            if json(&r)?["active"] != true {
+            let v = client_post(c, &mut w.conn, &c.paths.introspect, body.as_bytes()).await?;
+            if v["active"] != true {
                 return Err("introspection says inactive".into());
             }
             Ok(1)
         }
         Scenario::ClientCredentials => {
-            let r = w
-                .conn
-                .send(
-                    "POST",
-                    &c.paths.token,
-                    &[FORM, ("authorization", &c.basic)],
-                    b"grant_type=client_credentials&scope=dns%3Aread",
-                )
-                .await?;
-            json(&r)?;
+            client_post(
+                c,
+                &mut w.conn,
+                &c.paths.token,
+                b"grant_type=client_credentials&scope=dns%3Aread",
+            )
+            .await?;
             Ok(1)
         }
         Scenario::Refresh => {
             let body = format!("grant_type=refresh_token&refresh_token={}", w.refresh);
-            let r = w
-                .conn
-                .send(
-                    "POST",
-                    &c.paths.token,
-                    &[FORM, ("authorization", &c.basic)],
-                    body.as_bytes(),
-                )
-                .await?;
-            let v = json(&r)?;
+            let v = client_post(c, &mut w.conn, &c.paths.token, body.as_bytes()).await?;
             w.refresh = v["refresh_token"]
                 .as_str()
                 .ok_or("no refresh_token")?
