@@ -115,6 +115,7 @@ mod hooks;
 mod index_tests;
 mod ops;
 mod read;
+mod space;
 mod store;
 mod tables;
 mod tx;
@@ -123,6 +124,7 @@ mod writer;
 pub use error::OpenError;
 #[cfg(feature = "test-hooks")]
 pub use hooks::FaultHook;
+pub use space::TableSpace;
 pub use store::RedbStore;
 pub use tables::SCHEMA_VERSION;
 

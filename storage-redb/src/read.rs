@@ -1,14 +1,12 @@
 //! Lookups shared by read transactions and write transactions: both hand
 //! out tables implementing [`ReadableTable`], so one helper serves both.
 
-use redb::{ReadableTable, Value};
-use serde::de::DeserializeOwned;
-
-use crate::codec::decode;
+use crate::codec::{decode, Record};
 use crate::error::Failure;
+use redb::{ReadableTable, Value};
 
 /// The record stored under a string id.
-pub(crate) fn by_id<R: DeserializeOwned>(
+pub(crate) fn by_id<R: Record>(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<Option<R>, Failure> {
@@ -19,7 +17,7 @@ pub(crate) fn by_id<R: DeserializeOwned>(
 }
 
 /// The record stored under a token hash.
-pub(crate) fn by_hash<R: DeserializeOwned>(
+pub(crate) fn by_hash<R: Record>(
     table: &impl ReadableTable<&'static [u8; 32], &'static [u8]>,
     hash: &[u8; 32],
 ) -> Result<Option<R>, Failure> {

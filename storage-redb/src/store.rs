@@ -73,7 +73,7 @@ impl Drop for Inner {
 impl RedbStore {
     /// Opens the store in the file at `path`, creating the file and its
     /// tables if it does not exist, and upgrading a file written by an
-    /// older version of this crate (schema 1 to 4) in place, in one
+    /// older version of this crate (schema 1 to 5) in place, in one
     /// transaction.
     ///
     /// This blocks on file I/O (and on crash recovery, if the last process
@@ -275,8 +275,9 @@ fn init_schema(db: &Database) -> Result<(), OpenError> {
             if found < 2 {
                 upgrade_from_v1(txn)?;
             }
-            // Versions 3, 4 and 5 only add tables. Any table a later
-            // version added is created here, empty.
+            // Versions 3, 4 and 5 only add tables, and 6 only a record
+            // encoding that it reads next to the old one. Any table a
+            // later version added is created here, empty.
             create_all(txn)
         }),
         Some(found) => Err(OpenError::UnsupportedSchema { found }),

@@ -26,9 +26,16 @@
 //! - 5: adds [`SIGNING_KEYS`], for `latchkey::storage::SigningKeyStore`
 //!   (JWT access tokens). Only a new table: the upgrade from 4 creates it,
 //!   empty, and older files get every step in one transaction.
+//! - 6: values may be compact binary records (see [`crate::codec`]) as
+//!   well as JSON. No table changes and nothing is rewritten: version 6
+//!   reads version 5's JSON records as they are and writes them back
+//!   compact when they next change. The version number exists so that a
+//!   version-5 build refuses ([`crate::OpenError::NewerSchema`]) a file
+//!   whose records it could not read.
 //!
 //! Keys are [`latchkey::token::TokenHash`] bytes or ids, never a clear
-//! credential. Values are JSON records (see [`crate::codec`]) unless noted.
+//! credential. Values are records in either encoding of [`crate::codec`]
+//! unless noted.
 
 use latchkey::clock::{Clock as _, SystemClock};
 use latchkey::model::AccessTokenRecord;
@@ -37,9 +44,9 @@ use redb::{ReadableTable as _, TableDefinition, TableHandle as _, WriteTransacti
 use crate::codec::{decode, encode};
 use crate::error::Failure;
 
-/// The layout version this build writes and reads. Older versions it can
-/// upgrade on open: 1, 2 and 3.
-pub const SCHEMA_VERSION: u64 = 5;
+/// The layout version this build writes and reads. Older versions it
+/// upgrades on open: 1 to 5.
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// Unversioned on purpose: `schema_version` → `u64`, readable by every
 /// version of this crate.

@@ -385,8 +385,8 @@ async fn version_1_file_is_upgraded_in_place() {
     drop(store);
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     assert_eq!(
-        SCHEMA_VERSION, 5,
-        "this test knows the upgrades 1 -> 2 -> 3 -> 4 -> 5, in one open"
+        SCHEMA_VERSION, 6,
+        "this test knows the upgrades 1 -> 2 -> 3 -> 4 -> 5 -> 6, in one open"
     );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 
@@ -596,8 +596,8 @@ async fn version_2_file_is_upgraded_in_place() {
     drop(RedbStore::open(&path).expect("open upgrades"));
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     assert_eq!(
-        SCHEMA_VERSION, 5,
-        "this test knows the upgrades 2 -> 3 -> 4 -> 5"
+        SCHEMA_VERSION, 6,
+        "this test knows the upgrades 2 -> 3 -> 4 -> 5 -> 6"
     );
     assert_eq!(table_names_on_disk(&path), current_table_names());
 

@@ -1,16 +1,16 @@
 //! `tests/fixtures/schema-v5.redb`: a file written by this crate at schema
-//! version 5, holding a record of every kind, so that the next schema
-//! change (a compact binary encoding is planned) has a previous-version
-//! file to upgrade from, as `schema-v1.redb` and `schema-v2.redb` are for
-//! the upgrades before it.
+//! version 5, holding a record of every kind, as `schema-v1.redb` and
+//! `schema-v2.redb` are for the upgrades before it.
 //!
 //! The fixture is made by [`make_schema_v5_fixture`] (ignored; see
 //! `tests/fixtures/README.md`), and [`version_5_file_keeps_every_record`]
 //! opens a copy with the current code and reads every record back. Both
 //! share [`check_every_record`], so what the generator wrote is exactly
-//! what the reader expects. When the schema moves past 5 this file stays:
-//! the generator then refuses to run (it would write a newer file under
-//! the version-5 name), and the reader checks the upgrade.
+//! what the reader expects. Version 6 added the compact record encoding:
+//! [`version_5_records_are_written_back_compact_when_they_change`] checks
+//! that its JSON records stay readable and turn compact when rewritten,
+//! and [`every_record_round_trips_in_the_current_encoding`] writes every
+//! record with the current code.
 
 use std::path::Path;
 
@@ -546,8 +546,10 @@ fn family_revoked() -> NewEvent {
 }
 
 /// Reads every record [`write_every_record`] wrote and compares it with
-/// what was written (as the store keeps it).
-async fn check_every_record(store: &RedbStore) {
+/// what was written (as the store keeps it). `audited`: whether the events
+/// carry their audit fields (the version-5 fixture was written before
+/// events kept them).
+async fn check_every_record(store: &RedbStore, audited: bool) {
     for c in [acme(), registered(), documented()] {
         assert_eq!(store.get_client(&c.id).await.expect("client"), Some(c));
     }
@@ -635,8 +637,8 @@ async fn check_every_record(store: &RedbStore) {
     // acknowledged the first three.
     let all = store.poll_events("fresh", 100).await.expect("poll");
     assert!(
-        all.iter().all(|e| e.audit.is_none()),
-        "version-5 events carry no audit fields"
+        all.iter().all(|e| e.audit.is_some() == audited),
+        "audit fields kept: {audited}"
     );
     let got: Vec<(u64, Timestamp, EventKind)> =
         all.into_iter().map(|e| (e.seq, e.at, e.kind)).collect();
@@ -691,12 +693,12 @@ async fn version_5_file_keeps_every_record() {
     std::fs::copy(FIXTURE, &path).expect("copy fixture");
     assert_eq!(stored_version(&path), Some(5), "the fixture is a v5 file");
     let store = RedbStore::open(&path).expect("open");
-    check_every_record(&store).await;
+    check_every_record(&store, false).await;
     drop(store);
     assert_eq!(stored_version(&path), Some(SCHEMA_VERSION));
     // And again after a reopen: an upgrade, if any, was written for good.
     let store = RedbStore::open(&path).expect("reopen");
-    check_every_record(&store).await;
+    check_every_record(&store, false).await;
 }
 
 /// Writes `tests/fixtures/schema-v5.redb` with the current code:
@@ -718,7 +720,7 @@ async fn make_schema_v5_fixture() {
     {
         let store = RedbStore::open(&out).expect("create");
         write_every_record(&store).await;
-        check_every_record(&store).await;
+        check_every_record(&store, false).await;
     }
     let mut db = redb::Database::open(&out).expect("raw open");
     while db.compact().expect("compact") {}
@@ -728,4 +730,160 @@ async fn make_schema_v5_fixture() {
         "wrote {} at SCHEMA_VERSION {SCHEMA_VERSION}",
         Path::new(&out).display()
     );
+}
+
+/// The first byte of every value of the byte-valued table `name` (keys of
+/// type `K`): `{` for JSON, 1 for the compact layout.
+fn first_bytes<K: redb::Key + 'static>(path: &Path, name: &str) -> Vec<(Vec<u8>, usize)> {
+    use redb::{ReadableDatabase as _, ReadableTable as _};
+    let def: redb::TableDefinition<K, &[u8]> = redb::TableDefinition::new(name);
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_read().expect("read");
+    let table = txn.open_table(def).expect("table");
+    let out = table
+        .iter()
+        .expect("iter")
+        .map(|e| {
+            let (_, v) = e.expect("entry");
+            (v.value()[..1].to_vec(), v.value().len())
+        })
+        .collect();
+    out
+}
+
+/// What the records of each table of a file are encoded as: (table, first
+/// byte of each value).
+fn encodings(path: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let firsts = |v: Vec<(Vec<u8>, usize)>| v.into_iter().map(|(b, _)| b[0]).collect();
+    vec![
+        (
+            "v1/codes",
+            firsts(first_bytes::<&[u8; 32]>(path, "v1/codes")),
+        ),
+        (
+            "v1/challenges",
+            firsts(first_bytes::<&[u8; 32]>(path, "v1/challenges")),
+        ),
+        ("v1/grants", firsts(first_bytes::<&str>(path, "v1/grants"))),
+        (
+            "v1/families",
+            firsts(first_bytes::<&str>(path, "v1/families")),
+        ),
+        (
+            "v1/access_tokens",
+            firsts(first_bytes::<&[u8; 32]>(path, "v1/access_tokens")),
+        ),
+        ("v1/events", firsts(first_bytes::<u64>(path, "v1/events"))),
+        (
+            "v1/clients",
+            firsts(first_bytes::<&str>(path, "v1/clients")),
+        ),
+        (
+            "v4/devices",
+            firsts(first_bytes::<&[u8; 32]>(path, "v4/devices")),
+        ),
+        (
+            "v5/signing_keys",
+            firsts(first_bytes::<&str>(path, "v5/signing_keys")),
+        ),
+        (
+            "v3/browser_sessions",
+            firsts(first_bytes::<&[u8; 32]>(path, "v3/browser_sessions")),
+        ),
+    ]
+}
+
+/// Tables whose records this version writes in the compact layout.
+const COMPACT_TABLES: [&str; 6] = [
+    "v1/codes",
+    "v1/challenges",
+    "v1/grants",
+    "v1/families",
+    "v1/access_tokens",
+    "v1/events",
+];
+
+/// Every record of every kind, with every optional part the fixture gives
+/// it, written by the current code into a fresh file: the per-token
+/// records are stored compact, the rest as JSON, and each reads back
+/// exactly as written.
+#[tokio::test]
+async fn every_record_round_trips_in_the_current_encoding() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("fresh.redb");
+    {
+        let store = RedbStore::open(&path).expect("create");
+        write_every_record(&store).await;
+        check_every_record(&store, true).await;
+    }
+    for (table, firsts) in encodings(&path) {
+        assert!(!firsts.is_empty(), "{table} holds records");
+        let expected = if COMPACT_TABLES.contains(&table) {
+            1
+        } else {
+            b'{'
+        };
+        assert!(
+            firsts.iter().all(|&b| b == expected),
+            "{table}: {firsts:?}, expected every value to start with {expected}"
+        );
+    }
+    let store = RedbStore::open(&path).expect("reopen");
+    check_every_record(&store, true).await;
+}
+
+/// The upgrade from version 5 rewrites nothing: its JSON records stay as
+/// they are and read as before; a record that changes is written back
+/// compact, smaller, and reads back with the change.
+#[tokio::test]
+async fn version_5_records_are_written_back_compact_when_they_change() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v5.redb");
+    std::fs::copy(FIXTURE, &path).expect("copy fixture");
+    let json_family = first_bytes::<&str>(&path, "v1/families");
+    assert!(
+        json_family.iter().all(|(b, _)| b[0] == b'{'),
+        "version 5 wrote JSON"
+    );
+    {
+        let store = RedbStore::open(&path).expect("open upgrades");
+        check_every_record(&store, false).await;
+    }
+    for (table, firsts) in encodings(&path) {
+        assert!(
+            firsts.iter().all(|&b| b == b'{'),
+            "{table} was rewritten by the upgrade: {firsts:?}"
+        );
+    }
+    {
+        let store = RedbStore::open(&path).expect("reopen");
+        assert!(store
+            .revoke_family("f1", revoked(), &[family_revoked()])
+            .await
+            .expect("revoke"));
+        let f1 = store.get_family("f1").await.expect("family").expect("f1");
+        assert_eq!(
+            f1,
+            FamilyRecord {
+                revoked: Some(revoked()),
+                ..rotated_family()
+            }
+        );
+    }
+    let families = first_bytes::<&str>(&path, "v1/families");
+    // Family ids sort f1, f2: f1 was rewritten, f2 was not.
+    assert_eq!(families[0].0, vec![1], "f1 is compact now");
+    assert_eq!(families[1].0, vec![b'{'], "f2 did not change");
+    let (json, compact) = (json_family[0].1, families[0].1);
+    assert!(
+        compact * 100 <= json * 40,
+        "the rotated family takes {compact} bytes compact against {json} as JSON"
+    );
+    let events = first_bytes::<u64>(&path, "v1/events");
+    assert_eq!(
+        events.last().expect("event").0,
+        vec![1],
+        "the new event is compact"
+    );
+    assert!(events[..events.len() - 1].iter().all(|(b, _)| b[0] == b'{'));
 }

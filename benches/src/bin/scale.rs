@@ -140,10 +140,11 @@ async fn redb(sizes: &[u64], samples: usize) -> Result<(), BenchError> {
             }
             std::fs::copy(&gen_file, &disk_file)?;
             let store = Arc::new(latchkey_redb::RedbStore::open(&disk_file)?);
-            let f = Fixture::new(store).await?;
+            let f = Fixture::new(store.clone()).await?;
             let l = measure(&f, samples).await?;
             drop(f);
             row("redb", have, &l, file_size(&disk_file));
+            space(&store, have)?;
         }
         Ok::<_, BenchError>(())
     }
@@ -151,6 +152,31 @@ async fn redb(sizes: &[u64], samples: usize) -> Result<(), BenchError> {
     let _ = std::fs::remove_dir_all(&gen_dir);
     let _ = std::fs::remove_dir_all(&disk_dir);
     result
+}
+
+/// Prints the bytes per family each table takes (keys and values, B-tree
+/// metadata, free space inside its pages), largest first: what the
+/// bytes-per-family figure is made of.
+fn space(store: &latchkey_redb::RedbStore, families: u64) -> Result<(), BenchError> {
+    let per = |b: u64| b as f64 / families.max(1) as f64;
+    eprintln!("redb {families}: bytes per family by table (stored + metadata + free in pages):");
+    for t in store.table_space()? {
+        let total = t.stored_bytes + t.metadata_bytes + t.fragmented_bytes;
+        if per(total) < 1.0 {
+            continue;
+        }
+        eprintln!(
+            "  {:<28} {:>8.0} = {:>6.0} + {:>5.0} + {:>6.0}  ({} entries, height {})",
+            t.name,
+            per(total),
+            per(t.stored_bytes),
+            per(t.metadata_bytes),
+            per(t.fragmented_bytes),
+            t.entries,
+            t.height
+        );
+    }
+    Ok(())
 }
 
 /// Copies the newest family (and what belongs to it) `lo..=hi` times.
